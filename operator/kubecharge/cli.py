@@ -1,0 +1,209 @@
+"""The `kubecharge` command line. Scripts depend on `kubecharge report`'s options and exit codes: keep them.
+
+Exit codes: 0 success; 1 unexpected; 2 bad input (manifest, period, option); 3 Prometheus unreachable or
+empty; 4 database error. A user error prints one line on stderr, never a traceback, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kubecharge import __version__, manifests
+from kubecharge.collect.prometheus import PrometheusSource
+from kubecharge.collect.promql import build as build_queries
+from kubecharge.domain import periods
+from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.errors import KubechargeError
+from kubecharge.pipeline import ReportRequest, ReportResult, run_report
+from kubecharge.publish.directory import check_target, publish_directory
+from kubecharge.settings import Settings
+from kubecharge.store.repository import Repository
+
+app = typer.Typer(
+    name="kubecharge",
+    help="Kubernetes chargeback from Prometheus: per-team core-hours, GiB-hours and cost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def fail(error: KubechargeError) -> typer.Exit:
+    stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(error.exit_code)
+
+
+@contextmanager
+def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar over query chunks when stderr is a terminal; silent in scripts and CI."""
+    if not stderr.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def print_teams(chargeback: Chargeback) -> None:
+    table = Table(
+        title=f"Chargeback {chargeback.period_name} — cluster {chargeback.cluster} (basis: {chargeback.basis})"
+    )
+    for column in (
+        "Team",
+        "Namespaces",
+        "CPU core-h",
+        "Memory GiB-h",
+        "Storage GiB-h",
+        "Network GiB",
+        f"Cost {chargeback.currency}",
+    ):
+        table.add_column(column, justify="left" if column == "Team" else "right")
+    for team in chargeback.teams():
+        table.add_row(
+            team.team,
+            str(len(team.namespaces)),
+            f"{team.cpu_core_hours_charged:,.1f}",
+            f"{team.memory_gib_hours_charged:,.1f}",
+            f"{team.quantities.storage_gib_hours:,.1f}",
+            f"{team.quantities.network_gib:,.2f}",
+            f"{team.costs.total:,.2f}",
+        )
+    totals = chargeback.total_quantities
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        f"{chargeback.cpu_core_hours_charged:,.1f}",
+        f"{chargeback.memory_gib_hours_charged:,.1f}",
+        f"{totals.storage_gib_hours:,.1f}",
+        f"{totals.network_gib:,.2f}",
+        f"{chargeback.total_costs.total:,.2f}",
+        style="bold",
+    )
+    stdout.print(table)
+    stdout.print(
+        f"Attribution coverage: {100 * chargeback.coverage:.1f}% of charged core-hours; "
+        f"unallocated cost {chargeback.unallocated_cost:,.2f} {chargeback.currency}"
+    )
+
+
+def produce_report(
+    *,
+    settings: Settings,
+    prometheus: str,
+    mappings_path: Path,
+    period_text: str,
+    out: Path,
+    report_path: Path | None,
+    db: str,
+    cluster: str,
+) -> ReportResult:
+    """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good."""
+    period = periods.parse(period_text)
+    mappings = manifests.load_team_mappings(mappings_path)
+    spec = manifests.load_usage_report(report_path) if report_path is not None else UsageReportSpec()
+    check_target(out)
+    queries = build_queries(settings.queries)
+    source = PrometheusSource(
+        spec.prometheus_url or prometheus, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries
+    )
+    repository = Repository(db)
+    try:
+        with chunk_progress(f"Querying {period.name}") as progress:
+            result = run_report(
+                source,
+                queries,
+                repository,
+                ReportRequest(period, mappings, spec, cluster, settings.query_chunk_hours),
+                progress,
+            )
+    finally:
+        repository.close()
+    result.extra["seconds_waiting_on_prometheus"] = source.seconds_waiting
+    publish_directory(out, result.files)
+    return result
+
+
+@app.command()
+def report(
+    mappings: Annotated[Path, typer.Option("--mappings", help="TeamMapping YAML file (multi-document) or folder.")],
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM, YYYY-Www, YYYY-MM-DD or START/END (UTC).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for chargeback.csv/json and report.md/html.")],
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus", help="Prometheus URL [default: $KUBECHARGE_PROMETHEUS_URL or http://localhost:9090]."
+        ),
+    ] = None,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="UsageReport manifest: basis and prices.")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: sqlite:///kubecharge.db].")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Cluster name in rollups and reports.")] = None,
+) -> None:
+    """Collect a period from Prometheus, attribute it to teams, price it and write the report files."""
+    try:
+        settings = Settings()
+        result = produce_report(
+            settings=settings,
+            prometheus=prometheus or settings.prometheus_url,
+            mappings_path=mappings,
+            period_text=period,
+            out=out,
+            report_path=report_file,
+            db=db or settings.database_url,
+            cluster=cluster or settings.cluster_name,
+        )
+    except KubechargeError as error:
+        raise fail(error) from None
+    print_teams(result.chargeback)
+    stdout.print(f"Wrote {', '.join(sorted(result.files))} to {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the report files.")] = Path("demo-report"),
+    days: Annotated[int, typer.Option("--days", min=1, max=62, help="Days of synthetic history.")] = 31,
+    step_seconds: Annotated[int, typer.Option("--step", help="Scrape interval of the synthetic data.")] = 300,
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the generated Prometheus data here.")] = None,
+) -> None:
+    """Run the whole pipeline on a synthetic cluster in a private local Prometheus (needs no cluster)."""
+    from kubecharge.demo import run_demo  # the demo pulls in the generator; keep `report` start-up light
+
+    try:
+        run_demo(out=out, days=days, step_seconds=step_seconds, keep=keep, console=stdout, print_teams=print_teams)
+    except KubechargeError as error:
+        raise fail(error) from None
+
+
+@app.command()
+def version() -> None:
+    """Print the kubecharge version."""
+    stdout.print(__version__)
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,137 @@
+"""Every PromQL query kubecharge sends, in one place, with the reason for each part.
+
+Each query is evaluated as a range query with a 1 h step; the value at time T is the hour [T-1h, T).
+
+Traps handled here (see the product design):
+- `container!="", container!="POD"` drops the pod-level cgroup series and the pause container on both
+  docker (`POD`) and containerd (`""` with a pause image); without it CPU and memory roughly double.
+- The pod `uid` is recovered from cAdvisor's cgroup `id` (cgroupfs `pod<uid>`, systemd `pod<uid_with_underscores>`),
+  so a pod name reused by a new pod is a different container-hour, as kube-state-metrics sees it.
+- `max by (..., id)` collapses duplicate scrapes of one cgroup; the `sum` over `id` then adds restarts (each
+  restart is a new cgroup whose counter starts at zero; `increase` also absorbs in-place resets).
+- kube-state-metrics replicas export identical series: values are computed per `instance`, then `max` across.
+- Gauges are integrated as sum_over_time(x) / successful scrapes of the same target (`up`): a series present for
+  20 minutes of an hour counts 1/3 of the hour, and a failed scrape neither adds nor removes time.
+- Windows are `[3599s]` for gauges: Prometheus 2.x ranges are closed at both ends, and a full hour would read the
+  boundary sample into two buckets. Counters use `[1h]`: `increase` takes differences, so the shared boundary
+  sample is exactly what makes consecutive hours add up.
+- Only `by (...)` aggregations, never `without`: kube-prometheus adds target labels (`container`, `pod` on
+  kube-state-metrics series that lack them, `instance`, `job`, `node`, ...) that must not split or join groups.
+- Requests count only the fraction of the hour the pod was `Running`; Pending, Succeeded and Failed pods that
+  kube-state-metrics still lists are not charged.
+- hostNetwork pods report the node's interfaces: their network is excluded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
+from kubecharge.settings import QuerySettings
+
+COUNTER_WINDOW = "1h"
+GAUGE_WINDOW = "3599s"
+_UID = r".*pod([0-9a-f]{8})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{12}).*"
+_WITH_UID = '"uid", "$1-$2-$3-$4-$5", "id", "' + _UID.replace("\\", "\\\\") + '"'
+
+
+def escape(value: str) -> str:
+    """A PromQL double-quoted string literal body."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def selector(metric: str, *matchers: str, labels: Mapping[str, str] = {}) -> str:
+    """`metric{m1, m2, k="v"}` with every label value escaped."""
+    parts = [*matchers, *(f'{key}="{escape(value)}"' for key, value in sorted(labels.items()))]
+    return f"{metric}{{{', '.join(parts)}}}" if parts else metric
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """The queries for one settings object. `digest` identifies them in run records and manifests."""
+
+    cpu_usage_core_hours: str
+    cpu_request_core_hours: str
+    memory_usage_gib_hours: str
+    memory_request_gib_hours: str
+    storage_gib_hours: str
+    network_gib: str
+    namespace_labels: str
+    usage_presence: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def build(settings: QuerySettings) -> QuerySet:
+    extra = settings.series_labels
+    real_containers = ('container!=""', 'container!="POD"')
+    cadvisor_up = selector("up", labels={**extra, **settings.cadvisor_job_labels})
+    state_up = selector("up", labels={**extra, **settings.state_metrics_job_labels})
+
+    def per_scrape(series: str, up: str) -> str:
+        """Average value over the hour × the share of the hour the series existed."""
+        return (
+            f"sum_over_time({series}[{GAUGE_WINDOW}]) / on (instance) group_left () sum_over_time({up}[{GAUGE_WINDOW}])"
+        )
+
+    running_share = per_scrape(selector(settings.pod_phase_metric, 'phase="Running"', labels=extra), state_up)
+
+    def request_hours(resource: str, divisor: int) -> str:
+        requests = selector(settings.requests_metric, f'resource="{resource}"', labels=extra)
+        return (
+            "max by (namespace, pod, uid, container) (\n"
+            f"  avg_over_time({requests}[{GAUGE_WINDOW}])\n"
+            f"  * on (namespace, pod, uid, instance) group_left () ({running_share})\n"
+            f")" + (f" / {divisor}" if divisor != 1 else "")
+        )
+
+    cpu = selector(settings.cpu_usage_metric, *real_containers, labels=extra)
+    memory = selector(settings.memory_usage_metric, *real_containers, labels=extra)
+    network = selector(settings.network_transmit_metric, labels=extra)
+    host_network = selector(settings.pod_info_metric, 'host_network="true"', labels=extra)
+    pvc = selector(settings.pvc_storage_metric, labels=extra)
+    return QuerySet(
+        cpu_usage_core_hours=(
+            "sum by (namespace, pod, uid, container) (\n"
+            "  max by (namespace, pod, uid, container, id) (\n"
+            f"    label_replace(increase({cpu}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
+            f"  )\n) / {SECONDS_PER_HOUR}"
+        ),
+        cpu_request_core_hours=request_hours("cpu", 1),
+        memory_usage_gib_hours=(
+            "sum by (namespace, pod, uid, container) (\n"
+            "  max by (namespace, pod, uid, container, id) (\n"
+            f"    label_replace({per_scrape(memory, cadvisor_up)}, {_WITH_UID})\n"
+            f"  )\n) / {BYTES_PER_GIB}"
+        ),
+        memory_request_gib_hours=request_hours("memory", BYTES_PER_GIB),
+        storage_gib_hours=(
+            "sum by (namespace) (\n"
+            f"  max by (namespace, persistentvolumeclaim) ({per_scrape(pvc, state_up)})\n"
+            f") / {BYTES_PER_GIB}"
+        ),
+        network_gib=(
+            "sum by (namespace) (\n"
+            "  max by (namespace, pod, uid, interface) (\n"
+            f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
+            "  )\n"
+            "  unless on (namespace, pod, uid)\n"
+            f"  max by (namespace, pod, uid) (max_over_time({host_network}[{GAUGE_WINDOW}]))\n"
+            f") / {BYTES_PER_GIB}"
+        ),
+        namespace_labels=(
+            f"count_over_time({selector(settings.namespace_labels_metric, labels=extra)}[{GAUGE_WINDOW}])"
+        ),
+        usage_presence=(
+            f"count(count_over_time({selector(settings.cpu_usage_metric, labels=extra)}[{GAUGE_WINDOW}]))"
+            f" or count(count_over_time({selector(settings.requests_metric, labels=extra)}[{GAUGE_WINDOW}]))"
+        ),
+    )

@@ -1,0 +1,1 @@
+"""I/O-free domain types: periods, units, usage rows, mappings, report specs and charges."""

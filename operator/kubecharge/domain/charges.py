@@ -1,0 +1,123 @@
+"""Priced chargeback lines: one per team × namespace for a period, and their totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kubecharge.domain.mappings import UNALLOCATED
+from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
+
+
+@dataclass(frozen=True)
+class Costs:
+    cpu: float = 0.0
+    memory: float = 0.0
+    storage: float = 0.0
+    network: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.cpu + self.memory + self.storage + self.network
+
+    def __add__(self, other: Costs) -> Costs:
+        return Costs(
+            self.cpu + other.cpu,
+            self.memory + other.memory,
+            self.storage + other.storage,
+            self.network + other.network,
+        )
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    """What one team owes for one namespace over the period, under the report's charge basis."""
+
+    team: str
+    namespace: str
+    quantities: ResourceQuantities
+    cpu_core_hours_charged: float
+    memory_gib_hours_charged: float
+    costs: Costs
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    team: str
+    display_name: str | None = None
+    cost_center: str | None = None
+    owners: tuple[str, ...] = ()
+    monthly_budget: float | None = None
+    budget_currency: str | None = None
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    team: str
+    quantities: ResourceQuantities
+    cpu_core_hours_charged: float
+    memory_gib_hours_charged: float
+    costs: Costs
+    namespaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chargeback:
+    """A priced report: the lines plus what is needed to explain them (basis, prices, teams, coverage)."""
+
+    period_name: str
+    period_start: datetime
+    period_end: datetime
+    cluster: str
+    basis: ChargeBasis
+    currency: str
+    prices: dict[str, str]
+    lines: tuple[ChargeLine, ...]
+    teams_info: dict[str, TeamInfo]
+
+    def teams(self) -> list[TeamSummary]:
+        """Per team, most expensive first (ties by name) — the order team leads read."""
+        grouped: dict[str, list[ChargeLine]] = {}
+        for line in self.lines:
+            grouped.setdefault(line.team, []).append(line)
+        summaries = [
+            TeamSummary(
+                team=team,
+                quantities=sum((line.quantities for line in lines), ResourceQuantities()),
+                cpu_core_hours_charged=sum(line.cpu_core_hours_charged for line in lines),
+                memory_gib_hours_charged=sum(line.memory_gib_hours_charged for line in lines),
+                costs=sum((line.costs for line in lines), Costs()),
+                namespaces=tuple(sorted(line.namespace for line in lines)),
+            )
+            for team, lines in grouped.items()
+        ]
+        return sorted(summaries, key=lambda s: (-s.costs.total, s.team))
+
+    @property
+    def total_quantities(self) -> ResourceQuantities:
+        return sum((line.quantities for line in self.lines), ResourceQuantities())
+
+    @property
+    def total_costs(self) -> Costs:
+        return sum((line.costs for line in self.lines), Costs())
+
+    @property
+    def cpu_core_hours_charged(self) -> float:
+        return sum(line.cpu_core_hours_charged for line in self.lines)
+
+    @property
+    def memory_gib_hours_charged(self) -> float:
+        return sum(line.memory_gib_hours_charged for line in self.lines)
+
+    @property
+    def coverage(self) -> float:
+        """Attributed share of charged core-hours; 1.0 when nothing was charged at all."""
+        total = self.cpu_core_hours_charged
+        if total <= 0:
+            return 1.0
+        unallocated = sum(line.cpu_core_hours_charged for line in self.lines if line.team == UNALLOCATED)
+        return (total - unallocated) / total
+
+    @property
+    def unallocated_cost(self) -> float:
+        return sum(line.costs.total for line in self.lines if line.team == UNALLOCATED)

@@ -1,0 +1,193 @@
+"""Read TeamMapping and UsageReport manifests from YAML and check them against the CRDs' own schemas.
+
+The CLI reads the same YAML a platform team applies with kubectl, so the schema in `crds/` is the one
+authority on what a valid manifest is: a manifest the API server would reject is rejected here too, with the
+file, the document and the field named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
+from kubecharge.domain.periods import PeriodKind
+from kubecharge.domain.reports import ConfigMapOutput, ObjectStorageOutput, Pricing, UsageReportSpec
+from kubecharge.domain.usage import ChargeBasis
+from kubecharge.errors import ManifestError
+from kubecharge.resources import crds_dir
+
+API_VERSION = "kubecharge.io/v1alpha1"
+_CRD_FILES = {"TeamMapping": "teammappings.kubecharge.io.yaml", "UsageReport": "usagereports.kubecharge.io.yaml"}
+
+
+@cache
+def crd_schema(kind: str) -> dict[str, Any]:
+    """The openAPIV3Schema of a kind's served version, as shipped in `crds/`."""
+    crd = yaml.safe_load((crds_dir() / _CRD_FILES[kind]).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == API_VERSION.split("/")[1])
+    return cast(dict[str, Any], version["schema"]["openAPIV3Schema"])
+
+
+def schema_errors(kind: str, document: Mapping[str, Any]) -> list[str]:
+    """Every way `document` breaks the kind's schema, as 'field: problem' strings (empty when valid)."""
+    validator = OAS30Validator(crd_schema(kind))
+    problems = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(str(part) for part in error.absolute_path) or "(document)"
+        problems.append(f"{where}: {error.message}")
+    return problems
+
+
+def _documents(path: Path) -> Iterable[tuple[str, int, dict[str, Any]]]:
+    if not path.exists():
+        raise ManifestError(f"{path}: no such file or directory; give a YAML file or a folder of them")
+    files = sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"}) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise ManifestError(f"{path}: the folder holds no .yaml or .yml files")
+    for file in files:
+        try:
+            documents = list(yaml.safe_load_all(file.read_text()))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(error, "problem", None) or str(error)
+            raise ManifestError(f"{file}:{where}: not valid YAML ({problem}); fix the file and retry") from None
+        except OSError as error:
+            raise ManifestError(f"{file}: cannot be read ({error.strerror})") from None
+        for index, document in enumerate(documents, start=1):
+            if document is None:
+                continue
+            if not isinstance(document, dict):
+                raise ManifestError(f"{file} document {index}: expected a Kubernetes object, got {document!r}")
+            yield str(file), index, document
+
+
+def _check(kind: str, where: str, document: dict[str, Any]) -> None:
+    if document.get("apiVersion") != API_VERSION:
+        raise ManifestError(f"{where}: apiVersion is {document.get('apiVersion')!r}, expected {API_VERSION!r}")
+    name = (document.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ManifestError(f"{where}: metadata.name is missing")
+    problems = schema_errors(kind, document)
+    if problems:
+        raise ManifestError(f"{where} ({kind} {name}) breaks the CRD schema: " + "; ".join(problems))
+
+
+def load_team_mappings(path: Path) -> list[TeamMapping]:
+    """All TeamMappings under `path`; other kinds in the same files are ignored, names must be unique."""
+    mappings: dict[str, TeamMapping] = {}
+    for file, index, document in _documents(path):
+        if document.get("kind") != "TeamMapping":
+            continue
+        where = f"{file} document {index}"
+        _check("TeamMapping", where, document)
+        mapping = team_mapping_from_object(document)
+        if mapping.name in mappings:
+            raise ManifestError(f"{where}: a second TeamMapping named {mapping.name!r}; names must be unique")
+        mappings[mapping.name] = mapping
+    if not mappings:
+        raise ManifestError(f"{path}: no TeamMapping manifests found (kind: TeamMapping, apiVersion: {API_VERSION})")
+    return sorted(mappings.values(), key=lambda m: m.name)
+
+
+def load_usage_report(path: Path) -> UsageReportSpec:
+    """The single UsageReport in `path`."""
+    reports = [(f, i, d) for f, i, d in _documents(path) if d.get("kind") == "UsageReport"]
+    if len(reports) != 1:
+        raise ManifestError(f"{path}: expected exactly one UsageReport manifest, found {len(reports)}")
+    file, index, document = reports[0]
+    _check("UsageReport", f"{file} document {index}", document)
+    return usage_report_from_object(document)
+
+
+def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
+    """Domain TeamMapping from an already schema-valid object (from a file or from the API server)."""
+    spec = document.get("spec") or {}
+    selector = spec.get("namespaceSelector")
+    budget = spec.get("budget")
+    return TeamMapping(
+        name=document["metadata"]["name"],
+        team=spec["team"],
+        namespaces=frozenset(spec.get("namespaces") or ()),
+        namespace_selector=_selector(selector) if selector is not None else None,
+        namespace_patterns=tuple(spec.get("namespacePatterns") or ()),
+        priority=int(spec.get("priority") or 0),
+        display_name=spec.get("displayName"),
+        cost_center=spec.get("costCenter"),
+        owners=tuple(spec.get("owners") or ()),
+        budget=Budget(Decimal(str(budget["monthly"])), budget["currency"]) if budget else None,
+        raw={"name": document["metadata"]["name"], "spec": dict(spec)},
+    )
+
+
+def _selector(selector: Mapping[str, Any]) -> LabelSelector:
+    labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    return LabelSelector(
+        match_labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        match_expressions=tuple(
+            SelectorRequirement(e["key"], e["operator"], tuple(e.get("values") or ())) for e in expressions
+        ),
+    )
+
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Durations like `48h`, `2d`, `1h30m` (the CRD's pattern)."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ManifestError(f"duration {text!r} is not like 48h, 2d or 1h30m")
+    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
+    """Domain UsageReportSpec from an already schema-valid object; missing fields take the CRD defaults."""
+    spec = document.get("spec") or {}
+    metadata = document.get("metadata") or {}
+    pricing = spec.get("pricing") or {}
+    defaults = Pricing()
+    outputs = spec.get("outputs") or {}
+    config_map = outputs.get("configMap") or {}
+    storage = outputs.get("objectStorage")
+
+    def price(key: str, default: Decimal) -> Decimal:
+        return Decimal(str(pricing[key])) if key in pricing else default
+
+    return UsageReportSpec(
+        name=metadata["name"],
+        namespace=metadata.get("namespace") or "default",
+        period=PeriodKind(spec.get("period", "monthly")),
+        charge_basis=ChargeBasis(spec.get("chargeBasis", "max")),
+        pricing=Pricing(
+            currency=pricing.get("currency", defaults.currency),
+            cpu_core_hour=price("cpuCoreHour", defaults.cpu_core_hour),
+            memory_gib_hour=price("memoryGiBHour", defaults.memory_gib_hour),
+            storage_gib_hour=price("storageGiBHour", defaults.storage_gib_hour),
+            network_gib=price("networkGiB", defaults.network_gib),
+        ),
+        finalize_after=parse_duration(spec.get("finalizeAfter", "48h")),
+        config_map=ConfigMapOutput(bool(config_map.get("enabled", True)), config_map.get("name")),
+        object_storage=(
+            ObjectStorageOutput(
+                url=storage["url"],
+                secret_ref=(storage.get("secretRef") or {}).get("name"),
+                formats=tuple(storage.get("formats") or ObjectStorageOutput.formats),
+            )
+            if storage
+            else None
+        ),
+        prometheus_url=(spec.get("prometheus") or {}).get("url"),
+        suspend=bool(spec.get("suspend", False)),
+    )

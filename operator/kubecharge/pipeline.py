@@ -1,0 +1,166 @@
+"""The pipeline: collect → roll up → store → attribute → price → render. The only module that knows the order.
+
+The CLI and the operator both call `run_report`. Collection covers the whole period before anything is
+written: the rollups of a run are stored in one transaction, so a failure at any step leaves the database
+as it was (apart from the run record that says it failed) and produces no files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kubecharge import attribute, pricing, rollup
+from kubecharge.collect.chunks import collect_chunk
+from kubecharge.collect.promql import QuerySet
+from kubecharge.collect.source import UsageSource
+from kubecharge.domain.charges import Chargeback, TeamInfo
+from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
+from kubecharge.domain.periods import Period
+from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.domain.usage import NamespaceHour
+from kubecharge.errors import KubechargeError, NoUsageData
+from kubecharge.render import documents, tables
+from kubecharge.store.repository import Repository
+from kubecharge.store.tables import ReportRun
+
+ChunkProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    period: Period
+    mappings: Sequence[TeamMapping]
+    report: UsageReportSpec
+    cluster: str
+    chunk_hours: int = 24
+
+
+@dataclass
+class ReportResult:
+    chargeback: Chargeback
+    files: dict[str, bytes]
+    run_id: int
+    rollup_rows: int
+    seconds_collecting: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
+    """The mappings as canonical JSON and its SHA-256: what the run attributed with, for the audit trail."""
+    text = json.dumps([m.raw for m in sorted(mappings, key=lambda m: m.name)], sort_keys=True, default=str)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def collect_period(
+    source: UsageSource, period: Period, chunk_hours: int, progress: ChunkProgress | None = None
+) -> list[NamespaceHour]:
+    if not source.has_usage_data(period.start, period.end):
+        raise NoUsageData(
+            f"Prometheus has no cAdvisor or kube-state-metrics series between {tables.iso(period.start)} and "
+            f"{tables.iso(period.end)}; check that it scrapes both and keeps data that far back"
+        )
+    chunks = list(period.chunks(chunk_hours))
+    rows: list[NamespaceHour] = []
+    for done, (start, end) in enumerate(chunks, start=1):
+        rows.extend(rollup.namespace_hours(collect_chunk(source, start, end)))
+        if progress is not None:
+            progress(done, len(chunks))
+    return rows
+
+
+def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
+    info: dict[str, TeamInfo] = {UNALLOCATED: TeamInfo(UNALLOCATED, "Unallocated")}
+    for mapping in sorted(mappings, key=lambda m: (-m.priority, m.name)):
+        if mapping.team not in info:
+            budget = mapping.budget
+            info[mapping.team] = TeamInfo(
+                mapping.team,
+                mapping.display_name,
+                mapping.cost_center,
+                mapping.owners,
+                float(budget.monthly) if budget else None,
+                budget.currency if budget else None,
+            )
+    return info
+
+
+def build_chargeback(rows: Sequence[NamespaceHour], request: ReportRequest) -> Chargeback:
+    spec = request.report
+    lines = pricing.price(attribute.attribute(rows, request.mappings), spec.charge_basis, spec.pricing)
+    return Chargeback(
+        period_name=request.period.name,
+        period_start=request.period.start,
+        period_end=request.period.end,
+        cluster=request.cluster,
+        basis=spec.charge_basis,
+        currency=spec.pricing.currency,
+        prices=dict(pricing.price_table(spec.pricing)),
+        lines=tuple(lines),
+        teams_info=team_info(request.mappings),
+    )
+
+
+def render_all(chargeback: Chargeback) -> dict[str, bytes]:
+    return {
+        "chargeback.csv": tables.chargeback_csv(chargeback),
+        "chargeback.json": tables.chargeback_json(chargeback),
+        "report.md": documents.report_markdown(chargeback),
+        "report.html": documents.report_html(chargeback),
+    }
+
+
+def totals_record(chargeback: Chargeback) -> dict[str, Any]:
+    totals = chargeback.total_quantities
+    return {
+        "cost": chargeback.total_costs.total,
+        "currency": chargeback.currency,
+        "cpuCoreHours": chargeback.cpu_core_hours_charged,
+        "memoryGiBHours": chargeback.memory_gib_hours_charged,
+        "storageGiBHours": totals.storage_gib_hours,
+        "networkGiB": totals.network_gib,
+        "coverage": chargeback.coverage,
+    }
+
+
+def run_report(
+    source: UsageSource,
+    queries: QuerySet,
+    repository: Repository,
+    request: ReportRequest,
+    progress: ChunkProgress | None = None,
+) -> ReportResult:
+    """Collect the period, replace its rollups, and price and render the report from the stored hours."""
+    snapshot, snapshot_sha = mappings_snapshot(request.mappings)
+    run_id = repository.start_run(
+        ReportRun(
+            cluster=request.cluster,
+            report=f"{request.report.namespace}/{request.report.name}",
+            period_name=request.period.name,
+            period_start=request.period.start,
+            period_end=request.period.end,
+            started_at=datetime.now(UTC),
+            result="running",
+            query_set_sha256=queries.digest,
+            query_set_json=json.dumps(queries.as_dict(), sort_keys=True),
+            mappings_sha256=snapshot_sha,
+            mappings_json=snapshot,
+        )
+    )
+    try:
+        rows = collect_period(source, request.period, request.chunk_hours, progress)
+        stored = repository.replace_hours(request.cluster, request.period.start, request.period.end, rows)
+        chargeback = build_chargeback(
+            repository.load_hours(request.cluster, request.period.start, request.period.end), request
+        )
+        files = render_all(chargeback)
+    except Exception as error:
+        message = str(error) if isinstance(error, KubechargeError) else f"internal error: {error!r}"
+        repository.finish_run(run_id, "failed", message, {})
+        raise
+    repository.finish_run(run_id, "succeeded", "", totals_record(chargeback))
+    return ReportResult(chargeback, files, run_id, stored)

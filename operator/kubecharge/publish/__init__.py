@@ -1,0 +1,1 @@
+"""Publish: put rendered files where people read them, all or nothing."""

@@ -1,0 +1,42 @@
+"""Publish rendered files into a local directory without ever leaving a half-written set.
+
+Files are written into a hidden sibling staging folder first. A new directory is then renamed into place in
+one step; an existing one has each file replaced atomically (`os.replace`) only after every file was written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from kubecharge.errors import InputError
+
+
+def check_target(out_dir: Path) -> None:
+    """Refuse an unusable target before any work is done."""
+    out_dir = out_dir.resolve()
+    if not out_dir.parent.is_dir():
+        raise InputError(f"--out {out_dir}: its parent folder {out_dir.parent} does not exist; create it first")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a folder; choose a folder")
+
+
+def publish_directory(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+    check_target(out_dir)
+    out_dir = out_dir.resolve()
+    parent = out_dir.parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        if not out_dir.exists():
+            staging.rename(out_dir)
+        else:
+            for name in files:
+                os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in files]

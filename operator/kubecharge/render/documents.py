@@ -1,0 +1,66 @@
+"""The human-readable renderings, from jinja2 templates in `reports_templates/`: Markdown and HTML.
+
+Numbers are rounded here and only here. The HTML carries its charts as inline SVG, so the file opens
+anywhere, offline, with nothing to fetch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from kubecharge.domain.charges import Chargeback
+from kubecharge.render.tables import summary
+from kubecharge.resources import templates_dir
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir())),
+        autoescape=select_autoescape(["html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = lambda value: f"{value:,.2f}"
+    env.filters["qty"] = lambda value: f"{value:,.1f}"
+    env.filters["pct"] = lambda value: f"{100 * value:.1f}%"
+    return env
+
+
+def _efficiency(used: float, requested: float) -> float | None:
+    return used / requested if requested > 0 else None
+
+
+def context(report: Chargeback) -> dict[str, Any]:
+    data = summary(report)
+    teams = data["teams"]
+    top_cost = max((t["cost"]["total"] for t in teams), default=0.0) or 1.0
+    for team in teams:
+        team["cpuEfficiency"] = _efficiency(team["cpuCoreHoursUsage"], team["cpuCoreHoursRequest"])
+        team["memoryEfficiency"] = _efficiency(team["memoryGiBHoursUsage"], team["memoryGiBHoursRequest"])
+        team["barShare"] = team["cost"]["total"] / top_cost
+    namespaces = sorted(data["lines"], key=lambda line: (-line["cost"]["total"], line["namespace"]))
+    data["topNamespaces"] = namespaces[:10]
+    data["unallocatedNamespaces"] = [line for line in namespaces if line["team"] == "unallocated"]
+    totals = data["totals"]
+    data["cpuEfficiency"] = _efficiency(totals["cpuCoreHoursUsage"], totals["cpuCoreHoursRequest"])
+    data["memoryEfficiency"] = _efficiency(totals["memoryGiBHoursUsage"], totals["memoryGiBHoursRequest"])
+    return data
+
+
+def report_markdown(report: Chargeback) -> bytes:
+    return _environment().get_template("report.md.j2").render(**context(report)).encode()
+
+
+def report_html(report: Chargeback) -> bytes:
+    return _environment().get_template("report.html.j2").render(**context(report)).encode()
+
+
+def team_markdown(report: Chargeback, team: str) -> bytes:
+    data = context(report)
+    chosen = next(t for t in data["teams"] if t["team"] == team)
+    lines = [line for line in data["lines"] if line["team"] == team]
+    return _environment().get_template("team.md.j2").render(**data, team=chosen, team_lines=lines).encode()

@@ -1,0 +1,79 @@
+"""Roll up: container-hours and namespace-hours from Prometheus into one row per namespace and hour.
+
+This is where max(usage, request) is taken, per container-hour, before anything is summed: a container
+that bursts over its request and one that idles under it must not cancel out inside a namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import pandas as pd
+
+from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, VALUE, ChunkUsage
+from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
+
+_NS_HOUR = ["namespace", HOUR]
+
+
+def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.DataFrame:
+    keys = [*CONTAINER_KEYS, HOUR]
+    merged = pd.merge(
+        usage.groupby(keys, as_index=False)[[VALUE]].sum().rename(columns={VALUE: "usage"}),
+        request.groupby(keys, as_index=False)[[VALUE]].sum().rename(columns={VALUE: "request"}),
+        on=keys,
+        how="outer",
+    ).fillna({"usage": 0.0, "request": 0.0})
+    merged["max"] = merged[["usage", "request"]].max(axis=1)
+    summed: pd.DataFrame = merged.groupby(_NS_HOUR, as_index=False)[["usage", "request", "max"]].sum()
+    return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
+
+
+def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    summed: pd.DataFrame = frame.groupby(_NS_HOUR, as_index=False)[[VALUE]].sum()
+    return summed.rename(columns={VALUE: name})
+
+
+def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
+    """One row per namespace-hour that used anything; labels are those in force that hour."""
+    parts = [
+        _container_max(chunk.cpu_usage_core_hours, chunk.cpu_request_core_hours, "cpu_core_hours"),
+        _container_max(chunk.memory_usage_gib_hours, chunk.memory_request_gib_hours, "memory_gib_hours"),
+        _namespace_values(chunk.storage_gib_hours, "storage_gib_hours"),
+        _namespace_values(chunk.network_gib, "network_gib"),
+    ]
+    table = parts[0]
+    for part in parts[1:]:
+        table = pd.merge(table, part, on=_NS_HOUR, how="outer")
+    columns = list(ResourceQuantities.names())
+    table = table.reindex(columns=[*_NS_HOUR, *columns]).fillna({c: 0.0 for c in columns})
+    table = table.sort_values(_NS_HOUR, kind="stable")
+    labels = _labels_by_hour(chunk.namespace_labels, table)
+    rows = []
+    for record in table.itertuples(index=False):
+        namespace, hour = str(record[0]), pd.Timestamp(record[1]).to_pydatetime()
+        quantities = ResourceQuantities(**{c: float(v) for c, v in zip(columns, record[2:], strict=True)})
+        rows.append(NamespaceHour(namespace, hour, quantities, labels.get((namespace, hour), {})))
+    return rows
+
+
+def _labels_by_hour(
+    known: Mapping[tuple[str, datetime], Mapping[str, str]], table: pd.DataFrame
+) -> dict[tuple[str, datetime], dict[str, str]]:
+    """Labels per namespace-hour; an hour kube-state-metrics missed borrows the nearest hour's labels."""
+    by_namespace: dict[str, list[tuple[datetime, Mapping[str, str]]]] = {}
+    for (namespace, hour), labels in known.items():
+        by_namespace.setdefault(namespace, []).append((hour, labels))
+    result: dict[tuple[str, datetime], dict[str, str]] = {}
+    for namespace, hour_value in zip(table["namespace"], table[HOUR], strict=True):
+        hour = pd.Timestamp(hour_value).to_pydatetime()
+        key = (str(namespace), hour)
+        if key in known:
+            result[key] = dict(known[key])
+            continue
+        candidates = by_namespace.get(str(namespace))
+        if candidates:
+            nearest = min(candidates, key=lambda item: (abs((item[0] - hour).total_seconds()), item[0]))
+            result[key] = dict(nearest[1])
+    return result

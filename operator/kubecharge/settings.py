@@ -1,0 +1,50 @@
+"""One settings object, read once from `KUBECHARGE_*` environment variables and passed down.
+
+No other module reads the environment. The CLI's options override these; the chart's values set them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QuerySettings(BaseSettings):
+    """What to query. Defaults match kube-prometheus (kube-state-metrics v2, the kubelet's cAdvisor)."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBECHARGE_QUERY_", extra="ignore")
+
+    series_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra equality matchers on every series, e.g. {"cluster": "prod"} on Thanos or Mimir.',
+    )
+    cpu_usage_metric: str = "container_cpu_usage_seconds_total"
+    memory_usage_metric: str = "container_memory_working_set_bytes"
+    network_transmit_metric: str = "container_network_transmit_bytes_total"
+    requests_metric: str = "kube_pod_container_resource_requests"
+    pod_phase_metric: str = "kube_pod_status_phase"
+    pod_info_metric: str = "kube_pod_info"
+    namespace_labels_metric: str = "kube_namespace_labels"
+    pvc_storage_metric: str = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
+    cadvisor_job_labels: dict[str, str] = Field(
+        default_factory=lambda: {"job": "kubelet", "metrics_path": "/metrics/cadvisor"},
+        description="Labels of cAdvisor's `up` series: its successful scrapes count the samples per hour.",
+    )
+    state_metrics_job_labels: dict[str, str] = Field(
+        default_factory=lambda: {"job": "kube-state-metrics"},
+        description="Labels of kube-state-metrics' `up` series.",
+    )
+
+
+class Settings(BaseSettings):
+    """Operator and CLI settings; every field is `KUBECHARGE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBECHARGE_", extra="ignore")
+
+    prometheus_url: str = Field(default="http://localhost:9090", description="Prometheus (or Thanos/Mimir) base URL.")
+    database_url: str = Field(default="sqlite:///kubecharge.db", description="SQLAlchemy URL of the rollup database.")
+    cluster_name: str = Field(default="default", description="Name of this cluster in rollups and exports.")
+    query_chunk_hours: int = Field(default=24, ge=1, le=24 * 31, description="Hours queried per Prometheus request.")
+    prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
+    prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
+    queries: QuerySettings = Field(default_factory=QuerySettings)

@@ -1,0 +1,1 @@
+"""Store: hourly rollups and the audit trail of runs, in SQLite (embedded default) or PostgreSQL."""

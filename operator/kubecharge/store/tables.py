@@ -1,0 +1,47 @@
+"""Tables. Rollups are keyed by (cluster, namespace, hour_start): collecting an hour again replaces it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+class HourlyUsage(SQLModel, table=True):
+    __tablename__ = "hourly_usage"
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    namespace: str = Field(primary_key=True, max_length=253)
+    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    cpu_core_hours_usage: float
+    cpu_core_hours_request: float
+    cpu_core_hours_max: float
+    memory_gib_hours_usage: float
+    memory_gib_hours_request: float
+    memory_gib_hours_max: float
+    storage_gib_hours: float
+    network_gib: float
+    namespace_labels_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ReportRun(SQLModel, table=True):
+    """One run of the pipeline: what was asked, with which queries and mappings, and how it ended."""
+
+    __tablename__ = "report_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cluster: str = Field(index=True, max_length=253)
+    report: str = Field(max_length=253)
+    period_name: str = Field(index=True, max_length=32)
+    period_start: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    period_end: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    result: str = Field(max_length=16)  # running | succeeded | failed
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    query_set_sha256: str = Field(max_length=64)
+    query_set_json: str = Field(sa_column=Column(Text, nullable=False))
+    mappings_sha256: str = Field(max_length=64)
+    mappings_json: str = Field(sa_column=Column(Text, nullable=False))
+    totals_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))

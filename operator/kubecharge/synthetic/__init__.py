@@ -1,0 +1,1 @@
+"""A synthetic cluster with exact ground truth, rendered as real kube-state-metrics and cAdvisor series."""

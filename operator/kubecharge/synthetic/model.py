@@ -1,0 +1,635 @@
+"""A synthetic Kubernetes cluster with known usage: the ground truth that kubecharge is tested against.
+
+The model is the truth. Every container has a CPU and memory curve per scrape slot, every pod a phase
+timeline, every PVC a lifetime, every namespace a label timeline and an intended owner. `truth()` integrates
+the model directly (cores × seconds, bytes × seconds), knowing nothing of PromQL; `openmetrics.py` renders
+the same model as the series kube-state-metrics and cAdvisor would have exported, traps included:
+
+- the pod-level cgroup series (`container=""`) and pause containers (`container="POD"` on docker nodes,
+  `container=""` with a pause image on containerd nodes), which double CPU and memory if summed;
+- container restarts (a new cgroup id, counter from zero) and an in-place counter reset;
+- a pod name reused by a new pod with a new `uid` (a StatefulSet pod recreated);
+- Pending pods, Succeeded and Failed pods that linger in kube-state-metrics, pods living part of an hour;
+- a second kube-state-metrics replica exporting the same series for part of the time;
+- hostNetwork pods whose network counters are the node's;
+- failed scrapes (`up == 0`, no samples) and a window where Prometheus recorded nothing;
+- the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
+  / `pod` target label on kube-state-metrics series that lack their own);
+- a namespace relabelled mid-period, one created mid-period, and namespaces no team claims.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from random import Random
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
+
+FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
+MIB = 2**20
+
+
+@dataclass
+class Node:
+    name: str
+    runtime: str  # "docker" (cgroupfs, pause as container="POD") | "containerd" (systemd, pause as container="")
+    ip: str
+    network_bytes_per_second: float
+
+    @property
+    def kubelet_instance(self) -> str:
+        return f"{self.ip}:10250"
+
+
+@dataclass
+class Incarnation:
+    """One run of a container: its own cgroup id and a counter that starts from zero."""
+
+    container_id: str
+    start_slot: int
+    end_slot: int
+
+
+@dataclass
+class Container:
+    name: str
+    image: str
+    cpu_request_cores: float | None
+    memory_request_bytes: float | None
+    cpu_cores: FloatArray  # per slot, meaningful only where an incarnation is alive
+    memory_bytes: FloatArray
+    incarnations: list[Incarnation] = field(default_factory=list)
+    counter_reset_slot: int | None = None  # in-place reset of the CPU counter (same cgroup id)
+
+
+@dataclass
+class Pod:
+    namespace: str
+    name: str
+    uid: str
+    node: Node
+    qos: str  # burstable | besteffort | guaranteed
+    created_slot: int
+    running_slot: int | None  # None: never left Pending
+    finished_slot: int | None  # None: still running at the end
+    finished_phase: str  # Succeeded | Failed
+    deleted_slot: int  # kube-state-metrics stops exporting it here
+    containers: list[Container]
+    host_network: bool = False
+    network_interfaces: tuple[str, ...] = ("eth0",)
+    network_bytes_per_second: FloatArray | None = None
+    sandbox_id: str = ""
+
+    def phase_at(self, slot: int) -> str:
+        if self.running_slot is None or slot < self.running_slot:
+            return "Pending"
+        if self.finished_slot is not None and slot >= self.finished_slot:
+            return self.finished_phase
+        return "Running"
+
+    @property
+    def sandbox_end_slot(self) -> int:
+        return self.finished_slot if self.finished_slot is not None else self.deleted_slot
+
+
+@dataclass
+class PersistentVolumeClaim:
+    namespace: str
+    name: str
+    size_bytes: float
+    created_slot: int
+    deleted_slot: int
+
+
+@dataclass
+class Namespace:
+    name: str
+    created_slot: int
+    labels: list[tuple[int, dict[str, str]]]  # (from slot, Kubernetes labels)
+    owners: list[tuple[int, str]]  # (from slot, intended team): the designer's intent, not derived from mappings
+
+    def labels_at(self, slot: int) -> dict[str, str]:
+        return _at(self.labels, slot, {})
+
+    def owner_at(self, slot: int) -> str:
+        return _at(self.owners, slot, "unallocated")
+
+
+def _at(timeline: list[tuple[int, T]], slot: int, default: T) -> T:
+    value = default
+    for start, item in timeline:
+        if slot >= start:
+            value = item
+    return value
+
+
+@dataclass
+class ScrapeTarget:
+    """A scrape target and the slots where its scrape failed (`up` = 0, nothing else recorded)."""
+
+    job: str
+    instance: str
+    labels: dict[str, str]
+    failed_slots: frozenset[int]
+    first_slot: int = 0
+    last_slot: int | None = None  # exclusive; None = to the end
+
+
+@dataclass
+class Cluster:
+    start: datetime
+    step_seconds: int
+    slots: int
+    nodes: list[Node]
+    namespaces: list[Namespace]
+    pods: list[Pod]
+    pvcs: list[PersistentVolumeClaim]
+    state_metrics_targets: list[ScrapeTarget]
+    kubelet_targets: dict[str, ScrapeTarget]  # by node name
+    prometheus_down_slots: frozenset[int]
+    team_mappings: list[dict[str, object]]
+    cluster_name: str = "synthetic"
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.step_seconds * self.slots)
+
+    def slot_time(self, slot: int) -> int:
+        return int(self.start.timestamp()) + slot * self.step_seconds
+
+    def slot_of(self, moment: datetime) -> int:
+        return int((moment - self.start).total_seconds()) // self.step_seconds
+
+    def teams(self) -> list[str]:
+        return sorted({str(m["spec"]["team"]) for m in self.team_mappings})  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------------------------- truth
+
+
+@dataclass
+class Truth:
+    """Exact quantities per (namespace, hour start), integrated from the model."""
+
+    values: dict[tuple[str, datetime], dict[str, float]]
+    owners: dict[tuple[str, datetime], str]
+
+    def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        teams: dict[str, dict[str, float]] = {}
+        for (namespace, hour), quantities in self.values.items():
+            if start <= hour < end:
+                team = teams.setdefault(self.owners[(namespace, hour)], {})
+                for key, value in quantities.items():
+                    team[key] = team.get(key, 0.0) + value
+        return teams
+
+    def by_namespace(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        namespaces: dict[str, dict[str, float]] = {}
+        for (namespace, hour), quantities in self.values.items():
+            if start <= hour < end:
+                row = namespaces.setdefault(namespace, {})
+                for key, value in quantities.items():
+                    row[key] = row.get(key, 0.0) + value
+        return namespaces
+
+
+QUANTITIES = (
+    "cpu_core_hours_usage",
+    "cpu_core_hours_request",
+    "cpu_core_hours_max",
+    "memory_gib_hours_usage",
+    "memory_gib_hours_request",
+    "memory_gib_hours_max",
+    "storage_gib_hours",
+    "network_gib",
+)
+
+
+def truth(cluster: Cluster) -> Truth:
+    """Integrate the model per namespace and hour. Slot k covers [t_k, t_k + step)."""
+    step_hours = cluster.step_seconds / SECONDS_PER_HOUR
+    slots_per_hour = SECONDS_PER_HOUR // cluster.step_seconds
+    hours = math.ceil(cluster.slots / slots_per_hour)
+    per_namespace = {ns.name: {q: np.zeros(hours) for q in QUANTITIES} for ns in cluster.namespaces}
+    slot_hour = np.arange(cluster.slots) // slots_per_hour
+
+    def hourly(values: FloatArray) -> FloatArray:
+        return np.bincount(slot_hour, weights=values, minlength=hours)[:hours].astype(np.float64)
+
+    for pod in cluster.pods:
+        target = per_namespace[pod.namespace]
+        running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
+        for container in pod.containers:
+            alive = np.zeros(cluster.slots)
+            for inc in container.incarnations:
+                alive[inc.start_slot : inc.end_slot] = 1.0
+            cpu_usage = hourly(container.cpu_cores * alive * step_hours)
+            memory_usage = hourly(container.memory_bytes * alive * step_hours / BYTES_PER_GIB)
+            cpu_request = hourly(running * (container.cpu_request_cores or 0.0) * step_hours)
+            memory_request = hourly(running * (container.memory_request_bytes or 0.0) * step_hours / BYTES_PER_GIB)
+            target["cpu_core_hours_usage"] += cpu_usage
+            target["cpu_core_hours_request"] += cpu_request
+            target["cpu_core_hours_max"] += np.maximum(cpu_usage, cpu_request)
+            target["memory_gib_hours_usage"] += memory_usage
+            target["memory_gib_hours_request"] += memory_request
+            target["memory_gib_hours_max"] += np.maximum(memory_usage, memory_request)
+        if pod.network_bytes_per_second is not None and not pod.host_network:
+            sandbox = np.zeros(cluster.slots)
+            sandbox[pod.running_slot or 0 : pod.sandbox_end_slot] = 1.0
+            target["network_gib"] += hourly(
+                pod.network_bytes_per_second * sandbox * cluster.step_seconds / BYTES_PER_GIB
+            )
+    for pvc in cluster.pvcs:
+        exists = np.zeros(cluster.slots)
+        exists[pvc.created_slot : pvc.deleted_slot] = 1.0
+        per_namespace[pvc.namespace]["storage_gib_hours"] += hourly(
+            exists * pvc.size_bytes * step_hours / BYTES_PER_GIB
+        )
+
+    values: dict[tuple[str, datetime], dict[str, float]] = {}
+    owners: dict[tuple[str, datetime], str] = {}
+    spaces = {ns.name: ns for ns in cluster.namespaces}
+    for name, series in per_namespace.items():
+        for hour in range(hours):
+            hour_start = cluster.start + timedelta(hours=hour)
+            values[(name, hour_start)] = {q: float(series[q][hour]) for q in QUANTITIES}
+            # The hour belongs to whoever owned the namespace for most of it.
+            owner_slots = [spaces[name].owner_at(hour * slots_per_hour + i) for i in range(slots_per_hour)]
+            owners[(name, hour_start)] = max(set(owner_slots), key=owner_slots.count)
+    return Truth(values, owners)
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+class _Ids:
+    def __init__(self, rng: Random) -> None:
+        self.rng = rng
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def container_id(self) -> str:
+        return f"{self.rng.getrandbits(256):064x}"
+
+
+def _curve(rng: Random, slots: int, step_seconds: int, mean: float, swing: float) -> FloatArray:
+    """A daily cycle with noise around `mean`, never negative."""
+    np_rng = np.random.default_rng(rng.getrandbits(32))
+    t = np.arange(slots) * step_seconds
+    phase = rng.uniform(0, 2 * math.pi)
+    curve = mean * (1 + swing * np.sin(2 * math.pi * t / 86400 + phase))
+    noise = np_rng.normal(1.0, 0.08, slots)
+    return np.clip(curve * noise, 0.0, None).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a cluster to build; the default is the test cluster (small enough for a 60 s step)."""
+
+    extra_namespaces: int = 0  # plain namespaces beyond the designed 24
+    pods_per_namespace: int = 3
+    nodes: int = 4
+
+
+def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: int = 7, size: Size = Size()) -> Cluster:
+    """The designed test cluster: 24+ namespaces, 7 teams, every trap in the module docstring."""
+    rng = Random(seed)
+    ids = _Ids(rng)
+    slots = int(days * 86400) // step_seconds
+    slots_per_hour = SECONDS_PER_HOUR // step_seconds
+    mid = slots // 2
+    nodes = [
+        Node(f"node-{i}", "docker" if i % 2 == 0 else "containerd", f"10.0.0.{10 + i}", 40e6 + 5e6 * i)
+        for i in range(size.nodes)
+    ]
+
+    def ns(name: str, owner: str, labels: dict[str, str] | None = None, created: int = 0) -> Namespace:
+        base = {"kubernetes.io/metadata.name": name, **(labels or {})}
+        return Namespace(name, created, [(created, base)], [(0, owner)])
+
+    namespaces = [
+        # payments: exact names
+        ns("payments-api", "payments", {"env": "prod"}),
+        ns("payments-db", "payments", {"env": "prod"}),
+        ns("payments-batch", "payments"),
+        # search: glob "search-*"
+        ns("search-indexer", "search"),
+        ns("search-frontend", "search"),
+        ns("search-crawler", "search"),
+        # data: selector matchLabels kubecharge.io/team=data (priority 10, wins the shared-analytics overlap)
+        ns("warehouse", "data", {"kubecharge.io/team": "data"}),
+        ns("etl", "data", {"kubecharge.io/team": "data", "tier": "batch"}),
+        ns("shared-analytics", "data", {"kubecharge.io/team": "data"}),
+        # web: exact names plus glob "shared-*" at priority 0 (loses shared-analytics to data)
+        ns("web-frontend", "web"),
+        ns("web-backend", "web"),
+        ns("shared-cdn", "web"),
+        # ml: selector matchExpressions team In (ml, ml-research)
+        ns("ml-training", "ml", {"kubecharge.io/team": "ml"}),
+        ns("ml-serving", "ml", {"kubecharge.io/team": "ml-research"}),
+        # platform: glob "platform-*" plus exact "monitoring"; exact beats web's glob "*-gateway" on a tie
+        ns("platform-ingress", "platform"),
+        ns("platform-dns", "platform"),
+        ns("monitoring", "platform"),
+        ns("edge-gateway", "platform"),
+        # identity: exact names
+        ns("identity", "identity"),
+        ns("identity-sso", "identity"),
+        # nobody's
+        ns("default", "unallocated"),
+        ns("legacy-batch", "unallocated"),
+        ns("sandbox-alice", "unallocated", {"tier": "batch"}),
+    ]
+    # Relabelled mid-period: ml until `mid`, then data.
+    relabelled = Namespace(
+        "ml-sandbox",
+        0,
+        [
+            (0, {"kubernetes.io/metadata.name": "ml-sandbox", "kubecharge.io/team": "ml"}),
+            (mid, {"kubernetes.io/metadata.name": "ml-sandbox", "kubecharge.io/team": "data"}),
+        ],
+        [(0, "ml"), (mid, "data")],
+    )
+    # Created a third of the way in, claimed by the data selector from then on.
+    created_late_slot = (slots // 3) // slots_per_hour * slots_per_hour
+    late = ns("data-lake", "data", {"kubecharge.io/team": "data"}, created=created_late_slot)
+    namespaces += [relabelled, late]
+    namespaces += [ns(f"tenant-{i:03d}", "unallocated") for i in range(size.extra_namespaces)]
+
+    pods: list[Pod] = []
+    pvcs: list[PersistentVolumeClaim] = []
+
+    def container(
+        name: str,
+        cpu_req: float | None,
+        mem_req_mib: float | None,
+        cpu_mean: float,
+        mem_mean_mib: float,
+        start: int,
+        end: int,
+        restarts: int = 0,
+    ) -> Container:
+        c = Container(
+            name=name,
+            image=f"registry.example.com/{name}:1.{rng.randint(0, 9)}",
+            cpu_request_cores=cpu_req,
+            memory_request_bytes=mem_req_mib * MIB if mem_req_mib is not None else None,
+            cpu_cores=_curve(rng, slots, step_seconds, cpu_mean, 0.4),
+            memory_bytes=_curve(rng, slots, step_seconds, mem_mean_mib * MIB, 0.15),
+        )
+        bounds = sorted(rng.randint(start + 1, end - 1) for _ in range(restarts)) if end - start > 2 else []
+        edges = [start, *bounds, end]
+        c.incarnations = [Incarnation(ids.container_id(), a, b) for a, b in itertools.pairwise(edges) if b > a]
+        return c
+
+    def pod(
+        namespace: Namespace,
+        name: str,
+        *,
+        created: int | None = None,
+        pending_slots: int = 2,
+        finished: int | None = None,
+        phase: str = "Succeeded",
+        linger: int | None = None,
+        never_runs: bool = False,
+        host_network: bool = False,
+        containers: int | None = None,
+        restarts: int = 0,
+        burst: bool | None = None,
+    ) -> Pod:
+        created = namespace.created_slot if created is None else created
+        running = None if never_runs else created + pending_slots
+        end_of_life = finished if finished is not None else slots
+        deleted = min(slots, end_of_life + linger) if (finished is not None and linger is not None) else slots
+        node = rng.choice(nodes)
+        count = containers if containers is not None else rng.choice([1, 1, 2])
+        cs = []
+        for i in range(count):
+            cpu_req = rng.choice([0.1, 0.25, 0.5, 1.0])
+            mem_req = rng.choice([128.0, 256.0, 512.0, 1024.0])
+            bursty = rng.random() < 0.4 if burst is None else burst
+            cpu_mean = cpu_req * (rng.uniform(1.2, 2.0) if bursty else rng.uniform(0.15, 0.8))
+            mem_mean = mem_req * (rng.uniform(1.1, 1.6) if bursty else rng.uniform(0.3, 0.9))
+            no_requests = rng.random() < 0.1
+            cs.append(
+                container(
+                    "app" if i == 0 else f"sidecar-{i}",
+                    None if no_requests else cpu_req,
+                    None if no_requests else mem_req,
+                    cpu_mean,
+                    mem_mean,
+                    running if running is not None else slots,
+                    end_of_life if running is not None else slots,
+                    restarts,
+                )
+            )
+        qos = "besteffort" if all(c.cpu_request_cores is None for c in cs) else "burstable"
+        p = Pod(
+            namespace=namespace.name,
+            name=name,
+            uid=ids.uid(),
+            node=node,
+            qos=qos,
+            created_slot=created,
+            running_slot=running,
+            finished_slot=finished,
+            finished_phase=phase,
+            deleted_slot=deleted,
+            containers=cs,
+            host_network=host_network,
+            network_interfaces=("eth0", "net1") if rng.random() < 0.15 else ("eth0",),
+            network_bytes_per_second=_curve(rng, slots, step_seconds, rng.uniform(2e4, 5e5), 0.5),
+            sandbox_id=ids.container_id(),
+        )
+        if never_runs:
+            p.network_bytes_per_second = None
+        pods.append(p)
+        return p
+
+    by_name = {n.name: n for n in namespaces}
+    for namespace in namespaces:
+        for i in range(size.pods_per_namespace):
+            suffix = f"{rng.getrandbits(20):05x}"
+            pod(namespace, f"{namespace.name.split('-')[0]}-{i}-{suffix}")
+        if rng.random() < 0.5:
+            pvcs.append(
+                PersistentVolumeClaim(
+                    namespace.name,
+                    f"data-{namespace.name}",
+                    rng.choice([1, 5, 10, 50]) * BYTES_PER_GIB,
+                    namespace.created_slot,
+                    slots,
+                )
+            )
+
+    # --- the traps, placed on purpose -------------------------------------------------------------------
+    third = slots // 3
+    # A StatefulSet pod recreated under the same name with a new uid; old and new share an hour.
+    old = pod(by_name["payments-db"], "postgres-0", finished=third + 20, phase="Failed", linger=5, containers=1)
+    new = pod(by_name["payments-db"], "postgres-0", created=third + 25, containers=1)
+    assert old.uid != new.uid
+    # Jobs: Succeeded and lingering for an hour; a Failed one lingering for two.
+    pod(by_name["etl"], "nightly-load-28791440", created=third, finished=third + 95, linger=slots_per_hour, restarts=1)
+    pod(
+        by_name["legacy-batch"],
+        "report-28791500",
+        created=mid,
+        finished=mid + 40,
+        phase="Failed",
+        linger=2 * slots_per_hour,
+    )
+    # Pending forever (unschedulable) and a long Pending before Running.
+    pod(by_name["ml-training"], "trainer-gpu-0", never_runs=True, containers=1)
+    pod(by_name["ml-serving"], "model-server-0", pending_slots=3 * slots_per_hour + 17)
+    # A pod that lives 25 minutes in the middle of an hour.
+    pod(by_name["search-crawler"], "crawl-once", created=mid + 13, pending_slots=1, finished=mid + 38, linger=2)
+    # Crash-looping containers: several restarts, new cgroup ids.
+    pod(by_name["web-backend"], "api-crashloop", restarts=4, burst=True)
+    # hostNetwork pods (node-exporter-like): their network counters are the node's.
+    for node in nodes:
+        hn = pod(by_name["monitoring"], f"node-exporter-{node.name}", host_network=True, containers=1)
+        hn.node = node
+    # An in-place CPU counter reset on a long-running container.
+    long_runner = pod(by_name["warehouse"], "warehouse-compactor", containers=1)
+    long_runner.containers[0].counter_reset_slot = mid + 7
+    # A PVC deleted half-way and one created late.
+    pvcs.append(PersistentVolumeClaim("search-indexer", "index-scratch", 20 * BYTES_PER_GIB, 0, mid))
+    pvcs.append(PersistentVolumeClaim("data-lake", "lake-0", 100 * BYTES_PER_GIB, created_late_slot + 30, slots))
+
+    # --- scrape targets ----------------------------------------------------------------------------------
+    def failures(count: int) -> frozenset[int]:
+        return frozenset(rng.randrange(slots) for _ in range(count))
+
+    ksm_common = {"endpoint": "https-main", "service": "kube-state-metrics", "job": "kube-state-metrics"}
+    state_metrics = [
+        ScrapeTarget(
+            "kube-state-metrics",
+            "10.1.0.5:8443",
+            {
+                **ksm_common,
+                "instance": "10.1.0.5:8443",
+                "container": "kube-rbac-proxy-main",
+                "pod": "kube-state-metrics-6c9d8f7b5-x2x7q",
+                "namespace": "monitoring",
+            },
+            failures(max(3, slots // 400)),
+        ),
+        # A second replica exporting the same series for the middle third (an HA pair or a rollout).
+        ScrapeTarget(
+            "kube-state-metrics",
+            "10.1.0.9:8443",
+            {
+                **ksm_common,
+                "instance": "10.1.0.9:8443",
+                "container": "kube-rbac-proxy-main",
+                "pod": "kube-state-metrics-6c9d8f7b5-k8p2m",
+                "namespace": "monitoring",
+            },
+            failures(2),
+            first_slot=third,
+            last_slot=2 * third,
+        ),
+    ]
+    kubelets = {
+        node.name: ScrapeTarget(
+            "kubelet",
+            node.kubelet_instance,
+            {
+                "job": "kubelet",
+                "instance": node.kubelet_instance,
+                "endpoint": "https-metrics",
+                "service": "kubelet",
+                "node": node.name,
+                "metrics_path": "/metrics/cadvisor",
+            },
+            failures(max(3, slots // 500)),
+        )
+        for node in nodes
+    }
+    outage_start = rng.randrange(slots // 4, 3 * slots // 4)
+    prometheus_down = frozenset(range(outage_start, outage_start + max(2, 600 // step_seconds)))
+
+    mappings: list[dict[str, object]] = [
+        _mapping(
+            "payments",
+            "payments",
+            namespaces=["payments-api", "payments-db", "payments-batch"],
+            cost_center="CC-1001",
+            budget=500,
+        ),
+        _mapping("search", "search", patterns=["search-*"], cost_center="CC-1002"),
+        _mapping(
+            "data", "data", selector={"matchLabels": {"kubecharge.io/team": "data"}}, priority=10, cost_center="CC-1003"
+        ),
+        _mapping(
+            "web",
+            "web",
+            namespaces=["web-frontend", "web-backend"],
+            patterns=["shared-*", "*-gateway"],
+            cost_center="CC-1004",
+        ),
+        _mapping(
+            "ml",
+            "ml",
+            selector={
+                "matchExpressions": [{"key": "kubecharge.io/team", "operator": "In", "values": ["ml", "ml-research"]}]
+            },
+            cost_center="CC-1005",
+        ),
+        _mapping(
+            "platform",
+            "platform",
+            namespaces=["monitoring", "edge-gateway"],
+            patterns=["platform-*"],
+            cost_center="CC-1000",
+        ),
+        _mapping("identity", "identity", namespaces=["identity", "identity-sso"], cost_center="CC-1006"),
+    ]
+    return Cluster(
+        start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, prometheus_down, mappings
+    )
+
+
+def _mapping(
+    name: str,
+    team: str,
+    *,
+    namespaces: list[str] | None = None,
+    patterns: list[str] | None = None,
+    selector: dict[str, object] | None = None,
+    priority: int | None = None,
+    cost_center: str | None = None,
+    budget: float | None = None,
+) -> dict[str, object]:
+    spec: dict[str, object] = {"team": team, "displayName": team.title(), "owners": [f"{team}-lead@example.com"]}
+    if namespaces:
+        spec["namespaces"] = namespaces
+    if patterns:
+        spec["namespacePatterns"] = patterns
+    if selector:
+        spec["namespaceSelector"] = selector
+    if priority is not None:
+        spec["priority"] = priority
+    if cost_center:
+        spec["costCenter"] = cost_center
+    if budget is not None:
+        spec["budget"] = {"monthly": budget, "currency": "USD"}
+    return {"apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping", "metadata": {"name": name}, "spec": spec}
+
+
+def iter_hours(start: datetime, end: datetime) -> Iterator[datetime]:
+    moment = start
+    while moment < end:
+        yield moment
+        moment += timedelta(hours=1)

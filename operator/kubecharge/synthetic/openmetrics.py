@@ -1,0 +1,335 @@
+"""Render a synthetic cluster as the OpenMetrics text Prometheus would hold after scraping it.
+
+Output is written window by window (a day, say): a month of 1,000 pods is far too large to hold at once,
+and `promtool tsdb create-blocks-from openmetrics` wants each series' samples in time order with every
+metric family contiguous. Each window is a complete file that promtool turns into blocks on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from kubecharge.synthetic.model import Cluster, Container, FloatArray, Incarnation, Pod, ScrapeTarget
+
+PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
+PAUSE_CPU_CORES = 0.0004
+PAUSE_MEMORY_BYTES = 0.7 * 2**20
+NODE_INTERFACES = ("ens5", "cni0")
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+BoolArray = np.ndarray
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def sanitize_label_name(key: str) -> str:
+    """kube-state-metrics' sanitization of a Kubernetes label key into a Prometheus label name."""
+    return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+@dataclass
+class _Context:
+    cluster: Cluster
+    ok: dict[str, BoolArray]  # by target instance: scraped successfully at slot
+    times: np.ndarray
+
+    def target_ok(self, target: ScrapeTarget) -> BoolArray:
+        return self.ok[target.instance]
+
+
+def _scrape_mask(cluster: Cluster, target: ScrapeTarget) -> BoolArray:
+    mask = np.zeros(cluster.slots, dtype=bool)
+    mask[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
+    for slot in target.failed_slots:
+        mask[slot] = False
+    for slot in cluster.prometheus_down_slots:
+        if slot < cluster.slots:
+            mask[slot] = False
+    return mask
+
+
+def _write(out: TextIO, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
+    if len(times) == 0:
+        return
+    if isinstance(values, float):
+        text = f" {values!r} "
+        out.write("".join(f"{prefix}{text}{t}\n" for t in times.tolist()))
+    else:
+        out.write("".join(f"{prefix} {v!r} {t}\n" for v, t in zip(values.tolist(), times.tolist(), strict=True)))
+
+
+def _span(ctx: _Context, start: int, end: int, window: tuple[int, int], ok: BoolArray) -> np.ndarray:
+    """Slots in [start, end) ∩ window where the target was scraped."""
+    lo, hi = max(start, window[0]), min(end, window[1])
+    if hi <= lo:
+        return np.empty(0, dtype=np.int64)
+    return lo + np.flatnonzero(ok[lo:hi])
+
+
+# --------------------------------------------------------------------------------------------- cAdvisor
+
+
+def _cgroup(pod: Pod, leaf: str | None) -> str:
+    if pod.node.runtime == "docker":
+        base = f"/kubepods/{pod.qos}/pod{pod.uid}"
+        return base if leaf is None else f"{base}/{leaf}"
+    uid = pod.uid.replace("-", "_")
+    base = f"/kubepods.slice/kubepods-{pod.qos}.slice/kubepods-{pod.qos}-pod{uid}.slice"
+    return base if leaf is None else f"{base}/cri-containerd-{leaf}.scope"
+
+
+def _container_labels(pod: Pod, container: Container, inc: Incarnation, restart: int) -> dict[str, str]:
+    name = (
+        f"k8s_{container.name}_{pod.name}_{pod.namespace}_{pod.uid}_{restart}"
+        if pod.node.runtime == "docker"
+        else inc.container_id
+    )
+    return {
+        "container": container.name,
+        "id": _cgroup(pod, inc.container_id),
+        "image": container.image,
+        "name": name,
+        "namespace": pod.namespace,
+        "pod": pod.name,
+    }
+
+
+def _pause_labels(pod: Pod) -> dict[str, str]:
+    docker = pod.node.runtime == "docker"
+    return {
+        "container": "POD" if docker else "",
+        "id": _cgroup(pod, pod.sandbox_id),
+        "image": PAUSE_IMAGE,
+        "name": f"k8s_POD_{pod.name}_{pod.namespace}_{pod.uid}_0" if docker else pod.sandbox_id,
+        "namespace": pod.namespace,
+        "pod": pod.name,
+    }
+
+
+def _pod_cgroup_labels(pod: Pod) -> dict[str, str]:
+    return {
+        "container": "",
+        "id": _cgroup(pod, None),
+        "image": "",
+        "name": "",
+        "namespace": pod.namespace,
+        "pod": pod.name,
+    }
+
+
+def _alive(cluster: Cluster, container: Container) -> FloatArray:
+    alive = np.zeros(cluster.slots)
+    for inc in container.incarnations:
+        alive[inc.start_slot : inc.end_slot] = 1.0
+    return alive
+
+
+def _counter(rate_per_slot: FloatArray, start: int, reset: int | None = None) -> FloatArray:
+    """Counter value at each slot: what accumulated from `start` (or the last reset) up to that slot."""
+    cumulative = np.concatenate([[0.0], np.cumsum(rate_per_slot)])[:-1]
+    value = cumulative - cumulative[start]
+    if reset is not None and reset > start:
+        value[reset:] = cumulative[reset:] - cumulative[reset]
+    return np.asarray(value, dtype=np.float64)
+
+
+def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) -> None:
+    cluster = ctx.cluster
+    step = cluster.step_seconds
+    for pod in cluster.pods:
+        if not pod.containers or pod.running_slot is None:
+            continue
+        kubelet = cluster.kubelet_targets[pod.node.name]
+        target = kubelet.labels
+        ok = ctx.target_ok(kubelet)
+        sandbox_start, sandbox_end = pod.running_slot, pod.sandbox_end_slot
+        if family == "container_network_transmit_bytes_total":
+            _network(ctx, window, pod, ok, target, out)
+            continue
+        pod_total = np.zeros(cluster.slots)
+        for container in pod.containers:
+            alive = _alive(cluster, container)
+            if family == "container_cpu_usage_seconds_total":
+                per_slot = container.cpu_cores * alive * step
+                pod_total += per_slot
+                for restart, inc in enumerate(container.incarnations):
+                    counter = _counter(per_slot, inc.start_slot, container.counter_reset_slot)
+                    slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
+                    labels = {**_container_labels(pod, container, inc, restart), **target}
+                    _write(out, _series(family, labels), ctx.times[slots], counter[slots])
+            else:
+                pod_total += container.memory_bytes * alive
+                for restart, inc in enumerate(container.incarnations):
+                    slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
+                    labels = {**_container_labels(pod, container, inc, restart), **target}
+                    _write(out, _series(family, labels), ctx.times[slots], container.memory_bytes[slots])
+        slots = _span(ctx, sandbox_start, sandbox_end, window, ok)
+        if family == "container_cpu_usage_seconds_total":
+            pause = np.full(cluster.slots, PAUSE_CPU_CORES * step)
+            _write(
+                out,
+                _series(family, {**_pause_labels(pod), **target}),
+                ctx.times[slots],
+                _counter(pause, sandbox_start)[slots],
+            )
+            whole = _counter(pod_total + pause, sandbox_start)
+            _write(out, _series(family, {**_pod_cgroup_labels(pod), **target}), ctx.times[slots], whole[slots])
+        else:
+            _write(out, _series(family, {**_pause_labels(pod), **target}), ctx.times[slots], PAUSE_MEMORY_BYTES)
+            _write(
+                out,
+                _series(family, {**_pod_cgroup_labels(pod), **target}),
+                ctx.times[slots],
+                (pod_total + PAUSE_MEMORY_BYTES)[slots],
+            )
+
+
+def _network(
+    ctx: _Context, window: tuple[int, int], pod: Pod, ok: BoolArray, target: dict[str, str], out: TextIO
+) -> None:
+    cluster = ctx.cluster
+    family = "container_network_transmit_bytes_total"
+    start, end = pod.running_slot or 0, pod.sandbox_end_slot
+    slots = _span(ctx, start, end, window, ok)
+    if pod.host_network:
+        # The pod shares the node's network namespace: cAdvisor reports the node's interfaces.
+        rate = np.full(cluster.slots, pod.node.network_bytes_per_second * cluster.step_seconds)
+        shares = {name: 1.0 / len(NODE_INTERFACES) for name in NODE_INTERFACES}
+        offset = 7.3e12  # node counters have been running long before the pod
+    else:
+        assert pod.network_bytes_per_second is not None
+        rate = pod.network_bytes_per_second * cluster.step_seconds
+        shares = {"eth0": 1.0} if len(pod.network_interfaces) == 1 else {"eth0": 0.8, "net1": 0.2}
+        offset = 0.0
+    holders = [_pause_labels(pod)]
+    if pod.node.runtime == "containerd":
+        holders.append(_pod_cgroup_labels(pod))  # containerd reports the sandbox's network on the pod cgroup too
+    for interface, share in shares.items():
+        counter = offset * share + _counter(rate * share, start)
+        for holder in holders:
+            labels = {**holder, "interface": interface, **target}
+            _write(out, _series(family, labels), ctx.times[slots], counter[slots])
+
+
+# --------------------------------------------------------------------------------------------- kube-state-metrics
+
+
+def _honor(metric: dict[str, str], target: dict[str, str]) -> dict[str, str]:
+    """honor_labels: the metric's own labels win; target labels fill only what the metric lacks."""
+    return {**metric, **{k: v for k, v in target.items() if k not in metric}}
+
+
+def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) -> None:
+    cluster = ctx.cluster
+    for ksm in cluster.state_metrics_targets:
+        ok = ctx.target_ok(ksm)
+        if family == "kube_namespace_labels":
+            for ns in cluster.namespaces:
+                bounds = [start for start, _ in ns.labels] + [cluster.slots]
+                for (start, labels), end in zip(ns.labels, bounds[1:], strict=True):
+                    metric = {"namespace": ns.name, **{sanitize_label_name(k): v for k, v in sorted(labels.items())}}
+                    slots = _span(ctx, max(start, ns.created_slot), end, window, ok)
+                    _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], 1.0)
+            continue
+        if family == "kube_persistentvolumeclaim_resource_requests_storage_bytes":
+            for pvc in cluster.pvcs:
+                metric = {"namespace": pvc.namespace, "persistentvolumeclaim": pvc.name}
+                slots = _span(ctx, pvc.created_slot, pvc.deleted_slot, window, ok)
+                _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], float(pvc.size_bytes))
+            continue
+        for pod in cluster.pods:
+            slots = _span(ctx, pod.created_slot, pod.deleted_slot, window, ok)
+            if len(slots) == 0:
+                continue
+            base = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid}
+            if family == "kube_pod_status_phase":
+                phases = np.array([pod.phase_at(int(s)) for s in slots])
+                for phase in PHASES:
+                    labels = _honor({**base, "phase": phase}, ksm.labels)
+                    _write(out, _series(family, labels), ctx.times[slots], (phases == phase).astype(float))
+            elif family == "kube_pod_info":
+                metric = {
+                    **base,
+                    "host_ip": pod.node.ip,
+                    "pod_ip": pod.node.ip if pod.host_network else "10.244.1.7",
+                    "node": pod.node.name,
+                    "created_by_kind": "ReplicaSet",
+                    "created_by_name": pod.name,
+                    "priority_class": "",
+                    "host_network": "true" if pod.host_network else "false",
+                }
+                _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], 1.0)
+            elif family == "kube_pod_container_resource_requests":
+                for container in pod.containers:
+                    for resource, unit, amount in (
+                        ("cpu", "core", container.cpu_request_cores),
+                        ("memory", "byte", container.memory_request_bytes),
+                    ):
+                        if amount is None:
+                            continue
+                        metric = {
+                            **base,
+                            "container": container.name,
+                            "node": pod.node.name,
+                            "resource": resource,
+                            "unit": unit,
+                        }
+                        _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], float(amount))
+
+
+def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
+    cluster = ctx.cluster
+    for target in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]:
+        scraped = np.zeros(cluster.slots, dtype=bool)
+        scraped[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
+        for slot in cluster.prometheus_down_slots:
+            if slot < cluster.slots:
+                scraped[slot] = False
+        slots = _span(ctx, 0, cluster.slots, window, scraped)
+        _write(out, _series("up", target.labels), ctx.times[slots], ctx.target_ok(target)[slots].astype(float))
+
+
+FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, TextIO], None]] = {
+    "container_cpu_usage_seconds_total": _cadvisor,
+    "container_memory_working_set_bytes": _cadvisor,
+    "container_network_transmit_bytes_total": _cadvisor,
+    "kube_pod_container_resource_requests": _state_metrics,
+    "kube_pod_status_phase": _state_metrics,
+    "kube_pod_info": _state_metrics,
+    "kube_namespace_labels": _state_metrics,
+    "kube_persistentvolumeclaim_resource_requests_storage_bytes": _state_metrics,
+}
+
+
+def windows(cluster: Cluster, hours_per_window: int) -> Iterator[tuple[int, int]]:
+    size = hours_per_window * 3600 // cluster.step_seconds
+    for lo in range(0, cluster.slots, size):
+        yield lo, min(lo + size, cluster.slots)
+
+
+def write_window(cluster: Cluster, window: tuple[int, int], path: Path) -> None:
+    """One self-contained OpenMetrics file with every series' samples in `window` (slots [lo, hi))."""
+    ctx = _Context(
+        cluster,
+        {
+            t.instance: _scrape_mask(cluster, t)
+            for t in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]
+        },
+        np.array([cluster.slot_time(s) for s in range(cluster.slots)], dtype=np.int64),
+    )
+    with path.open("w") as out:
+        _up(ctx, window, out)
+        for family, render in FAMILIES.items():
+            render(ctx, window, family, out)
+        out.write("# EOF\n")
