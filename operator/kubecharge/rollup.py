@@ -1,11 +1,13 @@
 """Roll up: container-hours and namespace-hours from Prometheus into one row per namespace and hour.
 
+Sums use `math.fsum` (exact, independent of row order), so the same inputs always store the same bits.
 This is where max(usage, request) is taken, per container-hour, before anything is summed: a container
 that bursts over its request and one that idles under it must not cancel out inside a namespace.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -20,18 +22,18 @@ _NS_HOUR = ["namespace", HOUR]
 def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.DataFrame:
     keys = [*CONTAINER_KEYS, HOUR]
     merged = pd.merge(
-        usage.groupby(keys, as_index=False)[[VALUE]].sum().rename(columns={VALUE: "usage"}),
-        request.groupby(keys, as_index=False)[[VALUE]].sum().rename(columns={VALUE: "request"}),
+        usage.rename(columns={VALUE: "usage"}),  # the source gives one row per container-hour
+        request.rename(columns={VALUE: "request"}),
         on=keys,
         how="outer",
     ).fillna({"usage": 0.0, "request": 0.0})
     merged["max"] = merged[["usage", "request"]].max(axis=1)
-    summed: pd.DataFrame = merged.groupby(_NS_HOUR, as_index=False)[["usage", "request", "max"]].sum()
+    summed: pd.DataFrame = merged.groupby(_NS_HOUR, as_index=False)[["usage", "request", "max"]].agg(math.fsum)
     return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
 
 
 def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    summed: pd.DataFrame = frame.groupby(_NS_HOUR, as_index=False)[[VALUE]].sum()
+    summed: pd.DataFrame = frame.groupby(_NS_HOUR, as_index=False)[[VALUE]].agg(math.fsum)
     return summed.rename(columns={VALUE: name})
 
 

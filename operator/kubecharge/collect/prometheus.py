@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -117,13 +118,16 @@ class PrometheusSource:
                 self.observer(question, elapsed, ok)
 
     def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
-        rows: list[tuple[Any, ...]] = []
+        """Add the returned series up per `keys` and hour, exactly (fsum) and in a fixed order."""
+        parts: dict[tuple[Any, ...], list[float]] = defaultdict(list)
         for series in self._range(question, start, end):
             metric = series["metric"]
             labels = tuple(metric.get(k, "") for k in keys)
-            rows.extend((*labels, _hour_start(ts), float(value)) for ts, value in series["values"])
-        if not rows:
+            for timestamp, value in series["values"]:
+                parts[(*labels, _hour_start(timestamp))].append(float(value))
+        if not parts:
             return empty_frame(keys)
+        rows = [(*key, math.fsum(values)) for key, values in sorted(parts.items())]
         return pd.DataFrame(rows, columns=[*keys, HOUR, VALUE])
 
 

@@ -15,6 +15,9 @@ Traps handled here (see the product design):
 - Windows are `[3599s]` for gauges: Prometheus 2.x ranges are closed at both ends, and a full hour would read the
   boundary sample into two buckets. Counters use `[1h]`: `increase` takes differences, so the shared boundary
   sample is exactly what makes consecutive hours add up.
+- No cross-series `sum` in PromQL: Prometheus adds series in map order, so a sum can differ in its last bit
+  from one run to the next. Queries end in `max by (...)` (exact and order-free) and the source adds the
+  series up with `math.fsum`, which is exact and order-free too — the same period always stores the same bits.
 - Only `by (...)` aggregations, never `without`: kube-prometheus adds target labels (`container`, `pod` on
   kube-state-metrics series that lack them, `instance`, `job`, `node`, ...) that must not split or join groups.
 - Requests count only the fraction of the hour the pod was `Running`; Pending, Succeeded and Failed pods that
@@ -100,26 +103,22 @@ def build(settings: QuerySettings) -> QuerySet:
     pvc = selector(settings.pvc_storage_metric, labels=extra)
     return QuerySet(
         cpu_usage_core_hours=(
-            "sum by (namespace, pod, uid, container) (\n"
-            "  max by (namespace, pod, uid, container, id) (\n"
-            f"    label_replace(increase({cpu}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
-            f"  )\n) / {SECONDS_PER_HOUR}"
+            "max by (namespace, pod, uid, container, id) (\n"
+            f"  label_replace(increase({cpu}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
+            f") / {SECONDS_PER_HOUR}"
         ),
         cpu_request_core_hours=request_hours("cpu", 1),
         memory_usage_gib_hours=(
-            "sum by (namespace, pod, uid, container) (\n"
-            "  max by (namespace, pod, uid, container, id) (\n"
-            f"    label_replace({per_scrape(memory, cadvisor_up)}, {_WITH_UID})\n"
-            f"  )\n) / {BYTES_PER_GIB}"
+            "max by (namespace, pod, uid, container, id) (\n"
+            f"  label_replace({per_scrape(memory, cadvisor_up)}, {_WITH_UID})\n"
+            f") / {BYTES_PER_GIB}"
         ),
         memory_request_gib_hours=request_hours("memory", BYTES_PER_GIB),
         storage_gib_hours=(
-            "sum by (namespace) (\n"
-            f"  max by (namespace, persistentvolumeclaim) ({per_scrape(pvc, state_up)})\n"
-            f") / {BYTES_PER_GIB}"
+            f"max by (namespace, persistentvolumeclaim) ({per_scrape(pvc, state_up)}) / {BYTES_PER_GIB}"
         ),
         network_gib=(
-            "sum by (namespace) (\n"
+            "(\n"
             "  max by (namespace, pod, uid, interface) (\n"
             f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
             "  )\n"

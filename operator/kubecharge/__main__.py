@@ -1,0 +1,5 @@
+"""`python -m kubecharge` runs the CLI."""
+
+from kubecharge.cli import main
+
+main()

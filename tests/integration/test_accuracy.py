@@ -1,0 +1,123 @@
+"""Per-team numbers from a real Prometheus against the synthetic cluster's own truth (within 1%)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from kubecharge.synthetic.model import Cluster, Truth
+from tests.conftest import PERIOD, START
+from tests.support import by_team, read_csv, run_in_process
+
+END = START.replace(day=3)
+
+# CSV column -> truth quantity (the default basis is max: charged = sum of per-container-hour max).
+COLUMNS = {
+    "cpu_core_hours_usage": "cpu_core_hours_usage",
+    "cpu_core_hours_request": "cpu_core_hours_request",
+    "cpu_core_hours_charged": "cpu_core_hours_max",
+    "memory_gib_hours_usage": "memory_gib_hours_usage",
+    "memory_gib_hours_request": "memory_gib_hours_request",
+    "memory_gib_hours_charged": "memory_gib_hours_max",
+    "storage_gib_hours": "storage_gib_hours",
+    "network_gib": "network_gib",
+}
+
+
+@pytest.fixture(scope="module")
+def report_dir(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("accuracy")
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", PERIOD,
+        "--out", str(work / "out"), "--db", f"sqlite:///{work / 'kubecharge.db'}", "--cluster", "synthetic",
+    )  # fmt: skip
+    assert code == 0, output
+    return work / "out"
+
+
+def test_the_cluster_has_what_the_acceptance_needs(cluster: Cluster) -> None:
+    assert len(cluster.namespaces) >= 20
+    assert len(cluster.teams()) >= 6
+    kinds = {key for m in cluster.team_mappings for key in m["spec"] if key.startswith("namespace")}  # type: ignore[attr-defined]
+    assert kinds == {"namespaces", "namespaceSelector", "namespacePatterns"}
+
+
+def test_every_team_matches_truth_within_one_percent(report_dir: Path, cluster_truth: Truth) -> None:
+    measured = by_team(read_csv(report_dir / "chargeback.csv"))
+    expected = cluster_truth.by_team(START, END)
+    assert set(measured) == set(expected) | set()  # same teams, unallocated included
+    assert "unallocated" in measured
+    for team, truth in expected.items():
+        for column, quantity in COLUMNS.items():
+            want, got = truth[quantity], measured[team][column]
+            assert got == pytest.approx(want, rel=0.01, abs=1e-6), f"{team} {column}: {got} vs truth {want}"
+
+
+def test_max_basis_charges_more_than_usage_or_request_alone(report_dir: Path, cluster_truth: Truth) -> None:
+    totals = by_team(read_csv(report_dir / "chargeback.csv"))
+    charged = sum(t["cpu_core_hours_charged"] for t in totals.values())
+    usage = sum(t["cpu_core_hours_usage"] for t in totals.values())
+    request = sum(t["cpu_core_hours_request"] for t in totals.values())
+    assert charged > max(usage, request) * 1.02  # some containers burst, others idle: max per container matters
+
+
+def test_coverage_is_the_attributed_share_of_charged_core_hours(report_dir: Path, cluster_truth: Truth) -> None:
+    expected = cluster_truth.by_team(START, END)
+    total = sum(t["cpu_core_hours_max"] for t in expected.values())
+    want = 1 - expected["unallocated"]["cpu_core_hours_max"] / total
+    summary = json.loads((report_dir / "chargeback.json").read_text())
+    assert summary["coverage"] == pytest.approx(want, rel=0.01)
+    assert 0.5 < summary["coverage"] < 1.0
+
+
+def test_relabelled_namespace_is_split_by_the_hours_each_label_applied(report_dir: Path, cluster_truth: Truth) -> None:
+    rows = {(r["team"], r["namespace"]): r for r in read_csv(report_dir / "chargeback.csv")}
+    expected = {(owner, ns): 0.0 for (ns, _), owner in cluster_truth.owners.items() if ns == "ml-sandbox"}
+    for (ns, hour), values in cluster_truth.values.items():
+        if ns == "ml-sandbox" and START <= hour < END:
+            expected[(cluster_truth.owners[(ns, hour)], ns)] += values["cpu_core_hours_max"]
+    assert set(expected) == {("ml", "ml-sandbox"), ("data", "ml-sandbox")}
+    for key, want in expected.items():
+        assert float(rows[key]["cpu_core_hours_charged"]) == pytest.approx(want, rel=0.01)
+
+
+def test_overlaps_are_settled_by_priority_then_exact_over_pattern(report_dir: Path) -> None:
+    owners = {r["namespace"]: r["team"] for r in read_csv(report_dir / "chargeback.csv")}
+    assert owners["shared-analytics"] == "data"  # data's selector (priority 10) beats web's "shared-*"
+    assert owners["edge-gateway"] == "platform"  # platform's exact name beats web's "*-gateway" on a tie
+    assert owners["shared-cdn"] == "web"
+    assert owners["legacy-batch"] == "unallocated"
+
+
+def _instant_sum(prometheus_url: str, query: str) -> float:
+    """Sum of a range query over the period at a 1 h step: what a naive dashboard would add up."""
+    answer = requests.post(
+        f"{prometheus_url}/api/v1/query_range",
+        data={"query": query, "start": START.timestamp() + 3600, "end": END.timestamp(), "step": 3600},
+        timeout=60,
+    ).json()
+    assert answer["status"] == "success", answer
+    return sum(float(v) for series in answer["data"]["result"] for _, v in series["values"])
+
+
+def test_naive_cpu_query_without_container_filter_would_be_wrong(prometheus_url: str, cluster_truth: Truth) -> None:
+    truth_usage = sum(t["cpu_core_hours_usage"] for t in cluster_truth.by_team(START, END).values())
+    naive = _instant_sum(prometheus_url, "sum(increase(container_cpu_usage_seconds_total[1h])) / 3600")
+    assert naive > 1.9 * truth_usage  # pod-level cgroup + pause series double it
+
+
+def test_naive_memory_and_request_queries_would_be_wrong(prometheus_url: str, cluster_truth: Truth) -> None:
+    truth = cluster_truth.by_team(START, END)
+    memory = sum(t["memory_gib_hours_usage"] for t in truth.values())
+    naive_memory = _instant_sum(
+        prometheus_url, "sum(avg_over_time(container_memory_working_set_bytes[3599s])) / 1073741824"
+    )
+    assert naive_memory > 1.9 * memory
+    requests_truth = sum(t["cpu_core_hours_request"] for t in truth.values())
+    naive_requests = _instant_sum(
+        prometheus_url, 'sum(avg_over_time(kube_pod_container_resource_requests{resource="cpu"}[3599s]))'
+    )
+    assert naive_requests > 1.1 * requests_truth  # a duplicate exporter and non-Running pods inflate it
