@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian/Ubuntu, Python >= 3.11):
+#   bash scripts/dev.sh demo    install what is needed, then run the demo (synthetic month, local Prometheus)
+#   bash scripts/dev.sh test    install what is needed, then run lint, type checks and the whole test suite
+#   bash scripts/dev.sh setup   only install
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${KUBECHARGE_VENV:-.venv}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+install_system() {
+  # Prometheus and promtool are real components of the demo and the tests.
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    echo "==> installing Prometheus (Debian package)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+  # The Debian package starts a service of its own; kubecharge runs private servers and never uses it.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $SUDO systemctl stop prometheus || true
+  fi
+}
+
+install_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e '.[dev]'
+  "$VENV/bin/python" -m pip check
+}
+
+case "${1:-}" in
+  setup)
+    install_system
+    install_python
+    ;;
+  demo)
+    install_system
+    install_python
+    shift
+    exec "$VENV/bin/kubecharge" demo "$@"
+    ;;
+  test)
+    install_system
+    install_python
+    shift
+    for tool in prometheus promtool; do
+      command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
+    done
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    "$VENV/bin/mypy"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/dev.sh demo|test|setup" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,47 @@
+"""Attribution precedence and selector semantics, on kube-state-metrics' sanitized label names."""
+
+from __future__ import annotations
+
+from kubecharge.attribute import metric_label_name, owner
+from kubecharge.domain.mappings import LabelSelector, SelectorRequirement, TeamMapping
+
+
+def test_sanitized_label_names() -> None:
+    assert metric_label_name("kubecharge.io/team") == "label_kubecharge_io_team"
+    assert metric_label_name("app.kubernetes.io/part-of") == "label_app_kubernetes_io_part_of"
+
+
+TEAM = {"label_kubecharge_io_team": "data", "label_tier": "batch"}
+
+
+def test_priority_beats_match_kind() -> None:
+    exact = TeamMapping("a-exact", "alpha", namespaces=frozenset({"etl"}))
+    selector = TeamMapping(
+        "b-sel", "beta", namespace_selector=LabelSelector((("kubecharge.io/team", "data"),)), priority=5
+    )
+    assert owner("etl", TEAM, [exact, selector]) == "beta"
+
+
+def test_on_a_tie_exact_beats_selector_beats_pattern_then_name() -> None:
+    pattern = TeamMapping("a", "by-pattern", namespace_patterns=("et*",))
+    selector = TeamMapping("b", "by-selector", namespace_selector=LabelSelector((("tier", "batch"),)))
+    exact = TeamMapping("c", "by-name", namespaces=frozenset({"etl"}))
+    assert owner("etl", TEAM, [pattern, selector, exact]) == "by-name"
+    assert owner("etl", TEAM, [pattern, selector]) == "by-selector"
+    twin = TeamMapping("0-first", "twin", namespace_patterns=("e*",))
+    assert owner("etl", TEAM, [pattern, twin]) == "twin"
+
+
+def test_match_expressions() -> None:
+    def sel(*requirements: SelectorRequirement) -> list[TeamMapping]:
+        return [TeamMapping("m", "t", namespace_selector=LabelSelector((), requirements))]
+
+    assert owner("x", TEAM, sel(SelectorRequirement("kubecharge.io/team", "In", ("ml", "data")))) == "t"
+    assert owner("x", TEAM, sel(SelectorRequirement("kubecharge.io/team", "NotIn", ("data",)))) == "unallocated"
+    assert owner("x", TEAM, sel(SelectorRequirement("tier", "Exists"))) == "t"
+    assert owner("x", TEAM, sel(SelectorRequirement("owner", "DoesNotExist"))) == "t"
+    assert owner("x", TEAM, sel(SelectorRequirement("owner", "Exists"))) == "unallocated"
+
+
+def test_unclaimed_is_unallocated() -> None:
+    assert owner("sandbox", {}, [TeamMapping("a", "alpha", namespaces=frozenset({"prod"}))]) == "unallocated"

@@ -1,0 +1,75 @@
+"""Manifests are checked against the CRDs' own schemas; the examples are valid."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kubecharge.domain.usage import ChargeBasis
+from kubecharge.errors import ManifestError
+from kubecharge.manifests import load_team_mappings, load_usage_report, parse_duration, schema_errors
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_examples_load() -> None:
+    mappings = load_team_mappings(EXAMPLES / "teammappings.yaml")
+    assert [m.name for m in mappings] == ["data", "ml", "payments", "search"]
+    report = load_usage_report(EXAMPLES / "usagereport.yaml")
+    assert report.charge_basis is ChargeBasis.MAX
+    assert report.pricing.cpu_core_hour == Decimal("0.031611")
+    assert report.finalize_after.total_seconds() == 48 * 3600
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"team": "Bad_Name"}, "spec.team"),
+        ({}, "spec"),
+        ({"team": "a", "priority": "high"}, "spec.priority"),
+        ({"team": "a", "namespaceSelector": {"matchExpressions": [{"key": "k", "operator": "Near"}]}}, "operator"),
+        ({"team": "a", "budget": {"monthly": -5, "currency": "USD"}}, "spec.budget.monthly"),
+    ],
+)
+def test_bad_team_mappings_are_rejected(spec: dict[str, object], field: str) -> None:
+    document = {"apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping", "metadata": {"name": "x"}, "spec": spec}
+    problems = schema_errors("TeamMapping", document)
+    assert any(field in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"period": "yearly"}, "spec.period"),
+        ({"chargeBasis": "average"}, "spec.chargeBasis"),
+        ({"pricing": {"cpuCoreHour": -1}}, "spec.pricing.cpuCoreHour"),
+        ({"pricing": {"currency": "dollars"}}, "spec.pricing.currency"),
+        ({"finalizeAfter": "two days"}, "spec.finalizeAfter"),
+        ({"outputs": {"objectStorage": {"url": "ftp://x"}}}, "spec.outputs.objectStorage.url"),
+    ],
+)
+def test_bad_usage_reports_are_rejected(spec: dict[str, object], field: str) -> None:
+    document = {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport", "metadata": {"name": "x"}, "spec": spec}
+    problems = schema_errors("UsageReport", document)
+    assert any(problem.startswith(field) for problem in problems), problems
+
+
+def test_duplicate_mapping_names_are_refused(tmp_path: Path) -> None:
+    text = (EXAMPLES / "teammappings.yaml").read_text()
+    path = tmp_path / "dup.yaml"
+    path.write_text(text + "\n---\n" + text.split("---")[0])
+    with pytest.raises(ManifestError, match="second TeamMapping named 'payments'"):
+        load_team_mappings(path)
+
+
+def test_a_folder_of_manifests_is_read(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text((EXAMPLES / "teammappings.yaml").read_text())
+    (tmp_path / "ignored.txt").write_text("not yaml")
+    assert len(load_team_mappings(tmp_path)) == 4
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("48h", 172800), ("2d", 172800), ("1h30m", 5400), ("90s", 90)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds

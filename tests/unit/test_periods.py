@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from kubecharge.domain import periods
+from kubecharge.domain.periods import PeriodKind
+from kubecharge.errors import PeriodError
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc, arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "name"),
+    [
+        ("2026-10", utc(2026, 10, 1), utc(2026, 11, 1), "2026-10"),
+        ("2026-12", utc(2026, 12, 1), utc(2027, 1, 1), "2026-12"),
+        ("2026-02-28", utc(2026, 2, 28), utc(2026, 3, 1), "2026-02-28"),
+        ("2026-W01", utc(2025, 12, 29), utc(2026, 1, 5), "2026-W01"),
+        ("2026-10-01/2026-10-03", utc(2026, 10, 1), utc(2026, 10, 3), "2026-10-01_2026-10-03"),
+    ],
+)
+def test_parse(text: str, start: datetime, end: datetime, name: str) -> None:
+    period = periods.parse(text)
+    assert (period.start, period.end, period.name) == (start, end, name)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-02-30", "yesterday", "2026-10-03/2026-10-01", "2026-10-01T00:30/2026-10-02"]
+)
+def test_parse_rejects(text: str) -> None:
+    with pytest.raises(PeriodError):
+        periods.parse(text)
+
+
+def test_hours_and_chunks_cover_the_period_exactly() -> None:
+    period = periods.parse("2026-10")
+    assert period.hours == 31 * 24
+    chunks = list(period.chunks(24 * 7))
+    assert chunks[0][0] == period.start
+    assert chunks[-1][1] == period.end
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
+
+
+def test_containing_and_previous() -> None:
+    assert periods.containing(PeriodKind.MONTHLY, utc(2026, 11, 27, 10)).name == "2026-11"
+    assert periods.containing(PeriodKind.MONTHLY, utc(2026, 11, 27)).previous().name == "2026-10"
+    assert periods.containing(PeriodKind.WEEKLY, utc(2026, 11, 27)).name == "2026-W48"
+    assert periods.containing(PeriodKind.DAILY, utc(2026, 11, 27, 23)).previous().name == "2026-11-26"

@@ -1,0 +1,67 @@
+"""max(usage, request) is taken per container-hour before summing; the CSV header is the published contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from kubecharge.domain import periods
+from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
+from kubecharge.domain.reports import Pricing, UsageReportSpec
+from kubecharge.domain.usage import ChargeBasis
+from kubecharge.pipeline import ReportRequest, build_chargeback
+from kubecharge.render.tables import chargeback_csv
+from kubecharge.rollup import namespace_hours
+
+HOUR = datetime(2026, 10, 1, 5, tzinfo=UTC)
+
+
+def containers(*rows: tuple[str, str, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [("shop", pod, "uid-" + pod, container, HOUR, value) for pod, container, value in rows],
+        columns=[*CONTAINER_KEYS, "hour_start", "value"],
+    )
+
+
+def chunk() -> ChunkUsage:
+    return ChunkUsage(
+        start=HOUR, end=HOUR,
+        cpu_usage_core_hours=containers(("web", "app", 2.0), ("db", "app", 0.1), ("job", "app", 0.3)),
+        cpu_request_core_hours=containers(("web", "app", 1.0), ("db", "app", 1.0)),
+        memory_usage_gib_hours=empty_frame(CONTAINER_KEYS),
+        memory_request_gib_hours=containers(("db", "app", 4.0)),
+        storage_gib_hours=pd.DataFrame([("shop", HOUR, 10.0)], columns=[*NAMESPACE_KEYS, "hour_start", "value"]),
+        network_gib=empty_frame(NAMESPACE_KEYS),
+        namespace_labels={("shop", HOUR): {"label_team": "x"}},
+    )  # fmt: skip
+
+
+def test_max_is_per_container_not_per_namespace() -> None:
+    (row,) = namespace_hours(chunk())
+    q = row.quantities
+    assert q.cpu_core_hours_usage == 2.4
+    assert q.cpu_core_hours_request == 2.0
+    assert q.cpu_core_hours_max == 2.0 + 1.0 + 0.3  # not max(2.4, 2.0)
+    assert q.memory_gib_hours_max == 4.0
+    assert q.storage_gib_hours == 10.0
+    assert row.namespace_labels == {"label_team": "x"}
+
+
+def test_csv_header_and_basis() -> None:
+    rows = namespace_hours(chunk())
+    spec = UsageReportSpec(charge_basis=ChargeBasis.REQUEST, pricing=Pricing(cpu_core_hour=Decimal("0.5")))
+    request = ReportRequest(periods.parse("2026-10-01"), [], spec, "c")
+    report = build_chargeback(rows, request)
+    text = chargeback_csv(report).decode()
+    header, line = text.splitlines()[:2]
+    assert header == (
+        "period_start,period_end,team,namespace,cpu_core_hours_usage,cpu_core_hours_request,cpu_core_hours_charged,"
+        "memory_gib_hours_usage,memory_gib_hours_request,memory_gib_hours_charged,storage_gib_hours,network_gib,"
+        "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency"
+    )
+    fields = line.split(",")
+    assert fields[:4] == ["2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", "unallocated", "shop"]
+    assert fields[6] == "2.000000000"  # request basis
+    assert fields[12] == "1.000000000"  # 2 core-hours x 0.5
