@@ -59,17 +59,17 @@ def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
 def collect_period(
     source: UsageSource, period: Period, chunk_hours: int, progress: ChunkProgress | None = None
 ) -> list[NamespaceHour]:
-    if not source.has_usage_data(period.start, period.end):
-        raise NoUsageData(
-            f"Prometheus has no cAdvisor or kube-state-metrics series between {tables.iso(period.start)} and "
-            f"{tables.iso(period.end)}; check that it scrapes both and keeps data that far back"
-        )
     chunks = list(period.chunks(chunk_hours))
     rows: list[NamespaceHour] = []
     for done, (start, end) in enumerate(chunks, start=1):
         rows.extend(rollup.namespace_hours(collect_chunk(source, start, end)))
         if progress is not None:
             progress(done, len(chunks))
+    if not rows:  # known only after asking: a separate presence query would cost Prometheus a full pass
+        raise NoUsageData(
+            f"Prometheus has no cAdvisor or kube-state-metrics series between {tables.iso(period.start)} and "
+            f"{tables.iso(period.end)}; check that it scrapes both and keeps data that far back"
+        )
     return rows
 
 

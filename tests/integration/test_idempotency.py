@@ -47,3 +47,17 @@ def test_overlapping_periods_replace_rather_than_add(prometheus_url: str, mappin
     )  # fmt: skip
     assert code == 0, output
     assert _rollups(db) == whole
+
+
+def test_a_failed_run_is_recorded_and_stores_nothing(mappings_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "kubecharge.db"
+    code, _ = run_in_process(
+        "report", "--prometheus", "http://127.0.0.1:9", "--mappings", str(mappings_file), "--period", PERIOD,
+        "--out", str(tmp_path / "out"), "--db", f"sqlite:///{db}",
+    )  # fmt: skip
+    assert code == 3
+    assert _rollups(db) == []
+    with sqlite3.connect(db) as connection:
+        ((result, message),) = connection.execute("SELECT result, message FROM report_runs").fetchall()
+    assert result == "failed"
+    assert "unreachable" in message

@@ -87,9 +87,6 @@ class PrometheusSource:
             key: dict(max(options.items(), key=lambda item: (item[1], item[0]))[0]) for key, options in counts.items()
         }
 
-    def has_usage_data(self, start: datetime, end: datetime) -> bool:
-        return bool(self._range("usage_presence", start, end))
-
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -63,7 +63,6 @@ class QuerySet:
     storage_gib_hours: str
     network_gib: str
     namespace_labels: str
-    usage_presence: str
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -128,9 +127,5 @@ def build(settings: QuerySettings) -> QuerySet:
         ),
         namespace_labels=(
             f"count_over_time({selector(settings.namespace_labels_metric, labels=extra)}[{GAUGE_WINDOW}])"
-        ),
-        usage_presence=(
-            f"count(count_over_time({selector(settings.cpu_usage_metric, labels=extra)}[{GAUGE_WINDOW}]))"
-            f" or count(count_over_time({selector(settings.requests_metric, labels=extra)}[{GAUGE_WINDOW}]))"
         ),
     )
