@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -128,7 +129,9 @@ class PrometheusSource:
         return pd.DataFrame(rows, columns=[*keys, HOUR, VALUE])
 
 
+@lru_cache(maxsize=8192)
 def _hour_start(timestamp: float) -> datetime:
+    """Range results repeat the same few timestamps across every series: convert each once."""
     return datetime.fromtimestamp(float(timestamp), UTC) - timedelta(hours=1)
 
 
