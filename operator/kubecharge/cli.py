@@ -36,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-stdout = Console()
+stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
 stderr = Console(stderr=True)
 
 
