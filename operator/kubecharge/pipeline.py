@@ -59,6 +59,11 @@ def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
 def collect_period(
     source: UsageSource, period: Period, chunk_hours: int, progress: ChunkProgress | None = None
 ) -> list[NamespaceHour]:
+    missing = source.missing_scrape_targets(period.start, period.end)
+    if missing:
+        raise NoUsageData(
+            f"Prometheus has {' and '.join(missing)} between {tables.iso(period.start)} and {tables.iso(period.end)}"
+        )
     chunks = list(period.chunks(chunk_hours))
     rows: list[NamespaceHour] = []
     for done, (start, end) in enumerate(chunks, start=1):

@@ -124,3 +124,13 @@ def test_a_good_report_manifest_sets_currency_and_prices(
     assert sorted(p.name for p in out.iterdir()) == ["chargeback.csv", "chargeback.json", "report.html", "report.md"]
     assert b",EUR\r\n" in (out / "chargeback.csv").read_bytes()
     assert "payments" in result.stdout  # type: ignore[attr-defined]
+
+
+def test_scrape_job_labels_that_match_nothing_stop_the_run(
+    prometheus_url: str, mappings_file: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without kube-state-metrics' `up` every request share would be zero: the run must stop, not under-charge.
+    monkeypatch.setenv("KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS", '{"job": "state-metrics"}')
+    result = _report(prometheus_url, mappings_file, out)
+    _assert_clean_failure(result, out, "no kube-state-metrics scrape", "KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS")
+    assert result.returncode == 3  # type: ignore[attr-defined]

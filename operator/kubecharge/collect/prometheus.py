@@ -88,16 +88,40 @@ class PrometheusSource:
             key: dict(max(options.items(), key=lambda item: (item[1], item[0]))[0]) for key, options in counts.items()
         }
 
+    def missing_scrape_targets(self, start: datetime, end: datetime) -> list[str]:
+        seconds = int((end - start).total_seconds())
+        missing = []
+        for question, what, setting in (
+            ("cadvisor_targets", "cAdvisor", "KUBECHARGE_QUERY_CADVISOR_JOB_LABELS"),
+            ("state_metrics_targets", "kube-state-metrics", "KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS"),
+        ):
+            query = getattr(self.queries, question).replace("{range}", f"{seconds}s")
+            if not self._instant(question, query, end):
+                missing.append(
+                    f"no {what} scrape (`up`) series; either Prometheus did not scrape {what} then, "
+                    f"or {setting} does not match its job labels"
+                )
+        return missing
+
+    def _instant(self, question: str, query: str, moment: datetime) -> list[dict[str, Any]]:
+        return self._call(question, lambda: self._client.custom_query(query, params={"time": moment.timestamp()}))
+
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         query = getattr(self.queries, question)
+        return self._call(
+            question,
+            lambda: self._client.custom_query_range(
+                query, start_time=start + timedelta(hours=1), end_time=end, step="3600", timeout=self.timeout_seconds
+            ),
+        )
+
+    def _call(self, question: str, send: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         began = time.perf_counter()
         ok = False
         try:
-            result: list[dict[str, Any]] = self._client.custom_query_range(
-                query, start_time=start + timedelta(hours=1), end_time=end, step="3600", timeout=self.timeout_seconds
-            )
+            result: list[dict[str, Any]] = send()
             ok = True
             return result
         except PrometheusApiClientException as error:

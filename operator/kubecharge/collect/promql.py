@@ -63,6 +63,8 @@ class QuerySet:
     storage_gib_hours: str
     network_gib: str
     namespace_labels: str
+    cadvisor_targets: str  # instant, `{range}` filled in by the source: how many cAdvisor targets were scraped
+    state_metrics_targets: str
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -128,4 +130,6 @@ def build(settings: QuerySettings) -> QuerySet:
         namespace_labels=(
             f"count_over_time({selector(settings.namespace_labels_metric, labels=extra)}[{GAUGE_WINDOW}])"
         ),
+        cadvisor_targets=f"count(max_over_time({cadvisor_up}[{{range}}]))",
+        state_metrics_targets=f"count(max_over_time({state_up}[{{range}}]))",
     )

@@ -29,3 +29,11 @@ class UsageSource(Protocol):
     def network_gib(self, start: datetime, end: datetime) -> pd.DataFrame: ...
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]: ...
+
+    def missing_scrape_targets(self, start: datetime, end: datetime) -> list[str]:
+        """Which of cAdvisor / kube-state-metrics has no `up` series in the range, each with what to check.
+
+        Gauges and request shares are divided by those targets' successful scrapes: without them every memory,
+        storage and request figure would silently be zero, so a run must stop instead.
+        """
+        ...
