@@ -46,7 +46,6 @@ class ReportResult:
     files: dict[str, bytes]
     run_id: int
     rollup_rows: int
-    seconds_collecting: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -626,10 +625,3 @@ def _mapping(
     if budget is not None:
         spec["budget"] = {"monthly": budget, "currency": "USD"}
     return {"apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping", "metadata": {"name": name}, "spec": spec}
-
-
-def iter_hours(start: datetime, end: datetime) -> Iterator[datetime]:
-    moment = start
-    while moment < end:
-        yield moment
-        moment += timedelta(hours=1)
