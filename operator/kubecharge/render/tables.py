@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from kubecharge.domain.charges import Chargeback, ChargeLine
+from kubecharge.domain.charges import Chargeback, ChargeLine, TeamInfo
 
 CSV_COLUMNS = (
     "period_start", "period_end", "team", "namespace",
@@ -94,16 +94,8 @@ def summary(report: Chargeback) -> dict[str, Any]:
         "teams": [
             {
                 "team": team.team,
-                "displayName": (
-                    report.teams_info.get(team.team).display_name  # type: ignore[union-attr]
-                    if team.team in report.teams_info
-                    else None
-                ),
-                "costCenter": (
-                    report.teams_info.get(team.team).cost_center  # type: ignore[union-attr]
-                    if team.team in report.teams_info
-                    else None
-                ),
+                "displayName": report.teams_info.get(team.team, TeamInfo(team.team)).display_name,
+                "costCenter": report.teams_info.get(team.team, TeamInfo(team.team)).cost_center,
                 "namespaces": list(team.namespaces),
                 **_quantities(team.quantities, team.cpu_core_hours_charged, team.memory_gib_hours_charged),
                 "cost": _costs(team.costs),

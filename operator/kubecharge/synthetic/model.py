@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -69,6 +70,13 @@ class Container:
     memory_bytes: FloatArray
     incarnations: list[Incarnation] = field(default_factory=list)
     counter_reset_slot: int | None = None  # in-place reset of the CPU counter (same cgroup id)
+
+    def alive(self, slots: int) -> FloatArray:
+        """1.0 in the slots where some incarnation of the container runs."""
+        mask = np.zeros(slots)
+        for inc in self.incarnations:
+            mask[inc.start_slot : inc.end_slot] = 1.0
+        return mask
 
 
 @dataclass
@@ -184,22 +192,21 @@ class Truth:
     owners: dict[tuple[str, datetime], str]
 
     def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
-        teams: dict[str, dict[str, float]] = {}
-        for (namespace, hour), quantities in self.values.items():
-            if start <= hour < end:
-                team = teams.setdefault(self.owners[(namespace, hour)], {})
-                for key, value in quantities.items():
-                    team[key] = team.get(key, 0.0) + value
-        return teams
+        return self._grouped(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
 
     def by_namespace(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
-        namespaces: dict[str, dict[str, float]] = {}
+        return self._grouped(start, end, lambda namespace, _hour: namespace)
+
+    def _grouped(
+        self, start: datetime, end: datetime, group: Callable[[str, datetime], str]
+    ) -> dict[str, dict[str, float]]:
+        groups: dict[str, dict[str, float]] = {}
         for (namespace, hour), quantities in self.values.items():
             if start <= hour < end:
-                row = namespaces.setdefault(namespace, {})
+                row = groups.setdefault(group(namespace, hour), {})
                 for key, value in quantities.items():
                     row[key] = row.get(key, 0.0) + value
-        return namespaces
+        return groups
 
 
 QUANTITIES = (
@@ -229,9 +236,7 @@ def truth(cluster: Cluster) -> Truth:
         target = per_namespace[pod.namespace]
         running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
         for container in pod.containers:
-            alive = np.zeros(cluster.slots)
-            for inc in container.incarnations:
-                alive[inc.start_slot : inc.end_slot] = 1.0
+            alive = container.alive(cluster.slots)
             cpu_usage = hourly(container.cpu_cores * alive * step_hours)
             memory_usage = hourly(container.memory_bytes * alive * step_hours / BYTES_PER_GIB)
             cpu_request = hourly(running * (container.cpu_request_cores or 0.0) * step_hours)

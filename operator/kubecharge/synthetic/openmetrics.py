@@ -48,10 +48,11 @@ class _Context:
         return self.ok[target.instance]
 
 
-def _scrape_mask(cluster: Cluster, target: ScrapeTarget) -> BoolArray:
+def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> BoolArray:
+    """Slots where the target was scraped; `with_failures=False` keeps failed scrapes (they still write `up`)."""
     mask = np.zeros(cluster.slots, dtype=bool)
     mask[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
-    for slot in target.failed_slots:
+    for slot in target.failed_slots if with_failures else ():
         mask[slot] = False
     for slot in cluster.prometheus_down_slots:
         if slot < cluster.slots:
@@ -128,13 +129,6 @@ def _pod_cgroup_labels(pod: Pod) -> dict[str, str]:
     }
 
 
-def _alive(cluster: Cluster, container: Container) -> FloatArray:
-    alive = np.zeros(cluster.slots)
-    for inc in container.incarnations:
-        alive[inc.start_slot : inc.end_slot] = 1.0
-    return alive
-
-
 def _counter(rate_per_slot: FloatArray, start: int, reset: int | None = None) -> FloatArray:
     """Counter value at each slot: what accumulated from `start` (or the last reset) up to that slot."""
     cumulative = np.concatenate([[0.0], np.cumsum(rate_per_slot)])[:-1]
@@ -159,7 +153,7 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
             continue
         pod_total = np.zeros(cluster.slots)
         for container in pod.containers:
-            alive = _alive(cluster, container)
+            alive = container.alive(cluster.slots)
             if family == "container_cpu_usage_seconds_total":
                 per_slot = container.cpu_cores * alive * step
                 pod_total += per_slot
@@ -291,12 +285,7 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
 def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
     cluster = ctx.cluster
     for target in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]:
-        scraped = np.zeros(cluster.slots, dtype=bool)
-        scraped[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
-        for slot in cluster.prometheus_down_slots:
-            if slot < cluster.slots:
-                scraped[slot] = False
-        slots = _span(ctx, 0, cluster.slots, window, scraped)
+        slots = _span(ctx, 0, cluster.slots, window, _scrape_mask(cluster, target, with_failures=False))
         _write(out, _series("up", target.labels), ctx.times[slots], ctx.target_ok(target)[slots].astype(float))
 
 
