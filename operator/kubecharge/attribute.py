@@ -76,6 +76,21 @@ def owner(namespace: str, labels: Mapping[str, str], mappings: Sequence[TeamMapp
     return found[0].mapping.team if found else UNALLOCATED
 
 
+def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> dict[str, list[str]]:
+    """Namespaces that more than one mapping claimed in some hour, with those mappings, strongest first."""
+    found: dict[str, list[str]] = {}
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for row in rows:
+        key = (row.namespace, tuple(sorted(row.namespace_labels.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        names = [claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, mappings)]
+        if len(names) > 1 and names != found.get(row.namespace):
+            found[row.namespace] = names
+    return found
+
+
 def attribute(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[AttributedHour]:
     cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
     result = []

@@ -200,6 +200,29 @@ def demo(
 
 
 @app.command()
+def operator() -> None:
+    """Run the Kubernetes operator (kopf): reconciles TeamMappings and UsageReports until stopped.
+
+    Connects the standard way (in-cluster service account, else KUBECONFIG) unless KUBECHARGE_KUBE_API_URL is
+    set. Settings are KUBECHARGE_* environment variables: PROMETHEUS_URL, DATABASE_URL, CLUSTER_NAME,
+    REPORT_INTERVAL_SECONDS, MAPPING_INTERVAL_SECONDS, RETRY_DELAY_SECONDS, RETRY_MAX_DELAY_SECONDS,
+    METRICS_PORT, LIVENESS_PORT, PEERING_NAME, STANDALONE, QUERY_CHUNK_HOURS, PROMETHEUS_TIMEOUT_SECONDS
+    (see the README for each).
+    """
+    import asyncio
+
+    from kubecharge.handlers.app import run_operator  # kopf is only needed here
+
+    try:
+        settings = Settings()
+        asyncio.run(run_operator(settings))
+    except KubechargeError as error:
+        raise fail(error) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
 def version() -> None:
     """Print the kubecharge version."""
     stdout.print(__version__)

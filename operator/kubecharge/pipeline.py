@@ -46,6 +46,7 @@ class ReportResult:
     files: dict[str, bytes]
     run_id: int
     rollup_rows: int
+    mapping_conflicts: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,13 +159,13 @@ def run_report(
     try:
         rows = collect_period(source, request.period, request.chunk_hours, progress)
         stored = repository.replace_hours(request.cluster, request.period.start, request.period.end, rows)
-        chargeback = build_chargeback(
-            repository.load_hours(request.cluster, request.period.start, request.period.end), request
-        )
+        stored_rows = repository.load_hours(request.cluster, request.period.start, request.period.end)
+        chargeback = build_chargeback(stored_rows, request)
+        overlaps = attribute.conflicts(stored_rows, request.mappings)
         files = render_all(chargeback)
     except Exception as error:
         message = str(error) if isinstance(error, KubechargeError) else f"internal error: {error!r}"
         repository.finish_run(run_id, "failed", message, {})
         raise
     repository.finish_run(run_id, "succeeded", "", totals_record(chargeback))
-    return ReportResult(chargeback, files, run_id, stored)
+    return ReportResult(chargeback, files, run_id, stored, overlaps)

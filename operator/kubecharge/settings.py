@@ -48,3 +48,19 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
     queries: QuerySettings = Field(default_factory=QuerySettings)
+
+    # The operator (`kubecharge operator`).
+    kube_api_url: str | None = Field(
+        default=None,
+        description="API URL needing no credentials (e.g. `kubectl proxy`); unset: in-cluster, then KUBECONFIG.",
+    )
+    report_interval_seconds: float = Field(default=3600.0, gt=0, description="How often reports are re-run.")
+    mapping_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often TeamMapping status is refreshed."
+    )
+    retry_delay_seconds: float = Field(default=60.0, gt=0, description="First retry delay after a failed run.")
+    retry_max_delay_seconds: float = Field(default=3600.0, gt=0, description="Longest retry delay (backoff cap).")
+    metrics_port: int = Field(default=8081, ge=0, le=65535, description="Port of /metrics (0: no metrics server).")
+    liveness_port: int = Field(default=8080, ge=0, le=65535, description="Port of kopf's /healthz (0: none).")
+    peering_name: str = Field(default="kubecharge", description="kopf peering name shared by the replicas.")
+    standalone: bool = Field(default=False, description="Run without kopf peering (one replica only).")

@@ -1,0 +1,1 @@
+"""kopf handlers: parse the resource, call the pipeline, return status. Nothing else lives here."""

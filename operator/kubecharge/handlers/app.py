@@ -1,0 +1,129 @@
+"""The kopf operator: handler registration and the run loop behind `kubecharge operator`.
+
+Handlers are registered into a registry built from the settings (timer intervals are settings), so the
+operator has no import-time state and tests run the very same registry against a Kubernetes emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from kubecharge.collect.promql import build as build_queries
+from kubecharge.handlers.mappings import mapping_status
+from kubecharge.handlers.reports import Clock, OperatorState, reconcile_report
+from kubecharge.kube.client import api_client
+from kubecharge.manifests import team_mapping_from_object
+from kubecharge.selfmetrics import OperatorMetrics
+from kubecharge.settings import Settings
+from kubecharge.store.repository import Repository
+
+GROUP, VERSION = "kubecharge.io", "v1alpha1"
+
+
+def _bodies(index: Mapping[Any, Any]) -> list[Mapping[str, Any]]:
+    return [body for key in sorted(index) for body in index[key]]
+
+
+def build_registry(settings: Settings) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    app_settings = settings  # kopf passes its own `settings` kwarg to some handlers
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.level = logging.INFO
+        settings.watching.server_timeout = 300
+        settings.persistence.finalizer = "kubecharge.io/finalizer"
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if app_settings.kube_api_url:
+            return kopf.ConnectionInfo(server=app_settings.kube_api_url)
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.index(GROUP, VERSION, "teammappings", registry=registry)
+    def team_mappings(name: str, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        return {name: {"apiVersion": body["apiVersion"], "kind": body["kind"],
+                       "metadata": {"name": name}, "spec": dict(body.get("spec") or {})}}  # fmt: skip
+
+    @kopf.index("", "v1", "namespaces", registry=registry)
+    def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+        return {name: dict(labels)}
+
+    # kopf passes indices as extra keyword arguments, which its handler protocols do not declare.
+    @kopf.timer(GROUP, VERSION, "teammappings", interval=settings.mapping_interval_seconds, registry=registry)  # type: ignore[arg-type]
+    def mapping_timer(
+        name: str, patch: kopf.Patch, body: kopf.Body, memo: kopf.Memo, team_mappings: kopf.Index[str, Any],
+        namespace_labels: kopf.Index[str, dict[str, str]], **_: Any,
+    ) -> None:  # fmt: skip
+        state: OperatorState = memo["state"]
+        mappings = [team_mapping_from_object(b) for b in _bodies(team_mappings)]
+        labels = {key: next(iter(namespace_labels[key])) for key in namespace_labels}
+        fresh = mapping_status(name, mappings, labels, state.clock())
+        old = dict(body.get("status") or {})
+        if fresh["conflicts"] and fresh["conflicts"] != old.get("conflicts"):
+            kopf.warn(body, reason="MappingConflict",
+                      message="; ".join(f"{c['namespace']} claimed by {', '.join(c['claimedBy'])}, "
+                                        f"{c['winner']} wins" for c in fresh["conflicts"]))  # fmt: skip
+        if {k: old.get(k) for k in ("matchedNamespaces", "conflicts")} != {
+            k: fresh[k] for k in ("matchedNamespaces", "conflicts")
+        } or old.get("observedGeneration") != body["metadata"].get("generation"):
+            patch.status.update(fresh, observedGeneration=body["metadata"].get("generation"))
+
+    @kopf.timer(GROUP, VERSION, "usagereports", interval=settings.report_interval_seconds, registry=registry)  # type: ignore[arg-type]
+    async def report_timer(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, team_mappings: kopf.Index[str, Any], **_: Any
+    ) -> None:
+        await reconcile_report(body, patch, memo["state"], _bodies(team_mappings), logger)
+
+    @kopf.on.update(GROUP, VERSION, "usagereports", field="spec", registry=registry)  # type: ignore[arg-type]
+    async def report_changed(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, team_mappings: kopf.Index[str, Any], **_: Any
+    ) -> None:
+        await reconcile_report(body, patch, memo["state"], _bodies(team_mappings), logger)
+
+    return registry
+
+
+def build_state(settings: Settings, clock: Clock | None = None) -> OperatorState:
+    return OperatorState(
+        settings=settings,
+        queries=build_queries(settings.queries),
+        repository=Repository(settings.database_url),
+        kube=api_client(settings.kube_api_url),
+        metrics=OperatorMetrics(),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+
+
+async def run_operator(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    stop_flag: threading.Event | asyncio.Event | None = None,
+    ready_flag: threading.Event | asyncio.Event | None = None,
+) -> None:
+    """Run until stopped. Several replicas coordinate through kopf peering unless `standalone`."""
+    state = build_state(settings, clock)
+    if settings.metrics_port:
+        state.metrics.serve(settings.metrics_port)
+    try:
+        await kopf.operator(
+            registry=build_registry(settings),
+            clusterwide=True,
+            standalone=settings.standalone,
+            peering_name=None if settings.standalone else settings.peering_name,
+            liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None,
+            memo=kopf.Memo(state=state),
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        state.repository.close()
+        state.kube.close()  # type: ignore[no-untyped-call]

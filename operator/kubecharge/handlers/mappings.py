@@ -1,0 +1,41 @@
+"""TeamMapping status: which namespaces it claims now, from the cluster's Namespace objects and their labels.
+
+This is the 'now' view for platform engineers (`kubectl get teammappings`). Reports do not use it: they
+attribute each hour by the labels kube-state-metrics recorded for that hour, exactly as the CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kubecharge.attribute import claims
+from kubecharge.domain.mappings import TeamMapping
+
+
+def mapping_status(
+    name: str, mappings: list[TeamMapping], namespace_labels: Mapping[str, Mapping[str, str]], now: datetime
+) -> dict[str, Any]:
+    """Status for mapping `name`: namespaces it wins, and every namespace it shares with another mapping."""
+    matched: list[str] = []
+    conflicts: list[dict[str, Any]] = []
+    for namespace in sorted(namespace_labels):
+        found = claims(namespace, namespace_labels[namespace], mappings, sanitize=False)
+        names = [claim.mapping.name for claim in found]
+        if name not in names:
+            continue
+        if names[0] == name:
+            matched.append(namespace)
+        if len(names) > 1:
+            conflicts.append({"namespace": namespace, "claimedBy": names, "winner": names[0]})
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [
+        {"type": "Ready", "status": "True", "reason": "Resolved",
+         "message": f"claims {len(matched)} namespace(s)", "lastTransitionTime": stamp},
+        {"type": "Conflicting", "status": "True" if conflicts else "False",
+         "reason": "Overlap" if conflicts else "NoOverlap",
+         "message": "; ".join(f"{c['namespace']}: {', '.join(c['claimedBy'])}" for c in conflicts),
+         "lastTransitionTime": stamp},
+    ]  # fmt: skip
+    return {"matchedNamespaces": matched, "conflicts": conflicts, "conditions": conditions}

@@ -1,0 +1,236 @@
+"""UsageReport reconciliation: plan the periods, run the pipeline for each, publish, and tell the truth in status.
+
+The handler is thin: the schedule decides which periods, the pipeline computes them, `kube.configmaps`
+writes them; this module turns outcomes into status, Events and self-metrics. Blocking work runs in a thread.
+A failure leaves the previous ConfigMap untouched, says Failed with the reason, posts an Event and asks kopf to
+retry with a growing delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import kopf
+import kubernetes
+
+from kubecharge import pipeline, schedule
+from kubecharge.collect.prometheus import PrometheusSource
+from kubecharge.collect.promql import QuerySet
+from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
+from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.errors import KubechargeError, NoUsageData
+from kubecharge.kube.configmaps import ensure_configmap
+from kubecharge.render.configmap import configmap_data
+from kubecharge.render.tables import iso
+from kubecharge.schedule import PlannedRun
+from kubecharge.selfmetrics import OperatorMetrics
+from kubecharge.settings import Settings
+from kubecharge.store.repository import Repository
+
+Clock = Callable[[], datetime]
+FIRST_HOUR_GRACE = timedelta(hours=2)  # a new period has no complete hour yet: not a failure
+
+
+@dataclass
+class OperatorState:
+    """What the handlers share, built once at start-up (kopf's `memo`)."""
+
+    settings: Settings
+    queries: QuerySet
+    repository: Repository
+    kube: kubernetes.client.ApiClient
+    metrics: OperatorMetrics
+    clock: Clock
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PeriodOutcome:
+    run: PlannedRun
+    result: pipeline.ReportResult | None
+    output: dict[str, Any] | None
+    waiting: bool = False  # the period has no complete hour yet
+
+
+def _now_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _owner(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": body["apiVersion"], "kind": body["kind"], "name": body["metadata"]["name"],
+            "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+
+
+def _run_period(
+    state: OperatorState, body: Mapping[str, Any], spec: UsageReportSpec, mappings: list[TeamMapping], run: PlannedRun
+) -> tuple[pipeline.ReportResult, dict[str, Any] | None]:
+    """Blocking: compute one period and publish its ConfigMap."""
+    settings = state.settings
+    source = PrometheusSource(spec.prometheus_url or settings.prometheus_url, state.queries,
+                              settings.prometheus_timeout_seconds, settings.prometheus_retries,
+                              observer=state.metrics.observe_query)  # fmt: skip
+    request = pipeline.ReportRequest(run.period, mappings, spec, settings.cluster_name, settings.query_chunk_hours)
+    result = pipeline.run_report(source, state.queries, state.repository, request)
+    if not spec.config_map.enabled:
+        return result, None
+    data = configmap_data(result.chargeback)
+    name = f"{spec.config_map.name or spec.name}-{run.period.name}"
+    labels = {"kubecharge.io/report": spec.name, "kubecharge.io/period": run.period.name,
+              "kubecharge.io/state": run.state, "app.kubernetes.io/managed-by": "kubecharge"}  # fmt: skip
+    _, version = ensure_configmap(state.kube, spec.namespace, name, labels, data, _owner(body))
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return result, {"kind": "ConfigMap", "location": f"{spec.namespace}/{name}", "sha256": digest,
+                    "version": version, "period": run.period.name, "state": run.state}  # fmt: skip
+
+
+def _period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
+    period = outcome.run.period
+    entry: dict[str, Any] = {
+        "name": period.name,
+        "start": iso(period.start),
+        "end": iso(period.end),
+        "phase": "Finalized" if outcome.run.final else "Provisional",
+        "lastRun": _now_text(now),
+    }
+    if outcome.result is not None:
+        chargeback = outcome.result.chargeback
+        entry.update(cost=chargeback.total_costs.total, currency=chargeback.currency, coverage=chargeback.coverage)
+    if outcome.waiting:
+        entry["phase"] = "Pending"
+    return entry
+
+
+def _merge_periods(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 6) -> list[dict[str, Any]]:
+    by_name = {entry["name"]: entry for entry in previous}
+    by_name.update({entry["name"]: entry for entry in fresh})
+    return [by_name[name] for name in sorted(by_name)][-keep:]
+
+
+def _condition(ready: bool, reason: str, message: str, now: datetime) -> list[dict[str, str]]:
+    return [{"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
+             "lastTransitionTime": _now_text(now)}]  # fmt: skip
+
+
+def _current_status(outcome: PeriodOutcome) -> dict[str, Any]:
+    period = outcome.run.period
+    status: dict[str, Any] = {"period": {"name": period.name, "start": iso(period.start), "end": iso(period.end)}}
+    if outcome.result is None:
+        return status
+    chargeback = outcome.result.chargeback
+    totals = chargeback.total_quantities
+    status.update(
+        totals={"cost": chargeback.total_costs.total, "currency": chargeback.currency,
+                "cpuCoreHours": chargeback.cpu_core_hours_charged,
+                "memoryGiBHours": chargeback.memory_gib_hours_charged,
+                "storageGiBHours": totals.storage_gib_hours, "networkGiB": totals.network_gib},
+        coverage=chargeback.coverage,
+        topTeams=[{"team": t.team, "cost": t.costs.total} for t in chargeback.teams()[:5]],
+    )  # fmt: skip
+    return status
+
+
+def _backoff(state: OperatorState, uid: str) -> float:
+    failures = state.failures.get(uid, 0) + 1
+    state.failures[uid] = failures
+    delay = state.settings.retry_delay_seconds * 2 ** (failures - 1)
+    return float(min(delay, state.settings.retry_max_delay_seconds))
+
+
+async def reconcile_report(
+    body: kopf.Body, patch: kopf.Patch, state: OperatorState, mapping_bodies: list[Mapping[str, Any]], logger: Any
+) -> None:
+    """Run the planned periods of one UsageReport and write its status into `patch`."""
+    from kubecharge.manifests import team_mapping_from_object, usage_report_from_object
+
+    meta = body["metadata"]
+    uid = meta["uid"]
+    lock = state.locks.setdefault(uid, asyncio.Lock())
+    async with lock:
+        spec = usage_report_from_object(body)
+        status = dict(body.get("status") or {})
+        now = state.clock()
+        if spec.suspend:
+            patch.status["conditions"] = _condition(False, "Suspended", "spec.suspend is true", now)
+            patch.status["observedGeneration"] = meta.get("generation")
+            return
+        mappings = [team_mapping_from_object(mapping) for mapping in mapping_bodies]
+        finalized = list(status.get("finalizedPeriods") or [])
+        began = time.perf_counter()
+        outcomes: list[PeriodOutcome] = []
+        try:
+            for run in schedule.plan(spec, now, finalized):
+                try:
+                    result, output = await asyncio.to_thread(_run_period, state, body, spec, mappings, run)
+                    outcomes.append(PeriodOutcome(run, result, output))
+                except NoUsageData:
+                    if run.final or now - run.period.start > FIRST_HOUR_GRACE:
+                        raise
+                    outcomes.append(PeriodOutcome(run, None, None, waiting=True))
+        except KubechargeError as error:
+            elapsed = time.perf_counter() - began
+            reason = type(error).__name__
+            state.metrics.run_failures_total.labels(spec.namespace, spec.name, reason).inc()
+            delay = _backoff(state, uid)
+            patch.status.update(
+                phase="Failed",
+                lastRun={"time": _now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed",
+                         "message": str(error)},
+                conditions=_condition(False, reason, str(error), now),
+                observedGeneration=meta.get("generation"),
+                periods=_merge_periods(status.get("periods") or [], [_period_entry(o, now) for o in outcomes]),
+                outputs=_merge_outputs(status.get("outputs") or [], [o.output for o in outcomes if o.output]),
+            )  # fmt: skip
+            if any(o.run.final for o in outcomes):
+                patch.status["finalizedPeriods"] = finalized + [o.run.period.name for o in outcomes if o.run.final]
+            kopf.warn(body, reason="ReportFailed", message=str(error))
+            logger.error(f"report run failed ({reason}), retrying in {delay:.0f}s: {error}")
+            raise kopf.TemporaryError(str(error), delay=delay) from None
+
+        elapsed = time.perf_counter() - began
+        state.failures.pop(uid, None)
+        current = outcomes[-1]
+        newly_final = [o.run.period.name for o in outcomes if o.run.final]
+        patch.status.update(
+            phase="Pending" if current.waiting else "Provisional",
+            lastRun={"time": _now_text(now), "durationSeconds": round(elapsed, 3), "result": "Succeeded",
+                     "message": "waiting for the period's first complete hour" if current.waiting else ""},
+            conditions=_condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now),
+            observedGeneration=meta.get("generation"),
+            periods=_merge_periods(status.get("periods") or [], [_period_entry(o, now) for o in outcomes]),
+            outputs=_merge_outputs(status.get("outputs") or [], [o.output for o in outcomes if o.output]),
+            **_current_status(current),
+        )  # fmt: skip
+        if newly_final:
+            patch.status["finalizedPeriods"] = finalized + newly_final
+        state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
+        state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
+        if current.result is not None:
+            chargeback = current.result.chargeback
+            unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
+            state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
+            state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
+        for outcome in outcomes:
+            if outcome.result is None:
+                continue
+            chargeback = outcome.result.chargeback
+            kopf.info(body, reason="ReportFinished",
+                      message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
+                              f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
+            for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
+                kopf.warn(body, reason="MappingConflict",
+                          message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "
+                                  f"{', '.join(names)}; {names[0]} wins")  # fmt: skip
+
+
+def _merge_outputs(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 12) -> list[dict[str, Any]]:
+    by_location = {entry["location"]: entry for entry in previous}
+    by_location.update({entry["location"]: entry for entry in fresh})
+    return [by_location[key] for key in sorted(by_location)][-keep:]

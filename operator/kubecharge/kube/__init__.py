@@ -1,0 +1,1 @@
+"""Kubernetes I/O beyond what kopf does itself: the API client, report ConfigMaps."""

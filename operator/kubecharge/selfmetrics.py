@@ -1,0 +1,51 @@
+"""The operator's own Prometheus metrics, on a registry of its own (no global state between test runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+@dataclass
+class OperatorMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        labels = ["namespace", "report"]
+        self.run_duration_seconds = Histogram(
+            "kubecharge_report_run_duration_seconds", "Duration of one report run (all its periods).",
+            labels, registry=self.registry, buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
+        )  # fmt: skip
+        self.last_success_timestamp_seconds = Gauge(
+            "kubecharge_report_last_success_timestamp_seconds", "When the report last ran successfully.",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.run_failures_total = Counter(
+            "kubecharge_report_run_failures_total", "Failed report runs, by reason.",
+            [*labels, "reason"], registry=self.registry,
+        )  # fmt: skip
+        self.prometheus_query_errors_total = Counter(
+            "kubecharge_prometheus_query_errors_total", "Prometheus queries that failed.",
+            ["question"], registry=self.registry,
+        )  # fmt: skip
+        self.prometheus_query_seconds = Histogram(
+            "kubecharge_prometheus_query_seconds", "Duration of one Prometheus query.",
+            ["question"], registry=self.registry,
+        )  # fmt: skip
+        self.attribution_coverage_ratio = Gauge(
+            "kubecharge_attribution_coverage_ratio", "Attributed share of charged core-hours, current period.",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.unallocated_cpu_core_hours = Gauge(
+            "kubecharge_unallocated_cpu_core_hours", "Charged core-hours no team claims, current period.",
+            labels, registry=self.registry,
+        )  # fmt: skip
+
+    def observe_query(self, question: str, seconds: float, ok: bool) -> None:
+        self.prometheus_query_seconds.labels(question).observe(seconds)
+        if not ok:
+            self.prometheus_query_errors_total.labels(question).inc()
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)
