@@ -31,11 +31,16 @@ def cluster_truth(cluster: Cluster) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def prometheus_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prometheus(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
     work = tmp_path_factory.mktemp("prometheus")
     backfill(cluster, work / "tsdb", work / "scratch")
-    with LocalPrometheus(work / "tsdb") as prometheus:
-        yield prometheus.url
+    with LocalPrometheus(work / "tsdb") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(prometheus: LocalPrometheus) -> str:
+    return prometheus.url
 
 
 @pytest.fixture(scope="session")

@@ -47,12 +47,12 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             return kopf.ConnectionInfo(server=app_settings.kube_api_url)
         return kopf.login_via_client(**kwargs)
 
-    @kopf.index(GROUP, VERSION, "teammappings", registry=registry)
+    @kopf.index(GROUP, VERSION, "teammappings", id="team_mappings", registry=registry)
     def team_mappings(name: str, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         return {name: {"apiVersion": body["apiVersion"], "kind": body["kind"],
                        "metadata": {"name": name}, "spec": dict(body.get("spec") or {})}}  # fmt: skip
 
-    @kopf.index("", "v1", "namespaces", registry=registry)
+    @kopf.index("", "v1", "namespaces", id="namespace_labels", registry=registry)
     def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
         return {name: dict(labels)}
 
@@ -111,8 +111,7 @@ async def run_operator(
 ) -> None:
     """Run until stopped. Several replicas coordinate through kopf peering unless `standalone`."""
     state = build_state(settings, clock)
-    if settings.metrics_port:
-        state.metrics.serve(settings.metrics_port)
+    stop_metrics = state.metrics.serve(settings.metrics_port) if settings.metrics_port else None
     try:
         await kopf.operator(
             registry=build_registry(settings),
@@ -125,5 +124,7 @@ async def run_operator(
             ready_flag=ready_flag,
         )
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         state.repository.close()
         state.kube.close()  # type: ignore[no-untyped-call]

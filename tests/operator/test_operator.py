@@ -1,0 +1,219 @@
+"""The real kopf operator against the Kubernetes emulator and a real Prometheus holding the synthetic cluster.
+
+The operator's clock is set to 2026-10-02T12:00Z, inside the synthetic history: with a daily UsageReport and
+`finalizeAfter: 1h`, 2026-10-01 is finalized on the first run and 2026-10-02 stays provisional.
+Tests in this module share one emulator and run in order (the last one changes a TeamMapping).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecharge.settings import Settings
+from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
+from kubecharge.synthetic.model import Cluster
+from tests.operator.emulator import running_emulator
+from tests.operator.support import Kube, OperatorThread, TcpRelay, wait_for
+from tests.support import read_csv, run_in_process
+
+NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
+REPORTS_NS = "finops"
+
+
+def report_manifest(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
+            "metadata": {"name": name, "namespace": REPORTS_NS},
+            "spec": {"period": "daily", "finalizeAfter": "1h", "chargeBasis": "max", **spec}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kube(cluster: Cluster) -> Iterator[Kube]:
+    with running_emulator() as (_, url):
+        kube = Kube(url)
+        last = cluster.slots - 1
+        for namespace in cluster.namespaces:
+            kube.namespace(namespace.name, namespace.labels_at(last))
+        kube.namespace(REPORTS_NS, {})
+        for mapping in cluster.team_mappings:
+            kube.apply_mapping(dict(mapping))
+        yield kube
+
+
+@pytest.fixture(scope="module")
+def settings(kube: Kube, prometheus_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    work = tmp_path_factory.mktemp("operator")
+    return Settings(
+        kube_api_url=kube.api.configuration.host, prometheus_url=prometheus_url,
+        database_url=f"sqlite:///{work / 'operator.db'}", cluster_name="synthetic",
+        report_interval_seconds=3, mapping_interval_seconds=1, retry_delay_seconds=1, retry_max_delay_seconds=2,
+        metrics_port=free_port(), liveness_port=free_port(), standalone=True,
+    )  # fmt: skip
+
+
+class Operator:
+    """The running operator; `restart()` stops it and starts a new process-equivalent on the same database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.thread = OperatorThread(settings, clock=lambda: NOW).start()
+
+    def restart(self) -> None:
+        self.thread.stop()
+        self.thread = OperatorThread(self.settings, clock=lambda: NOW).start()
+
+
+@pytest.fixture(scope="module")
+def operator(settings: Settings) -> Iterator[Operator]:
+    running = Operator(settings)
+    yield running
+    running.thread.stop()
+
+
+def runs(settings: Settings, period: str, report: str = "chargeback") -> int:
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as db:
+        return int(db.execute("SELECT count(*) FROM report_runs WHERE period_name = ? AND report = ?",
+                              (period, f"{REPORTS_NS}/{report}")).fetchone()[0])  # fmt: skip
+
+
+def cli_csv(prometheus_url: str, mappings: Path, period: str, tmp: Path) -> str:
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings), "--period", period,
+        "--out", str(tmp / period), "--db", f"sqlite:///{tmp / 'cli.db'}", "--cluster", "synthetic",
+    )  # fmt: skip
+    assert code == 0, output
+    return (tmp / period / "chargeback.csv").read_bytes().decode()
+
+
+def test_report_is_computed_published_and_finalized(
+    kube: Kube, operator: Operator, settings: Settings, prometheus_url: str, mappings_file: Path, tmp_path: Path
+) -> None:
+    kube.apply_report(REPORTS_NS, report_manifest("chargeback"))
+    status = wait_for(
+        lambda: (
+            (s := kube.report(REPORTS_NS, "chargeback").get("status") or {}).get("phase") == "Provisional"
+            and "2026-10-01" in (s.get("finalizedPeriods") or [])
+            and s
+        ),
+        what="a provisional report with 2026-10-01 finalized",
+    )
+    maps = kube.configmaps(REPORTS_NS, "chargeback")
+    assert sorted(maps) == ["chargeback-2026-10-01", "chargeback-2026-10-02"]
+    assert maps["chargeback-2026-10-01"].metadata.labels["kubecharge.io/state"] == "final"
+    assert maps["chargeback-2026-10-02"].metadata.labels["kubecharge.io/state"] == "provisional"
+    owner = maps["chargeback-2026-10-02"].metadata.owner_references[0]
+    assert (owner.kind, owner.name) == ("UsageReport", "chargeback")
+
+    # The ConfigMap's CSV is exactly what `kubecharge report` writes for the same period.
+    for period in ("2026-10-01", "2026-10-02"):
+        data = maps[f"chargeback-{period}"].data
+        assert data["chargeback.csv"] == cli_csv(prometheus_url, mappings_file, period, tmp_path)
+        assert {"summary.md", "team-payments.md", "team-unallocated.md"} <= set(data)
+        output = next(o for o in status["outputs"] if o["location"] == f"{REPORTS_NS}/chargeback-{period}")
+        assert output["sha256"] == hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    rows = read_csv(tmp_path / "2026-10-02" / "chargeback.csv")
+    assert status["totals"]["cost"] == pytest.approx(sum(float(r["cost_total"]) for r in rows), rel=1e-9)
+    assert status["totals"]["cpuCoreHours"] == pytest.approx(
+        sum(float(r["cpu_core_hours_charged"]) for r in rows), rel=1e-9
+    )
+    cli_summary = json.loads((tmp_path / "2026-10-02" / "chargeback.json").read_text())
+    assert status["coverage"] == pytest.approx(cli_summary["coverage"], rel=1e-9)
+    assert status["period"] == {"name": "2026-10-02", "start": "2026-10-02T00:00:00Z", "end": "2026-10-03T00:00:00Z"}
+    assert status["lastRun"]["result"] == "Succeeded"
+    assert status["observedGeneration"] == 1
+    assert status["conditions"][0]["status"] == "True"
+    assert status["topTeams"][0]["cost"] >= status["topTeams"][-1]["cost"]
+    assert {p["name"]: p["phase"] for p in status["periods"]} == {
+        "2026-10-01": "Finalized", "2026-10-02": "Provisional"
+    }  # fmt: skip
+
+    reasons = {event.reason for event in kube.events(REPORTS_NS, "chargeback")}
+    assert "ReportFinished" in reasons
+
+    # A finalized period is not re-run: the current one is, on every tick.
+    wait_for(lambda: runs(settings, "2026-10-02") >= 3, what="two more timer runs")
+    assert runs(settings, "2026-10-01") == 1
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    assert f'kubecharge_attribution_coverage_ratio{{namespace="{REPORTS_NS}",report="chargeback"}}' in metrics
+    assert "kubecharge_report_last_success_timestamp_seconds" in metrics
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.liveness_port}/healthz", timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_team_mapping_status_shows_claims_and_conflicts(kube: Kube, operator: Operator) -> None:
+    search = wait_for(lambda: kube.mapping("search").get("status"), what="search mapping status")
+    assert search["matchedNamespaces"] == ["search-crawler", "search-frontend", "search-indexer"]
+    web = wait_for(lambda: kube.mapping("web").get("status"), what="web mapping status")
+    conflicts = {c["namespace"]: c for c in web["conflicts"]}
+    assert conflicts["shared-analytics"]["winner"] == "data"  # priority 10 beats web's glob
+    assert conflicts["edge-gateway"]["winner"] == "platform"  # exact beats glob on a tie
+    assert "shared-cdn" in web["matchedNamespaces"]
+    assert "shared-analytics" not in web["matchedNamespaces"]
+    reasons = {event.reason for event in kube.events("default", "web")}
+    assert "MappingConflict" in reasons
+
+
+def test_restart_leaves_one_configmap_per_period_unchanged(kube: Kube, operator: Operator, settings: Settings) -> None:
+    before = {
+        name: (cm.data, cm.metadata.resource_version) for name, cm in kube.configmaps(REPORTS_NS, "chargeback").items()
+    }
+    runs_before = runs(settings, "2026-10-02")
+    operator.restart()
+    wait_for(lambda: runs(settings, "2026-10-02") > runs_before + 1, what="runs after the restart")
+    after = {
+        name: (cm.data, cm.metadata.resource_version) for name, cm in kube.configmaps(REPORTS_NS, "chargeback").items()
+    }
+    assert after == before  # same names, same content, not even rewritten
+    assert runs(settings, "2026-10-01") == 1
+
+
+def test_prometheus_outage_fails_visibly_and_recovers(
+    kube: Kube, operator: Operator, prometheus: LocalPrometheus
+) -> None:
+    relay = TcpRelay(prometheus.port, free_port())
+    relay.up()
+    kube.apply_report(REPORTS_NS, report_manifest("outage", prometheus={"url": relay.url}))
+    wait_for(lambda: (kube.report(REPORTS_NS, "outage").get("status") or {}).get("phase") == "Provisional",
+             what="first successful run")  # fmt: skip
+    before = kube.configmaps(REPORTS_NS, "outage")["outage-2026-10-02"]
+
+    relay.down()
+    status = wait_for(lambda: (s := kube.report(REPORTS_NS, "outage").get("status") or {}).get("phase") == "Failed"
+                      and s, what="phase Failed")  # fmt: skip
+    assert "unreachable" in status["lastRun"]["message"]
+    assert status["conditions"][0]["status"] == "False"
+    assert status["conditions"][0]["reason"] == "PrometheusUnavailable"
+    wait_for(lambda: any(e.reason == "ReportFailed" and "unreachable" in e.message
+                         for e in kube.events(REPORTS_NS, "outage")), what="a ReportFailed event")  # fmt: skip
+    during = kube.configmaps(REPORTS_NS, "outage")["outage-2026-10-02"]
+    assert (during.data, during.metadata.resource_version) == (before.data, before.metadata.resource_version)
+
+    relay.up()
+    status = wait_for(lambda: (s := kube.report(REPORTS_NS, "outage").get("status") or {}).get("phase")
+                      == "Provisional" and s, what="recovery after the outage")  # fmt: skip
+    assert status["lastRun"]["result"] == "Succeeded"
+    assert kube.configmaps(REPORTS_NS, "outage")["outage-2026-10-02"].data == before.data
+    relay.down()
+
+
+def test_changing_a_mapping_reattributes_on_the_next_run(kube: Kube, operator: Operator) -> None:
+    kube.patch_mapping("search", {"spec": {"team": "discovery"}})
+
+    def current_csv() -> str:
+        return str(kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-02"].data["chargeback.csv"])
+
+    wait_for(lambda: ",discovery,search-indexer," in current_csv(), what="search-* re-attributed to discovery")
+    assert ",search,search-indexer," not in current_csv()
+    final = kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-01"].data["chargeback.csv"]
+    assert ",search,search-indexer," in final  # a finalized period is never silently changed
