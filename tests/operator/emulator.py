@@ -1,8 +1,9 @@
 """kmock's Kubernetes emulator, completed with what a real API server does and kopf relies on.
 
 kmock 0.8 stores objects as plain JSON; a real API server also stamps `uid`, `resourceVersion` (bumped on every
-write, honoured on `?watch=true&resourceVersion=`), `creationTimestamp`, `generation` (bumped on spec changes)
-`metadata.namespace` from the URL, a name from `generateName`, and parses `/api/v1/namespaces[/NAME]` as the namespaces resource.
+write, honoured on `?watch=true&resourceVersion=`), `creationTimestamp`, `generation` (bumped on spec changes),
+`metadata.namespace` from the URL and a name from `generateName`, answers a create with 201,
+and parses `/api/v1/namespaces[/NAME]` as the namespaces resource.
 This subclass adds exactly that, so the real kopf operator runs against it over HTTP.
 """
 

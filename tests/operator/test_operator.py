@@ -7,6 +7,7 @@ Tests in this module share one emulator and run in order (the last one changes a
 
 from __future__ import annotations
 
+import csv as csv_module
 import hashlib
 import json
 import sqlite3
@@ -205,6 +206,31 @@ def test_prometheus_outage_fails_visibly_and_recovers(
     assert status["lastRun"]["result"] == "Succeeded"
     assert kube.configmaps(REPORTS_NS, "outage")["outage-2026-10-02"].data == before.data
     relay.down()
+
+
+def test_a_spec_change_reruns_with_the_new_basis(kube: Kube, operator: Operator) -> None:
+    kube.apply_report(REPORTS_NS, report_manifest("basis"))
+    wait_for(lambda: (kube.report(REPORTS_NS, "basis").get("status") or {}).get("phase") == "Provisional",
+             what="first run")  # fmt: skip
+    kube.patch_report(REPORTS_NS, "basis", {"spec": {"chargeBasis": "usage"}})
+
+    def usage_basis() -> bool:
+        csv = kube.configmaps(REPORTS_NS, "basis")["basis-2026-10-02"].data["chargeback.csv"]
+        rows = list(csv_module.DictReader(csv.splitlines()))
+        return all(r["cpu_core_hours_charged"] == r["cpu_core_hours_usage"] for r in rows)
+
+    wait_for(usage_basis, what="charged = usage after the spec change")
+    status = wait_for(lambda: (s := kube.report(REPORTS_NS, "basis")["status"]).get("observedGeneration") == 2 and s,
+                      what="observedGeneration 2")  # fmt: skip
+    assert status["phase"] == "Provisional"
+
+
+def test_a_suspended_report_does_nothing(kube: Kube, operator: Operator, settings: Settings) -> None:
+    kube.apply_report(REPORTS_NS, report_manifest("paused", suspend=True))
+    status = wait_for(lambda: kube.report(REPORTS_NS, "paused").get("status"), what="suspended status")
+    assert status["conditions"][0]["reason"] == "Suspended"
+    assert kube.configmaps(REPORTS_NS, "paused") == {}
+    assert runs(settings, "2026-10-02", report="paused") == 0
 
 
 def test_changing_a_mapping_reattributes_on_the_next_run(kube: Kube, operator: Operator) -> None:

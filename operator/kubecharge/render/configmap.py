@@ -7,7 +7,7 @@ where the full data is); if even the Markdown would not fit, team pages are drop
 from __future__ import annotations
 
 from kubecharge.domain.charges import Chargeback
-from kubecharge.render.documents import report_markdown, team_markdown
+from kubecharge.render.documents import report_markdown, team_markdowns
 from kubecharge.render.tables import chargeback_csv
 
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024
@@ -21,7 +21,7 @@ def _size(data: dict[str, str]) -> int:
 def configmap_data(report: Chargeback, elsewhere: str | None = None) -> dict[str, str]:
     """Keys and texts for the ConfigMap, always under the 1 MiB limit."""
     summary = report_markdown(report).decode()
-    teams = {f"team-{team.team}.md": team_markdown(report, team.team).decode() for team in report.teams()}
+    teams = {f"team-{team}.md": page.decode() for team, page in team_markdowns(report).items()}
     data = {"summary.md": summary, **teams, "chargeback.csv": chargeback_csv(report).decode()}
     if _size(data) <= BUDGET_BYTES:
         return data

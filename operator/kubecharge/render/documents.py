@@ -59,8 +59,14 @@ def report_html(report: Chargeback) -> bytes:
     return _environment().get_template("report.html.j2").render(**context(report)).encode()
 
 
-def team_markdown(report: Chargeback, team: str) -> bytes:
+def team_markdowns(report: Chargeback) -> dict[str, bytes]:
+    """One Markdown page per team; the context is built once for all of them."""
     data = context(report)
-    chosen = next(t for t in data["teams"] if t["team"] == team)
-    lines = [line for line in data["lines"] if line["team"] == team]
-    return _environment().get_template("team.md.j2").render(**data, team=chosen, team_lines=lines).encode()
+    template = _environment().get_template("team.md.j2")
+    lines_by_team: dict[str, list[dict[str, Any]]] = {}
+    for line in data["lines"]:
+        lines_by_team.setdefault(line["team"], []).append(line)
+    return {
+        team["team"]: template.render(**data, team=team, team_lines=lines_by_team.get(team["team"], [])).encode()
+        for team in data["teams"]
+    }
