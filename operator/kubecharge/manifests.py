@@ -7,6 +7,7 @@ file, the document and the field named.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -40,10 +41,12 @@ def crd_schema(kind: str) -> dict[str, Any]:
 def schema_errors(kind: str, document: Mapping[str, Any]) -> list[str]:
     """Every way `document` breaks the kind's schema, as 'field: problem' strings (empty when valid)."""
     validator = OAS30Validator(crd_schema(kind))
+    plain = json.loads(json.dumps(document, default=dict))  # kopf's Body and other mapping views, as plain JSON
     problems = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
         where = ".".join(str(part) for part in error.absolute_path) or "(document)"
-        problems.append(f"{where}: {error.message}")
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+        problems.append(f"{where}: {message}")
     return problems
 
 

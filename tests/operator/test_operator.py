@@ -243,3 +243,20 @@ def test_changing_a_mapping_reattributes_on_the_next_run(kube: Kube, operator: O
     assert ",search,search-indexer," not in current_csv()
     final = kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-01"].data["chargeback.csv"]
     assert ",search,search-indexer," in final  # a finalized period is never silently changed
+
+
+def test_bad_resources_are_reported_and_break_nothing(kube: Kube, operator: Operator, settings: Settings) -> None:
+    # The emulator does not enforce the CRD schema, so these reach the operator as they would on a lax server.
+    kube.apply_report(REPORTS_NS, report_manifest("broken", period="yearly"))
+    status = wait_for(lambda: kube.report(REPORTS_NS, "broken").get("status"), what="status of the broken report")
+    assert status["phase"] == "Failed"
+    assert status["conditions"][0]["reason"] == "InvalidSpec"
+    assert "spec.period" in status["lastRun"]["message"]
+    kube.apply_mapping({"apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping",
+                        "metadata": {"name": "broken"}, "spec": {"team": "Not A Label"}})  # fmt: skip
+    mapping = wait_for(lambda: kube.mapping("broken").get("status"), what="status of the broken mapping")
+    assert mapping["conditions"][0]["reason"] == "InvalidSpec"
+    # The healthy report keeps running, and succeeding.
+    before = runs(settings, "2026-10-02")
+    wait_for(lambda: runs(settings, "2026-10-02") > before, what="another run of the healthy report")
+    assert kube.report(REPORTS_NS, "chargeback")["status"]["lastRun"]["result"] == "Succeeded"

@@ -17,9 +17,9 @@ import kopf
 
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.handlers.mappings import mapping_status
-from kubecharge.handlers.reports import Clock, OperatorState, reconcile_report
+from kubecharge.handlers.reports import Clock, OperatorState, reconcile_report, valid_mappings
 from kubecharge.kube.client import api_client
-from kubecharge.manifests import team_mapping_from_object
+from kubecharge.manifests import schema_errors
 from kubecharge.selfmetrics import OperatorMetrics
 from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
@@ -63,7 +63,15 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         namespace_labels: kopf.Index[str, dict[str, str]], **_: Any,
     ) -> None:  # fmt: skip
         state: OperatorState = memo["state"]
-        mappings = [team_mapping_from_object(b) for b in _bodies(team_mappings)]
+        problems = schema_errors("TeamMapping", body)
+        if problems:
+            message = "spec breaks the CRD schema: " + "; ".join(problems)
+            patch.status.update(
+                matchedNamespaces=[], conflicts=[], observedGeneration=body["metadata"].get("generation"),
+                conditions=[{"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": message}],
+            )  # fmt: skip
+            return
+        mappings = valid_mappings(_bodies(team_mappings))
         labels = {key: next(iter(namespace_labels[key])) for key in namespace_labels}
         fresh = mapping_status(name, mappings, labels, state.clock())
         old = dict(body.get("status") or {})

@@ -27,6 +27,7 @@ from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import KubechargeError, NoUsageData
 from kubecharge.kube.configmaps import ensure_configmap
+from kubecharge.manifests import schema_errors, team_mapping_from_object, usage_report_from_object
 from kubecharge.render.configmap import configmap_data
 from kubecharge.render.tables import iso
 from kubecharge.schedule import PlannedRun
@@ -137,6 +138,11 @@ def _current_status(outcome: PeriodOutcome) -> dict[str, Any]:
     return status
 
 
+def valid_mappings(bodies: list[Mapping[str, Any]]) -> list[TeamMapping]:
+    """The TeamMappings that satisfy the schema; an invalid one is reported on itself, never breaks reports."""
+    return [team_mapping_from_object(body) for body in bodies if not schema_errors("TeamMapping", body)]
+
+
 def _backoff(state: OperatorState, uid: str) -> float:
     failures = state.failures.get(uid, 0) + 1
     state.failures[uid] = failures
@@ -148,20 +154,27 @@ async def reconcile_report(
     body: kopf.Body, patch: kopf.Patch, state: OperatorState, mapping_bodies: list[Mapping[str, Any]], logger: Any
 ) -> None:
     """Run the planned periods of one UsageReport and write its status into `patch`."""
-    from kubecharge.manifests import team_mapping_from_object, usage_report_from_object
-
     meta = body["metadata"]
     uid = meta["uid"]
     lock = state.locks.setdefault(uid, asyncio.Lock())
     async with lock:
+        now = state.clock()
+        problems = schema_errors("UsageReport", body)
+        if problems:  # the API server enforces the schema; this guards against one that does not
+            message = "spec breaks the CRD schema: " + "; ".join(problems)
+            patch.status.update(phase="Failed", conditions=_condition(False, "InvalidSpec", message, now),
+                                observedGeneration=meta.get("generation"),
+                                lastRun={"time": _now_text(now), "durationSeconds": 0, "result": "Failed",
+                                         "message": message})  # fmt: skip
+            kopf.warn(body, reason="ReportFailed", message=message)
+            raise kopf.PermanentError(message)
         spec = usage_report_from_object(body)
         status = dict(body.get("status") or {})
-        now = state.clock()
         if spec.suspend:
             patch.status["conditions"] = _condition(False, "Suspended", "spec.suspend is true", now)
             patch.status["observedGeneration"] = meta.get("generation")
             return
-        mappings = [team_mapping_from_object(mapping) for mapping in mapping_bodies]
+        mappings = valid_mappings(mapping_bodies)
         finalized = list(status.get("finalizedPeriods") or [])
         began = time.perf_counter()
         outcomes: list[PeriodOutcome] = []
