@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +25,11 @@ from kubecharge.domain import periods
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import KubechargeError
-from kubecharge.pipeline import ReportRequest, ReportResult, run_report
+from kubecharge.pipeline import FORMAT_FILES, ReportRequest, ReportResult, export_files, manifest_fields, run_report
 from kubecharge.publish.directory import check_target, publish_directory
+from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
+from kubecharge.publish.exports import verify as verify_export
+from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
 
@@ -110,6 +114,11 @@ def print_teams(chargeback: Chargeback) -> None:
     )
 
 
+def s3_options(settings: Settings) -> S3Options:
+    """Endpoint and region from settings; credentials from the standard AWS environment (boto3's chain)."""
+    return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+
+
 def produce_report(
     *,
     settings: Settings,
@@ -120,12 +129,14 @@ def produce_report(
     report_path: Path | None,
     db: str,
     cluster: str,
+    publish: str | None = None,
 ) -> ReportResult:
     """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good."""
     period = periods.parse(period_text)
     mappings = manifests.load_team_mappings(mappings_path)
     spec = manifests.load_usage_report(report_path) if report_path is not None else UsageReportSpec()
     check_target(out)
+    store = open_store(publish, s3_options(settings)) if publish else None
     queries = build_queries(settings.queries)
     source = PrometheusSource(
         spec.prometheus_url or prometheus, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries
@@ -143,6 +154,14 @@ def produce_report(
     finally:
         repository.close()
     result.extra["seconds_waiting_on_prometheus"] = source.seconds_waiting
+    if store is not None:
+        request = ReportRequest(period, mappings, spec, cluster, settings.query_chunk_hours)
+        final = datetime.now(UTC) >= period.end + spec.finalize_after
+        formats = spec.object_storage.formats if spec.object_storage else tuple(FORMAT_FILES)
+        result.extra["export"] = publish_export(
+            store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),
+            final=final, manifest_fields=manifest_fields(request, result, queries),
+        )  # fmt: skip
     publish_directory(out, result.files)
     return result
 
@@ -163,6 +182,14 @@ def report(
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: sqlite:///kubecharge.db].")] = None,
     cluster: Annotated[str | None, typer.Option("--cluster", help="Cluster name in rollups and reports.")] = None,
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            "--publish",
+            help="Also publish a versioned export to s3://bucket/prefix or file:///path "
+            "(final once finalizeAfter has passed since the period ended).",
+        ),
+    ] = None,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files."""
     try:
@@ -176,11 +203,35 @@ def report(
             report_path=report_file,
             db=db or settings.database_url,
             cluster=cluster or settings.cluster_name,
+            publish=publish,
         )
     except KubechargeError as error:
         raise fail(error) from None
     print_teams(result.chargeback)
     stdout.print(f"Wrote {', '.join(sorted(result.files))} to {out}")
+    export: PublishOutcome | None = result.extra.get("export")
+    if export is not None:
+        if export.version:
+            stdout.print(f"Published {export.location}/{export.version} ({export.reason})")
+        else:
+            stdout.print(f"Nothing new to publish at {export.location}: {export.reason}")
+
+
+@app.command()
+def verify(
+    url: Annotated[str, typer.Argument(help="A published version: .../<period>/v<N>-<state> (or its manifest.json).")],
+) -> None:
+    """Re-read a published export and check every file against its manifest's size and SHA-256."""
+    try:
+        location = url.rstrip("/").removesuffix("/manifest.json")
+        problems = verify_export(open_store(location, s3_options(Settings())), "")
+    except KubechargeError as error:
+        raise fail(error) from None
+    if problems:
+        for problem in problems:
+            stderr.print(f"[bold red]mismatch:[/] {location}/{problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(6)
+    stdout.print(f"OK: every file in {location} matches its manifest")
 
 
 @app.command()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubecharge import attribute, pricing, rollup
+from kubecharge import __version__, attribute, pricing, rollup
 from kubecharge.collect.chunks import collect_chunk
 from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
@@ -24,7 +25,7 @@ from kubecharge.domain.periods import Period
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData
-from kubecharge.render import documents, tables
+from kubecharge.render import documents, focus, tables
 from kubecharge.store.repository import Repository
 from kubecharge.store.tables import ReportRun
 
@@ -117,6 +118,53 @@ def render_all(chargeback: Chargeback) -> dict[str, bytes]:
         "report.md": documents.report_markdown(chargeback),
         "report.html": documents.report_html(chargeback),
     }
+
+
+FORMAT_FILES = {
+    "csv": "chargeback.csv",
+    "json": "chargeback.json",
+    "focus": "focus.csv",
+    "parquet": "focus.parquet",
+    "html": "report.html",
+    "markdown": "report.md",
+}
+
+
+def export_files(chargeback: Chargeback, formats: Sequence[str]) -> dict[str, bytes]:
+    """The files of a finance export. CSV and JSON are always included: they carry the numbers that decide
+    whether a new version is needed and what a restatement's drift is."""
+    rendered = render_all(chargeback)
+    wanted = {FORMAT_FILES[f] for f in formats} | {"chargeback.csv", "chargeback.json"}
+    if "focus.csv" in wanted:
+        rendered["focus.csv"] = focus.focus_csv(chargeback)
+    if "focus.parquet" in wanted:
+        rendered["focus.parquet"] = focus.focus_parquet(chargeback)
+    return {name: data for name, data in rendered.items() if name in wanted}
+
+
+def manifest_fields(request: ReportRequest, result: ReportResult, queries: QuerySet) -> dict[str, Any]:
+    """What a finance manifest says besides its files: which period, how computed, with what totals."""
+    chargeback = result.chargeback
+    snapshot, snapshot_sha = mappings_snapshot(request.mappings)
+    unallocated = [line for line in chargeback.lines if line.team == UNALLOCATED]
+    return {
+        "schema": "kubecharge.io/export-manifest/v1",
+        "kubechargeVersion": __version__,
+        "cluster": request.cluster,
+        "report": {"namespace": request.report.namespace, "name": request.report.name},
+        "period": {"name": request.period.name, "start": tables.iso(request.period.start),
+                   "end": tables.iso(request.period.end)},
+        "chargeBasis": str(request.report.charge_basis),
+        "currency": chargeback.currency,
+        "prices": chargeback.prices,
+        "querySetSha256": queries.digest,
+        "querySet": queries.as_dict(),
+        "mappingsSha256": snapshot_sha,
+        "mappings": json.loads(snapshot),
+        "totals": totals_record(chargeback),
+        "unallocated": {"cost": math.fsum(line.costs.total for line in unallocated),
+                        "cpuCoreHoursCharged": math.fsum(line.cpu_core_hours_charged for line in unallocated)},
+    }  # fmt: skip
 
 
 def totals_record(chargeback: Chargeback) -> dict[str, Any]:

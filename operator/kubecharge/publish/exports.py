@@ -1,0 +1,180 @@
+"""Finance exports: versioned, checksummed, provisional until final, final forever, restated with their drift.
+
+Layout: `<prefix>/<namespace>/<report>/<period>/v<N>-<provisional|final>/` holding the rendered files and
+`manifest.json` (written last: a version without a manifest is incomplete and ignored). Rules:
+- provisional: a new version only when the numbers (`chargeback.csv`) differ from the latest version;
+- final: written once; never overwritten or deleted (immutable writes, S3 Object Lock where the bucket has it);
+- restatement: if a later final computation differs from the latest final, `v<N+1>-final` is written with
+  `restates` and the per-team and total drift in its manifest; the old final stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kubecharge.publish.objectstore import ObjectStore, StorageTargetError
+
+MANIFEST = "manifest.json"
+NUMBERS = "chargeback.csv"  # the file whose content decides whether the numbers changed
+SUMMARY = "chargeback.json"
+_VERSION = re.compile(r"^v(\d+)-(provisional|final)$")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def period_prefix(namespace: str, report: str, period: str) -> str:
+    return f"{namespace}/{report}/{period}"
+
+
+@dataclass(frozen=True)
+class ExportVersion:
+    number: int
+    state: str
+    manifest: dict[str, Any] | None  # None: incomplete (no manifest)
+
+    @property
+    def name(self) -> str:
+        return f"v{self.number}-{self.state}"
+
+    def file_sha256(self, name: str) -> str | None:
+        for entry in (self.manifest or {}).get("files", []):
+            if entry["name"] == name:
+                return str(entry["sha256"])
+        return None
+
+
+@dataclass
+class PublishOutcome:
+    location: str
+    version: str | None  # None when nothing new was written
+    reason: str
+    manifest_sha256: str | None = None
+    drift: dict[str, Any] | None = None
+    latest: str | None = None  # the version that holds the current numbers
+    written: list[str] = field(default_factory=list)
+
+
+def versions(store: ObjectStore, base: str) -> list[ExportVersion]:
+    found: dict[str, ExportVersion] = {}
+    for key in store.keys(base):
+        relative = key[len(base) :].strip("/")
+        folder, _, name = relative.partition("/")
+        match = _VERSION.match(folder)
+        if not match:
+            continue
+        version = found.get(folder) or ExportVersion(int(match[1]), match[2], None)
+        if name == MANIFEST:
+            version = ExportVersion(version.number, version.state, json.loads(store.get(key)))
+        found[folder] = version
+    return sorted(found.values(), key=lambda v: v.number)
+
+
+def drift(old_summary: Mapping[str, Any], new_summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What changed between two finals: total and per-team cost and charged quantities."""
+
+    def team_costs(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+        return {t["team"]: {"cost": t["cost"]["total"], "cpuCoreHoursCharged": t["cpuCoreHoursCharged"],
+                            "memoryGiBHoursCharged": t["memoryGiBHoursCharged"]} for t in summary["teams"]}  # fmt: skip
+
+    old_teams, new_teams = team_costs(old_summary), team_costs(new_summary)
+    teams = {}
+    for team in sorted(set(old_teams) | set(new_teams)):
+        before = old_teams.get(team, {"cost": 0.0, "cpuCoreHoursCharged": 0.0, "memoryGiBHoursCharged": 0.0})
+        after = new_teams.get(team, {"cost": 0.0, "cpuCoreHoursCharged": 0.0, "memoryGiBHoursCharged": 0.0})
+        delta = {key: after[key] - before[key] for key in after}
+        if any(delta.values()):
+            teams[team] = {"before": before, "after": after, "delta": delta}
+    old_total, new_total = old_summary["totals"]["cost"]["total"], new_summary["totals"]["cost"]["total"]
+    return {
+        "total": {"before": old_total, "after": new_total, "delta": new_total - old_total,
+                  "relative": (new_total - old_total) / old_total if old_total else None},
+        "teams": teams,
+    }  # fmt: skip
+
+
+def publish_export(
+    store: ObjectStore,
+    base: str,
+    files: Mapping[str, bytes],
+    *,
+    final: bool,
+    manifest_fields: Mapping[str, Any],
+    now: datetime | None = None,
+) -> PublishOutcome:
+    """Write a new version under `base` if the rules say so; returns what was (or was not) written."""
+    existing = versions(store, base)
+    complete = [v for v in existing if v.manifest is not None]
+    finals = [v for v in complete if v.state == "final"]
+    latest = complete[-1] if complete else None
+    numbers = sha256(files[NUMBERS])
+    location = f"{store.url}/{base}"
+    restates: ExportVersion | None = None
+    if final:
+        if finals and finals[-1].file_sha256(NUMBERS) == numbers:
+            return PublishOutcome(
+                location, None, f"{finals[-1].name} already holds these numbers", latest=finals[-1].name
+            )
+        restates = finals[-1] if finals else None
+    else:
+        if finals:
+            return PublishOutcome(location, None, f"the period is final ({finals[-1].name}); provisional data is not "
+                                  "published after it", latest=finals[-1].name)  # fmt: skip
+        if latest is not None and latest.file_sha256(NUMBERS) == numbers:
+            return PublishOutcome(location, None, f"{latest.name} already holds these numbers", latest=latest.name)
+    number = max((v.number for v in existing), default=0) + 1  # incomplete versions keep their number
+    state = "final" if final else "provisional"
+    version = f"v{number}-{state}"
+    change = None
+    if restates is not None:
+        old_summary = json.loads(store.get(f"{base}/{restates.name}/{SUMMARY}"))
+        change = drift(old_summary, json.loads(files[SUMMARY]))
+    manifest = {
+        **manifest_fields,
+        "state": state,
+        "version": version,
+        "createdAt": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "files": [{"name": name, "size": len(data), "sha256": sha256(data)} for name, data in sorted(files.items())],
+        "restates": restates.name if restates else None,
+        "drift": change,
+    }
+    written = []
+    for name, data in sorted(files.items()):
+        store.put(f"{base}/{version}/{name}", data, immutable=final)
+        written.append(name)
+    manifest_bytes = (json.dumps(manifest, indent=2) + "\n").encode()
+    store.put(f"{base}/{version}/{MANIFEST}", manifest_bytes, immutable=final)
+    reason = f"restates {restates.name}" if restates else f"new {state} numbers"
+    return PublishOutcome(location, version, reason, sha256(manifest_bytes), change, version, [*written, MANIFEST])
+
+
+def verify(store: ObjectStore, version_prefix: str) -> list[str]:
+    """Every way the files of one version differ from its manifest (empty: all checksums match)."""
+
+    def key(name: str) -> str:
+        return f"{version_prefix.strip('/')}/{name}" if version_prefix.strip("/") else name
+
+    try:
+        manifest = json.loads(store.get(key(MANIFEST)))
+    except (StorageTargetError, json.JSONDecodeError) as error:
+        return [f"{MANIFEST}: cannot be read ({error})"]
+    problems = []
+    for entry in manifest.get("files", []):
+        name = entry["name"]
+        try:
+            data = store.get(key(name))
+        except StorageTargetError:
+            problems.append(f"{name}: missing")
+            continue
+        if len(data) != entry["size"]:
+            problems.append(f"{name}: size {len(data)} differs from the manifest's {entry['size']}")
+        elif sha256(data) != entry["sha256"]:
+            problems.append(f"{name}: SHA-256 {sha256(data)} differs from the manifest's {entry['sha256']}")
+    return problems

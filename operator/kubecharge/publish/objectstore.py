@@ -1,0 +1,192 @@
+"""Object storage behind one small interface, with two real targets: `s3://bucket/prefix` and `file:///path`.
+
+`put(..., immutable=True)` is how a final export is written: it refuses to replace an existing object on every
+target, and on an S3 bucket with Object Lock enabled it also sets COMPLIANCE retention, so not even the
+account owner can delete or overwrite it before the retention ends.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from kubecharge.errors import InputError, KubechargeError
+
+
+class StorageTargetError(KubechargeError):
+    """The object store refused or failed an operation."""
+
+    exit_code = 5
+
+
+class ImmutableObjectError(StorageTargetError):
+    """An attempt to replace an object that is final."""
+
+
+class ObjectStore(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+
+def _join(*parts: str) -> str:
+    return "/".join(part.strip("/") for part in parts if part.strip("/"))
+
+
+@dataclass
+class FileStore:
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.root}"
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents and path != self.root.resolve():
+            raise InputError(f"object key {key!r} leaves the export folder")
+        return path
+
+    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None:
+        path = self._path(key)
+        if immutable and path.exists():
+            raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        if immutable:
+            os.chmod(temporary, 0o444)
+            try:
+                os.link(temporary, path)  # fails if the name exists: no race can replace a final file
+            except FileExistsError:
+                raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten") from None
+            finally:
+                os.unlink(temporary)
+        else:
+            os.replace(temporary, path)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise StorageTargetError(f"{self.url}/{key} does not exist") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def keys(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and
+                      not p.name.startswith(".tmp-"))  # fmt: skip
+
+
+@dataclass
+class S3Store:
+    bucket: str
+    prefix: str
+    client: Any
+    retention: timedelta = timedelta(days=7 * 365)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{_join(self.bucket, self.prefix)}"
+
+    def _key(self, key: str) -> str:
+        return _join(self.prefix, key)
+
+    def _call(self, what: str, action: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return action()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            raise StorageTargetError(f"object storage refused to {what} ({code}: {error})") from None
+        except BotoCoreError as error:
+            raise StorageTargetError(f"object storage unreachable while trying to {what} ({error})") from None
+
+    def _object_lock(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError:
+            return False
+        return bool(answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
+
+    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None:
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
+        if immutable:
+            if self.exists(key):
+                raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
+            if self._object_lock():
+                arguments["ObjectLockMode"] = "COMPLIANCE"
+                arguments["ObjectLockRetainUntilDate"] = datetime.now(UTC) + self.retention
+        self._call(f"write {key}", lambda: self.client.put_object(**arguments))
+
+    def get(self, key: str) -> bytes:
+        return bytes(self._call(f"read {key}", lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key)))
+                     ["Body"].read())  # fmt: skip
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise StorageTargetError(f"object storage refused to check {key} ({error})") from None
+        return True
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        full = self._key(prefix)
+        found = []
+        pages = self._call(f"list {prefix}", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full)))
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                found.append(key[len(self.prefix.strip("/")) + 1 :] if self.prefix.strip("/") else key)
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class S3Options:
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+def open_store(url: str, s3: S3Options = S3Options()) -> ObjectStore:
+    """A store for `s3://bucket/prefix` (standard AWS credentials unless given) or `file:///path`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        if not parsed.path.startswith("/"):
+            raise InputError(f"{url}: a file URL needs an absolute path, like file:///srv/exports")
+        return FileStore(Path(parsed.path))
+    if parsed.scheme == "s3" and parsed.netloc:
+        import boto3
+
+        client = boto3.client(
+            "s3", endpoint_url=s3.endpoint_url, region_name=s3.region or "us-east-1",
+            aws_access_key_id=s3.access_key_id, aws_secret_access_key=s3.secret_access_key,
+        )  # fmt: skip
+        return S3Store(parsed.netloc, parsed.path.strip("/"), client)
+    raise InputError(f"{url}: publish to s3://bucket/prefix or file:///absolute/path")
