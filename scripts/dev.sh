@@ -23,6 +23,23 @@ install_system() {
   fi
 }
 
+install_focus_validator() {
+  # The FinOps Foundation's focus-validator needs Python >= 3.12, in a venv of its own (.focus-venv).
+  if [ ! -x .focus-venv/bin/python ] || ! .focus-venv/bin/python -c "import focus_validator" 2>/dev/null; then
+    local py312
+    py312=$(command -v python3.12 || true)
+    if [ -z "$py312" ] && command -v pyenv >/dev/null; then
+      py312=$(ls -d "$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1 || true)
+    fi
+    [ -n "$py312" ] || { echo "error: Python 3.12 is needed for focus-validator (pyenv install 3.12)" >&2; exit 1; }
+    echo "==> installing focus-validator into .focus-venv ($py312)"
+    rm -rf .focus-venv
+    "$py312" -m venv .focus-venv
+    .focus-venv/bin/python -m pip install -q --upgrade pip
+    .focus-venv/bin/python -m pip install -q "focus-validator==2.2.1" "pyarrow<21"
+  fi
+}
+
 install_python() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "==> creating $VENV"
@@ -37,6 +54,7 @@ case "${1:-}" in
   setup)
     install_system
     install_python
+    install_focus_validator
     ;;
   demo)
     install_system
@@ -47,6 +65,7 @@ case "${1:-}" in
   test)
     install_system
     install_python
+    install_focus_validator
     shift
     for tool in prometheus promtool; do
       command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }

@@ -208,13 +208,13 @@ def report(
     except KubechargeError as error:
         raise fail(error) from None
     print_teams(result.chargeback)
-    stdout.print(f"Wrote {', '.join(sorted(result.files))} to {out}")
+    stdout.print(f"Wrote {', '.join(sorted(result.files))} to {out}", soft_wrap=True)
     export: PublishOutcome | None = result.extra.get("export")
     if export is not None:
         if export.version:
-            stdout.print(f"Published {export.location}/{export.version} ({export.reason})")
+            stdout.print(f"Published {export.location}/{export.version} ({export.reason})", soft_wrap=True)
         else:
-            stdout.print(f"Nothing new to publish at {export.location}: {export.reason}")
+            stdout.print(f"Nothing new to publish at {export.location}: {export.reason}", soft_wrap=True)
 
 
 @app.command()
@@ -231,7 +231,7 @@ def verify(
         for problem in problems:
             stderr.print(f"[bold red]mismatch:[/] {location}/{problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(6)
-    stdout.print(f"OK: every file in {location} matches its manifest")
+    stdout.print(f"OK: every file in {location} matches its manifest", soft_wrap=True)
 
 
 @app.command()
