@@ -26,12 +26,16 @@ install_system() {
 install_focus_validator() {
   # The FinOps Foundation's focus-validator needs Python >= 3.12, in a venv of its own (.focus-venv).
   if [ ! -x .focus-venv/bin/python ] || ! .focus-venv/bin/python -c "import focus_validator" 2>/dev/null; then
-    local py312
-    py312=$(command -v python3.12 || true)
-    if [ -z "$py312" ] && command -v pyenv >/dev/null; then
-      py312=$(ls -d "$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1 || true)
-    fi
-    [ -n "$py312" ] || { echo "error: Python 3.12 is needed for focus-validator (pyenv install 3.12)" >&2; exit 1; }
+    local py312="" candidate
+    # pyenv's shim answers `command -v` even when 3.12 is not selected, so try the real binaries first.
+    for candidate in "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.1[2-9]*/bin/python3.1[2-9] \
+                     "$(command -v python3.12 || true)" "$(command -v python3.13 || true)"; do
+      if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
+        py312=$candidate
+        break
+      fi
+    done
+    [ -n "$py312" ] || { echo "error: Python >= 3.12 is needed for focus-validator (e.g. pyenv install 3.12)" >&2; exit 1; }
     echo "==> installing focus-validator into .focus-venv ($py312)"
     rm -rf .focus-venv
     "$py312" -m venv .focus-venv

@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import yaml
+from moto.server import ThreadedMotoServer
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
@@ -41,6 +44,31 @@ def prometheus(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(scope="session")
 def prometheus_url(prometheus: LocalPrometheus) -> str:
     return prometheus.url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server over real HTTP, with a plain bucket and one with Object Lock."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client.create_bucket(Bucket="finance")
+    client.create_bucket(Bucket="finance-locked", ObjectLockEnabledForBucket=True)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def aws(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The standard AWS environment pointing at the test S3 server (what a user's shell would have)."""
+    environment = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "KUBECHARGE_S3_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
 
 
 @pytest.fixture(scope="session")

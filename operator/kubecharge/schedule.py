@@ -26,10 +26,15 @@ class PlannedRun:
         return "final" if self.final else "provisional"
 
 
-def plan(spec: UsageReportSpec, now: datetime, finalized: Collection[str]) -> list[PlannedRun]:
+def plan(
+    spec: UsageReportSpec, now: datetime, finalized: Collection[str], restate: str | None = None
+) -> list[PlannedRun]:
+    """`restate` names a finalized period to compute again on request (late data): a restatement if it changed."""
     current = periods.containing(spec.period, now)
     previous = current.previous()
     runs = []
+    if restate is not None and restate in finalized:
+        runs.append(PlannedRun(periods.parse(restate), final=True))
     if previous.name not in finalized:
         runs.append(PlannedRun(previous, final=now >= previous.end + spec.finalize_after))
     runs.append(PlannedRun(current, final=False))

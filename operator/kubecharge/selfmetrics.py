@@ -43,6 +43,11 @@ class OperatorMetrics:
             labels, registry=self.registry,
         )  # fmt: skip
 
+        self.finalization_drift_cost = Gauge(
+            "kubecharge_finalization_drift_cost", "Cost change of the latest restatement of a final period.",
+            [*labels, "period"], registry=self.registry,
+        )  # fmt: skip
+
     def observe_query(self, question: str, seconds: float, ok: bool) -> None:
         self.prometheus_query_seconds.labels(question).observe(seconds)
         if not ok:

@@ -10,16 +10,13 @@ import json
 import os
 import stat
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pandas as pd
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from kubecharge.publish.exports import versions
 from kubecharge.publish.objectstore import ImmutableObjectError, S3Options, open_store
@@ -33,29 +30,6 @@ PERIOD_NAME = "2026-10-01_2026-10-03"
 BASE = f"default/chargeback/{PERIOD_NAME}"
 FILES = ["chargeback.csv", "chargeback.json", "focus.csv", "focus.parquet", "manifest.json", "report.html",
          "report.md"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-    client.create_bucket(Bucket="finance")
-    client.create_bucket(Bucket="finance-locked", ObjectLockEnabledForBucket=True)
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def aws(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    environment = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "KUBECHARGE_S3_ENDPOINT_URL": s3_endpoint, "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
 
 
 def publish(prometheus_url: str, mappings: Path, tmp: Path, target: str, period: str = PERIOD,

@@ -7,6 +7,7 @@ Tests in this module share one emulator and run in order (the last one changes a
 
 from __future__ import annotations
 
+import base64
 import csv as csv_module
 import hashlib
 import json
@@ -24,7 +25,7 @@ from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
 from kubecharge.synthetic.model import Cluster
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, TcpRelay, wait_for
-from tests.support import read_csv, run_in_process
+from tests.support import read_csv, run_cli, run_in_process
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
 REPORTS_NS = "finops"
@@ -208,6 +209,35 @@ def test_prometheus_outage_fails_visibly_and_recovers(
     relay.down()
 
 
+def test_reports_are_exported_to_object_storage(kube: Kube, operator: Operator, s3_endpoint: str, aws: Any) -> None:
+    secret = {
+        key: base64.b64encode(value.encode()).decode()
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": s3_endpoint,
+        }.items()
+    }
+    kube.core.create_namespaced_secret(REPORTS_NS, {"metadata": {"name": "s3-credentials"}, "data": secret})
+    storage = {"url": "s3://finance/operator", "secretRef": {"name": "s3-credentials"}, "formats": ["csv", "focus"]}
+    kube.apply_report(REPORTS_NS, report_manifest("exported", outputs={"objectStorage": storage}))
+    status = wait_for(
+        lambda: (s := kube.report(REPORTS_NS, "exported").get("status") or {}).get("phase") == "Provisional"
+        and "2026-10-01" in (s.get("finalizedPeriods") or []) and s,
+        what="exported report computed",
+    )  # fmt: skip
+    exports = {o["period"]: o for o in status["outputs"] if o["kind"] == "ObjectStorage"}
+    base = f"s3://finance/operator/{REPORTS_NS}/exported"
+    assert exports["2026-10-01"]["location"] == f"{base}/2026-10-01/v1-final"
+    assert exports["2026-10-02"]["location"] == f"{base}/2026-10-02/v1-provisional"
+    for output in exports.values():
+        manifest = aws.get_object(Bucket="finance", Key=output["location"].removeprefix("s3://finance/")
+                                  + "/manifest.json")["Body"].read()  # fmt: skip
+        assert hashlib.sha256(manifest).hexdigest() == output["sha256"]
+        check = run_cli("verify", output["location"])
+        assert check.returncode == 0, check.stderr
+
+
 def test_a_spec_change_reruns_with_the_new_basis(kube: Kube, operator: Operator) -> None:
     kube.apply_report(REPORTS_NS, report_manifest("basis"))
     wait_for(lambda: (kube.report(REPORTS_NS, "basis").get("status") or {}).get("phase") == "Provisional",
@@ -233,18 +263,6 @@ def test_a_suspended_report_does_nothing(kube: Kube, operator: Operator, setting
     assert runs(settings, "2026-10-02", report="paused") == 0
 
 
-def test_changing_a_mapping_reattributes_on_the_next_run(kube: Kube, operator: Operator) -> None:
-    kube.patch_mapping("search", {"spec": {"team": "discovery"}})
-
-    def current_csv() -> str:
-        return str(kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-02"].data["chargeback.csv"])
-
-    wait_for(lambda: ",discovery,search-indexer," in current_csv(), what="search-* re-attributed to discovery")
-    assert ",search,search-indexer," not in current_csv()
-    final = kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-01"].data["chargeback.csv"]
-    assert ",search,search-indexer," in final  # a finalized period is never silently changed
-
-
 def test_bad_resources_are_reported_and_break_nothing(kube: Kube, operator: Operator, settings: Settings) -> None:
     # The emulator does not enforce the CRD schema, so these reach the operator as they would on a lax server.
     kube.apply_report(REPORTS_NS, report_manifest("broken", period="yearly"))
@@ -260,3 +278,37 @@ def test_bad_resources_are_reported_and_break_nothing(kube: Kube, operator: Oper
     before = runs(settings, "2026-10-02")
     wait_for(lambda: runs(settings, "2026-10-02") > before, what="another run of the healthy report")
     assert kube.report(REPORTS_NS, "chargeback")["status"]["lastRun"]["result"] == "Succeeded"
+
+
+def test_changing_a_mapping_reattributes_on_the_next_run(kube: Kube, operator: Operator) -> None:
+    kube.patch_mapping("search", {"spec": {"team": "discovery"}})
+
+    def current_csv() -> str:
+        return str(kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-02"].data["chargeback.csv"])
+
+    wait_for(lambda: ",discovery,search-indexer," in current_csv(), what="search-* re-attributed to discovery")
+    assert ",search,search-indexer," not in current_csv()
+    final = kube.configmaps(REPORTS_NS, "chargeback")["chargeback-2026-10-01"].data["chargeback.csv"]
+    assert ",search,search-indexer," in final  # a finalized period is never silently changed
+
+
+def test_a_restatement_on_request_records_its_drift(kube: Kube, operator: Operator, aws: Any) -> None:
+    # After the mapping change above, 2026-10-01 attributed today differs from its final export.
+    kube.patch_report(REPORTS_NS, "exported", {"metadata": {"annotations": {"kubecharge.io/restate": "2026-10-01"}}})
+    status = wait_for(lambda: (kube.report(REPORTS_NS, "exported").get("status") or {}).get("restatements"),
+                      what="a restatement in status")  # fmt: skip
+    (restatement,) = status
+    assert (restatement["period"], restatement["version"]) == ("2026-10-01", "v2-final")
+    assert restatement["costDelta"] == pytest.approx(0.0, abs=1e-9)  # re-attribution moves cost, adds none
+    assert restatement["teams"]["discovery"] == pytest.approx(-restatement["teams"]["search"], rel=1e-9)
+    assert restatement["teams"]["discovery"] > 0
+    report = kube.report(REPORTS_NS, "exported")
+    assert "kubecharge.io/restate" not in (report["metadata"].get("annotations") or {})
+    base = f"s3://finance/operator/{REPORTS_NS}/exported/2026-10-01"
+    for version in ("v1-final", "v2-final"):
+        assert run_cli("verify", f"{base}/{version}").returncode == 0
+    v2 = json.loads(aws.get_object(Bucket="finance", Key=f"operator/{REPORTS_NS}/exported/2026-10-01/v2-final/"
+                                   "manifest.json")["Body"].read())  # fmt: skip
+    assert v2["restates"] == "v1-final"
+    wait_for(lambda: any(e.reason == "ReportRestated" for e in kube.events(REPORTS_NS, "exported")),
+             what="a ReportRestated event")  # fmt: skip

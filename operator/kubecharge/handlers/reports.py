@@ -9,6 +9,7 @@ retry with a growing delay.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
@@ -28,6 +29,8 @@ from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import KubechargeError, NoUsageData
 from kubecharge.kube.configmaps import ensure_configmap
 from kubecharge.manifests import schema_errors, team_mapping_from_object, usage_report_from_object
+from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
+from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.render.configmap import configmap_data
 from kubecharge.render.tables import iso
 from kubecharge.schedule import PlannedRun
@@ -53,12 +56,20 @@ class OperatorState:
     failures: dict[str, int] = field(default_factory=dict)
 
 
+RESTATE_ANNOTATION = "kubecharge.io/restate"
+
+
+class SecretError(KubechargeError):
+    """The object-storage Secret named by spec.outputs.objectStorage.secretRef is missing or incomplete."""
+
+
 @dataclass(frozen=True)
 class PeriodOutcome:
     run: PlannedRun
     result: pipeline.ReportResult | None
-    output: dict[str, Any] | None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     waiting: bool = False  # the period has no complete hour yet
+    export: PublishOutcome | None = None
 
 
 def _now_text(moment: datetime) -> str:
@@ -70,26 +81,66 @@ def _owner(body: Mapping[str, Any]) -> dict[str, Any]:
             "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}  # fmt: skip
 
 
+def _s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
+    """Credentials from the report's Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, optional AWS_ENDPOINT_URL
+    and AWS_REGION); without a secretRef, the operator's own environment (e.g. IRSA) and settings."""
+    settings = state.settings
+    secret_name = spec.object_storage.secret_ref if spec.object_storage else None
+    if not secret_name:
+        return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    core = kubernetes.client.CoreV1Api(state.kube)
+    try:
+        secret = core.read_namespaced_secret(secret_name, spec.namespace)
+    except kubernetes.client.exceptions.ApiException as error:
+        raise SecretError(
+            f"cannot read Secret {spec.namespace}/{secret_name} for object storage ({error.status} {error.reason}); "
+            "create it or fix spec.outputs.objectStorage.secretRef"
+        ) from None
+    values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+    missing = [key for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if key not in values]
+    if missing:
+        raise SecretError(f"Secret {spec.namespace}/{secret_name} lacks {', '.join(missing)}")
+    return S3Options(
+        endpoint_url=values.get("AWS_ENDPOINT_URL") or settings.s3_endpoint_url,
+        region=values.get("AWS_REGION") or settings.s3_region,
+        access_key_id=values["AWS_ACCESS_KEY_ID"],
+        secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 def _run_period(
     state: OperatorState, body: Mapping[str, Any], spec: UsageReportSpec, mappings: list[TeamMapping], run: PlannedRun
-) -> tuple[pipeline.ReportResult, dict[str, Any] | None]:
-    """Blocking: compute one period and publish its ConfigMap."""
+) -> PeriodOutcome:
+    """Blocking: compute one period, publish its export (if configured), then its ConfigMap."""
     settings = state.settings
     source = PrometheusSource(spec.prometheus_url or settings.prometheus_url, state.queries,
                               settings.prometheus_timeout_seconds, settings.prometheus_retries,
                               observer=state.metrics.observe_query)  # fmt: skip
     request = pipeline.ReportRequest(run.period, mappings, spec, settings.cluster_name, settings.query_chunk_hours)
     result = pipeline.run_report(source, state.queries, state.repository, request)
+    outputs: list[dict[str, Any]] = []
+    export = None
+    if spec.object_storage is not None:
+        store = open_store(spec.object_storage.url, _s3_options(state, spec))
+        export = publish_export(
+            store, period_prefix(spec.namespace, spec.name, run.period.name),
+            pipeline.export_files(result.chargeback, spec.object_storage.formats), final=run.final,
+            manifest_fields=pipeline.manifest_fields(request, result, state.queries),
+        )  # fmt: skip
+        outputs.append({"kind": "ObjectStorage", "location": f"{export.location}/{export.latest}",
+                        "sha256": export.manifest_sha256, "version": export.latest, "period": run.period.name,
+                        "state": run.state})  # fmt: skip
     if not spec.config_map.enabled:
-        return result, None
-    data = configmap_data(result.chargeback)
+        return PeriodOutcome(run, result, outputs, export=export)
+    data = configmap_data(result.chargeback, outputs[0]["location"] if outputs else None)
     name = f"{spec.config_map.name or spec.name}-{run.period.name}"
     labels = {"kubecharge.io/report": spec.name, "kubecharge.io/period": run.period.name,
               "kubecharge.io/state": run.state, "app.kubernetes.io/managed-by": "kubecharge"}  # fmt: skip
     _, version = ensure_configmap(state.kube, spec.namespace, name, labels, data, _owner(body))
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    return result, {"kind": "ConfigMap", "location": f"{spec.namespace}/{name}", "sha256": digest,
-                    "version": version, "period": run.period.name, "state": run.state}  # fmt: skip
+    outputs.append({"kind": "ConfigMap", "location": f"{spec.namespace}/{name}", "sha256": digest,
+                    "version": version, "period": run.period.name, "state": run.state})  # fmt: skip
+    return PeriodOutcome(run, result, outputs, export=export)
 
 
 def _period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
@@ -143,6 +194,34 @@ def valid_mappings(bodies: list[Mapping[str, Any]]) -> list[TeamMapping]:
     return [team_mapping_from_object(body) for body in bodies if not schema_errors("TeamMapping", body)]
 
 
+def _record_restatements(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    state: OperatorState,
+    spec: UsageReportSpec,
+    status: Mapping[str, Any],
+    outcomes: list[PeriodOutcome],
+    now: datetime,
+) -> None:
+    """A final that changed: in status, as a self-metric and as an Event."""
+    fresh = []
+    for outcome in outcomes:
+        export = outcome.export
+        if export is None or export.drift is None or outcome.result is None:
+            continue
+        delta = float(export.drift["total"]["delta"])
+        period = outcome.run.period.name
+        fresh.append({"period": period, "version": export.version, "restates": export.reason, "costDelta": delta,
+                      "teams": {team: change["delta"]["cost"] for team, change in export.drift["teams"].items()},
+                      "time": _now_text(now)})  # fmt: skip
+        state.metrics.finalization_drift_cost.labels(spec.namespace, spec.name, period).set(delta)
+        kopf.warn(body, reason="ReportRestated",
+                  message=f"{period}: {export.version} {export.reason}; cost changed by {delta:+.6f} "
+                          f"{outcome.result.chargeback.currency}")  # fmt: skip
+    if fresh:
+        patch.status["restatements"] = [*(status.get("restatements") or []), *fresh][-20:]
+
+
 def _backoff(state: OperatorState, uid: str) -> float:
     failures = state.failures.get(uid, 0) + 1
     state.failures[uid] = failures
@@ -176,17 +255,17 @@ async def reconcile_report(
             return
         mappings = valid_mappings(mapping_bodies)
         finalized = list(status.get("finalizedPeriods") or [])
+        restate = (meta.get("annotations") or {}).get(RESTATE_ANNOTATION)
         began = time.perf_counter()
         outcomes: list[PeriodOutcome] = []
         try:
-            for run in schedule.plan(spec, now, finalized):
+            for run in schedule.plan(spec, now, finalized, restate):
                 try:
-                    result, output = await asyncio.to_thread(_run_period, state, body, spec, mappings, run)
-                    outcomes.append(PeriodOutcome(run, result, output))
+                    outcomes.append(await asyncio.to_thread(_run_period, state, body, spec, mappings, run))
                 except NoUsageData:
                     if run.final or now - run.period.start > FIRST_HOUR_GRACE:
                         raise
-                    outcomes.append(PeriodOutcome(run, None, None, waiting=True))
+                    outcomes.append(PeriodOutcome(run, None, waiting=True))
         except KubechargeError as error:
             elapsed = time.perf_counter() - began
             reason = type(error).__name__
@@ -199,7 +278,7 @@ async def reconcile_report(
                 conditions=_condition(False, reason, str(error), now),
                 observedGeneration=meta.get("generation"),
                 periods=_merge_periods(status.get("periods") or [], [_period_entry(o, now) for o in outcomes]),
-                outputs=_merge_outputs(status.get("outputs") or [], [o.output for o in outcomes if o.output]),
+                outputs=_merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
             )  # fmt: skip
             if any(o.run.final for o in outcomes):
                 patch.status["finalizedPeriods"] = finalized + [o.run.period.name for o in outcomes if o.run.final]
@@ -218,11 +297,14 @@ async def reconcile_report(
             conditions=_condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now),
             observedGeneration=meta.get("generation"),
             periods=_merge_periods(status.get("periods") or [], [_period_entry(o, now) for o in outcomes]),
-            outputs=_merge_outputs(status.get("outputs") or [], [o.output for o in outcomes if o.output]),
+            outputs=_merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
             **_current_status(current),
         )  # fmt: skip
         if newly_final:
-            patch.status["finalizedPeriods"] = finalized + newly_final
+            patch.status["finalizedPeriods"] = sorted(set(finalized) | set(newly_final))
+        if restate is not None:
+            patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
+        _record_restatements(body, patch, state, spec, status, outcomes, now)
         state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
         state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
         if current.result is not None:

@@ -117,18 +117,21 @@ def publish_export(
     numbers = sha256(files[NUMBERS])
     location = f"{store.url}/{base}"
     restates: ExportVersion | None = None
+
+    def unchanged(version: ExportVersion, reason: str) -> PublishOutcome:
+        manifest_sha = sha256(store.get(f"{base}/{version.name}/{MANIFEST}"))
+        return PublishOutcome(location, None, reason, manifest_sha, latest=version.name)
+
     if final:
         if finals and finals[-1].file_sha256(NUMBERS) == numbers:
-            return PublishOutcome(
-                location, None, f"{finals[-1].name} already holds these numbers", latest=finals[-1].name
-            )
+            return unchanged(finals[-1], f"{finals[-1].name} already holds these numbers")
         restates = finals[-1] if finals else None
     else:
         if finals:
-            return PublishOutcome(location, None, f"the period is final ({finals[-1].name}); provisional data is not "
-                                  "published after it", latest=finals[-1].name)  # fmt: skip
+            final_name = finals[-1].name
+            return unchanged(finals[-1], f"the period is final ({final_name}); no provisional data after it")
         if latest is not None and latest.file_sha256(NUMBERS) == numbers:
-            return PublishOutcome(location, None, f"{latest.name} already holds these numbers", latest=latest.name)
+            return unchanged(latest, f"{latest.name} already holds these numbers")
     number = max((v.number for v in existing), default=0) + 1  # incomplete versions keep their number
     state = "final" if final else "provisional"
     version = f"v{number}-{state}"
