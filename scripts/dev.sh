@@ -11,11 +11,14 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 install_system() {
-  # Prometheus and promtool are real components of the demo and the tests.
-  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-    echo "==> installing Prometheus (Debian package)"
+  # Prometheus and promtool are real components of the demo and the tests; PostgreSQL of the tests.
+  local wanted=()
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || wanted+=(prometheus)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    echo "==> installing ${wanted[*]} (Debian packages)"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
   fi
   # The Debian package starts a service of its own; kubecharge runs private servers and never uses it.
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
@@ -74,6 +77,7 @@ case "${1:-}" in
     for tool in prometheus promtool; do
       command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
     done
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "error: PostgreSQL is not installed" >&2; exit 1; }
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/mypy"

@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
+from tests.postgres import fresh_database, throwaway_postgres
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 2
@@ -69,6 +70,20 @@ def aws(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind the storage code supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kubecharge.db'}"
+    return fresh_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture(scope="session")

@@ -273,6 +273,41 @@ def operator() -> None:
         raise typer.Exit(0) from None
 
 
+db_app = typer.Typer(help="The rollup database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+) -> None:
+    """Create or upgrade the database schema to this kubecharge's version (safe to run again)."""
+    from kubecharge.store import schema
+
+    try:
+        url = db or Settings().database_url
+        before = schema.current(url)
+        schema.upgrade(url)
+        stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url)}", soft_wrap=True)
+    except KubechargeError as error:
+        raise fail(error) from None
+
+
+@db_app.command("current")
+def db_current(
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+) -> None:
+    """Print the database's schema version and the one this kubecharge needs."""
+    from kubecharge.store import schema
+
+    try:
+        url = db or Settings().database_url
+        stdout.print(f"{url}: {schema.current(url) or 'none'} (this kubecharge needs {schema.head()})",
+                     soft_wrap=True)  # fmt: skip
+    except KubechargeError as error:
+        raise fail(error) from None
+
+
 @app.command()
 def version() -> None:
     """Print the kubecharge version."""

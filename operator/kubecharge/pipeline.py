@@ -202,6 +202,7 @@ def run_report(
             query_set_json=json.dumps(queries.as_dict(), sort_keys=True),
             mappings_sha256=snapshot_sha,
             mappings_json=snapshot,
+            kubecharge_version=__version__,
         )
     )
     try:

@@ -10,6 +10,7 @@ import requests
 
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
+from tests.postgres import fresh_database
 from tests.support import by_team, read_csv, run_in_process
 
 END = START.replace(day=3)
@@ -27,12 +28,18 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def report_dir(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def report_dir(request: pytest.FixtureRequest, prometheus_url: str, mappings_file: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Path:  # fmt: skip
+    """The report, computed through each storage backend (rollups are stored, then read back to price)."""
     work = tmp_path_factory.mktemp("accuracy")
+    if request.param == "sqlite":
+        database = f"sqlite:///{work / 'kubecharge.db'}"
+    else:
+        database = fresh_database(request.getfixturevalue("postgres_server"))
     code, output = run_in_process(
         "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", PERIOD,
-        "--out", str(work / "out"), "--db", f"sqlite:///{work / 'kubecharge.db'}", "--cluster", "synthetic",
+        "--out", str(work / "out"), "--db", database, "--cluster", "synthetic",
     )  # fmt: skip
     assert code == 0, output
     return work / "out"

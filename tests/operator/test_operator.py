@@ -53,6 +53,8 @@ def kube(cluster: Cluster) -> Iterator[Kube]:
 @pytest.fixture(scope="module")
 def settings(kube: Kube, prometheus_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     work = tmp_path_factory.mktemp("operator")
+    code, output = run_in_process("db", "upgrade", "--db", f"sqlite:///{work / 'operator.db'}")
+    assert code == 0, output
     return Settings(
         kube_api_url=kube.api.configuration.host, prometheus_url=prometheus_url,
         database_url=f"sqlite:///{work / 'operator.db'}", cluster_name="synthetic",

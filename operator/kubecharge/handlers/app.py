@@ -103,7 +103,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> OperatorState
     return OperatorState(
         settings=settings,
         queries=build_queries(settings.queries),
-        repository=Repository(settings.database_url),
+        repository=Repository(settings.database_url, migrate=False),  # schema changes are `kubecharge db upgrade`
         kube=api_client(settings.kube_api_url),
         metrics=OperatorMetrics(),
         clock=clock or (lambda: datetime.now(UTC)),

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import delete, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import StorageError
+from kubecharge.store import schema
 from kubecharge.store.tables import HourlyUsage, ReportRun
 
 
@@ -34,7 +35,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Repository:
-    def __init__(self, url: str, create: bool = True) -> None:
+    def __init__(self, url: str, migrate: bool = True) -> None:
+        """`migrate`: bring the schema up to date first (the CLI's own database); otherwise require it current."""
         self.url = url
         try:
             self.engine: Engine = create_engine(url)
@@ -42,8 +44,10 @@ class Repository:
             raise StorageError(f"database URL {url!r} is not usable ({error}); give an SQLAlchemy URL") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        if create:
-            self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the schema")
+        if migrate:
+            schema.upgrade(url)
+        else:
+            schema.require_current(url)
 
     def _guard(self, action: Any, what: str) -> Any:
         try:

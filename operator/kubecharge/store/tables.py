@@ -45,3 +45,4 @@ class ReportRun(SQLModel, table=True):
     mappings_sha256: str = Field(max_length=64)
     mappings_json: str = Field(sa_column=Column(Text, nullable=False))
     totals_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    kubecharge_version: str = Field(default="unknown", max_length=32)

@@ -1,0 +1,66 @@
+"""Migrations: an old schema with data in it upgrades without loss, on SQLite and PostgreSQL; the operator
+refuses a database that is not migrated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy
+
+from kubecharge.errors import StorageError
+from kubecharge.store import schema
+from kubecharge.store.repository import Repository
+from tests.support import run_in_process
+
+HOUR = "2026-10-01 05:00:00+00:00"
+
+
+def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> None:
+    schema.upgrade(database_url, "0001")
+    engine = sqlalchemy.create_engine(database_url)
+    rows = [
+        {"cluster": "prod", "namespace": f"ns-{i}", "hour_start": HOUR, "cpu": 1.5 + i, "labels": '{"label_team": "a"}'}
+        for i in range(50)
+    ]
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO hourly_usage VALUES (:cluster, :namespace, :hour_start, :cpu, 1.0, :cpu, 2.0, 3.0, 3.0, "
+            "10.0, 0.5, :labels)"), rows)  # fmt: skip
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO report_runs (cluster, report, period_name, period_start, period_end, started_at, result, "
+            "message, query_set_sha256, query_set_json, mappings_sha256, mappings_json, totals_json) VALUES "
+            "('prod', 'finops/monthly', '2026-10', :h, :h, :h, 'succeeded', '', 'q', '{}', 'm', '[]', '{}')"),
+            {"h": HOUR})  # fmt: skip
+    before = _dump(engine)
+
+    code, output = run_in_process("db", "upgrade", "--db", database_url)
+    assert code == 0, output
+    assert "0001 -> 0002" in output
+    assert _dump(engine) == before  # every rollup kept, to the bit
+    with engine.connect() as connection:
+        version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
+    assert version == "unknown"  # runs from before the migration are marked, not guessed
+    loaded = Repository(database_url, migrate=False).load_hours("prod", *_bounds())
+    assert sorted(row.quantities.cpu_core_hours_usage for row in loaded) == [1.5 + i for i in range(50)]
+    engine.dispose()
+
+
+def test_the_operator_refuses_an_unmigrated_database(database_url: str) -> None:
+    with pytest.raises(StorageError, match="kubecharge db upgrade"):
+        Repository(database_url, migrate=False)
+    schema.upgrade(database_url, "0001")
+    with pytest.raises(StorageError, match="has schema 0001"):
+        Repository(database_url, migrate=False)
+
+
+def _dump(engine: sqlalchemy.Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(sqlalchemy.text(
+            "SELECT cluster, namespace, cpu_core_hours_usage, cpu_core_hours_request, cpu_core_hours_max, "
+            "memory_gib_hours_usage, storage_gib_hours, network_gib, namespace_labels_json FROM hourly_usage "
+            "ORDER BY namespace"))]  # fmt: skip
+
+
+def _bounds() -> tuple[datetime, datetime]:
+    return datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)
