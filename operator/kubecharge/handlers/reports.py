@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import time
@@ -25,7 +26,7 @@ from kubecharge import pipeline, schedule
 from kubecharge.collect.prometheus import PrometheusSource
 from kubecharge.collect.promql import QuerySet
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
-from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
 from kubecharge.errors import KubechargeError, NoUsageData
 from kubecharge.kube.configmaps import ensure_configmap
 from kubecharge.manifests import schema_errors, team_mapping_from_object, usage_report_from_object
@@ -248,6 +249,10 @@ async def reconcile_report(
             kopf.warn(body, reason="ReportFailed", message=message)
             raise kopf.PermanentError(message)
         spec = usage_report_from_object(body)
+        if spec.object_storage is None and state.settings.default_object_storage_url:
+            spec = dataclasses.replace(
+                spec, object_storage=ObjectStorageOutput(state.settings.default_object_storage_url)
+            )
         status = dict(body.get("status") or {})
         if spec.suspend:
             patch.status["conditions"] = _condition(False, "Suspended", "spec.suspend is true", now)

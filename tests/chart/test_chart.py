@@ -1,0 +1,128 @@
+"""The Helm chart, with the real helm binary: lint, render, Kubernetes 1.33 validation, least privilege, non-root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "kubecharge"
+PRODUCTION_VALUES = ROOT / "examples" / "values-postgresql-s3.yaml"
+
+
+def helm_binary() -> str:
+    helm = ROOT / ".tools" / "bin" / "helm"
+    if not helm.exists():
+        raise RuntimeError("helm is not installed in .tools/bin; run `bash scripts/dev.sh setup`")
+    return str(helm)
+
+
+def helm(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "HELM_CACHE_HOME": str(tmp / "cache"), "HELM_CONFIG_HOME": str(tmp / "config"),
+                   "HELM_DATA_HOME": str(tmp / "data")}  # fmt: skip
+    return subprocess.run([helm_binary(), *args], capture_output=True, text=True, env=environment, check=False)
+
+
+def render(tmp: Path, *values: str) -> list[dict[str, Any]]:
+    result = helm("template", "kubecharge", str(CHART), "--namespace", "kubecharge", "--include-crds", *values, tmp=tmp)
+    assert result.returncode == 0, result.stderr
+    (tmp / "rendered.yaml").write_text(result.stdout)
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(params=["default", "postgresql-s3"])
+def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> list[dict[str, Any]]:
+    values = ["-f", str(PRODUCTION_VALUES)] if request.param == "postgresql-s3" else []
+    lint = helm("lint", "--strict", str(CHART), *values, tmp=tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    return render(tmp_path, *values)
+
+
+def test_rendered_manifests_pass_kubernetes_validate(rendered: list[dict[str, Any]], tmp_path: Path) -> None:
+    check = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.33.0", str(tmp_path / "rendered.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    kinds = {doc["kind"] for doc in rendered}
+    assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service",
+            "CustomResourceDefinition"} <= kinds  # fmt: skip
+    validated = check.stdout.count("passed for resource")
+    assert validated >= len([d for d in rendered if d["kind"] not in {"ClusterKopfPeering", "ServiceMonitor"}])
+
+
+def test_rbac_has_no_wildcards_and_is_least_privilege(rendered: list[dict[str, Any]]) -> None:
+    (role,) = [doc for doc in rendered if doc["kind"] == "ClusterRole"]
+    for rule in role["rules"]:
+        for key in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[key], rule
+        assert "delete" not in rule["verbs"], rule  # the operator never deletes; owner references clean up
+    granted = {(group, resource): set(rule["verbs"]) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"]}  # fmt: skip
+    assert granted[("", "namespaces")] == {"get", "list", "watch"}
+    assert granted[("", "secrets")] == {"get"}
+    assert ("kubecharge.io", "usagereports/status") in granted
+
+
+def test_pod_runs_non_root_read_only_without_privileges(rendered: list[dict[str, Any]]) -> None:
+    (deployment,) = [doc for doc in rendered if doc["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+    (operator,) = pod["containers"]
+    assert operator["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert operator["resources"]["requests"]
+    assert pod["initContainers"][0]["command"] == ["kubecharge", "db", "upgrade"]
+
+
+def test_database_choice(tmp_path: Path) -> None:
+    default = render(tmp_path)
+    env = {e["name"]: e for e in _operator(default)["env"]}
+    assert env["KUBECHARGE_DATABASE_URL"]["value"] == "sqlite:////data/kubecharge.db"
+    assert any(doc["kind"] == "PersistentVolumeClaim" for doc in default)
+    production = render(tmp_path, "-f", str(PRODUCTION_VALUES))
+    env = {e["name"]: e for e in _operator(production)["env"]}
+    assert env["KUBECHARGE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "kubecharge-database"
+    assert env["KUBECHARGE_DEFAULT_OBJECT_STORAGE_URL"]["value"] == "s3://finance-exports/kubecharge"
+    assert not any(doc["kind"] == "PersistentVolumeClaim" for doc in production)
+    assert any(doc["kind"] == "ServiceMonitor" for doc in production)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["--set", "database.type=oracle"], "database/type"),
+        (["--set", "replicas=2"], "replicas > 1 needs database.type=postgresql"),
+        (["--set", "prometheus.url=prometheus:9090"], "prometheus/url"),
+        (["--set", "database.type=postgresql"], "existingSecret"),
+        (["--set", "unknownKey=1"], "unknownKey"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(values: list[str], message: str, tmp_path: Path) -> None:
+    result = helm("template", "kubecharge", str(CHART), *values, tmp=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_chart_crds_are_the_repository_crds() -> None:
+    for crd in (ROOT / "crds").glob("*.yaml"):
+        assert (CHART / "crds" / crd.name).read_bytes() == crd.read_bytes(), (
+            f"charts/kubecharge/crds/{crd.name} drifted"
+        )
+
+
+def _operator(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    return dict(deployment["spec"]["template"]["spec"]["containers"][0])
