@@ -14,7 +14,9 @@ install_system() {
   # Prometheus and promtool are real components of the demo and the tests; PostgreSQL of the tests.
   local wanted=()
   command -v prometheus >/dev/null && command -v promtool >/dev/null || wanted+=(prometheus)
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
+  if [ "${1:-}" = "with-postgresql" ]; then
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
+  fi
   if [ "${#wanted[@]}" -gt 0 ]; then
     echo "==> installing ${wanted[*]} (Debian packages)"
     $SUDO apt-get update -qq
@@ -80,7 +82,7 @@ install_python() {
 
 case "${1:-}" in
   setup)
-    install_system
+    install_system with-postgresql
     install_python
     install_focus_validator
     install_helm
@@ -92,7 +94,7 @@ case "${1:-}" in
     exec "$VENV/bin/kubecharge" demo "$@"
     ;;
   test)
-    install_system
+    install_system with-postgresql
     install_python
     install_focus_validator
     install_helm
