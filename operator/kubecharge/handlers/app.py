@@ -17,7 +17,8 @@ import kopf
 
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.handlers.mappings import mapping_status
-from kubecharge.handlers.reports import Clock, OperatorState, reconcile_report, valid_mappings
+from kubecharge.handlers.reports import reconcile_report, valid_mappings
+from kubecharge.handlers.state import Clock, OperatorState
 from kubecharge.kube.client import api_client
 from kubecharge.manifests import schema_errors
 from kubecharge.selfmetrics import OperatorMetrics

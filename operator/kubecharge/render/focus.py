@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from kubecharge.domain.charges import Chargeback, ChargeLine
 from kubecharge.render.tables import iso
 
@@ -134,6 +131,9 @@ def focus_csv(report: Chargeback) -> bytes:
 
 def focus_parquet(report: Chargeback) -> bytes:
     """The same rows, typed: amounts float64, dates UTC timestamps, the rest strings."""
+    import pyarrow as pa  # heavy: loaded only when a Parquet export is asked for
+    import pyarrow.parquet as pq
+
     rows = focus_rows(report)
     timestamp = pa.timestamp("s", tz="UTC")
     fields = []

@@ -1,0 +1,31 @@
+"""What every handler shares, built once at start-up and kept in kopf's `memo`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import kubernetes
+
+from kubecharge.collect.promql import QuerySet
+from kubecharge.selfmetrics import OperatorMetrics
+from kubecharge.settings import Settings
+from kubecharge.store.repository import Repository
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class OperatorState:
+    """What the handlers share, built once at start-up (kopf's `memo`)."""
+
+    settings: Settings
+    queries: QuerySet
+    repository: Repository
+    kube: kubernetes.client.ApiClient
+    metrics: OperatorMetrics
+    clock: Clock
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,65 @@
+"""Status fields of a UsageReport, built from period outcomes: what `kubectl get usagereports` shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kubecharge.handlers.periods import PeriodOutcome
+from kubecharge.render.tables import iso
+
+
+def now_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
+    period = outcome.run.period
+    entry: dict[str, Any] = {
+        "name": period.name,
+        "start": iso(period.start),
+        "end": iso(period.end),
+        "phase": "Finalized" if outcome.run.final else "Provisional",
+        "lastRun": now_text(now),
+    }
+    if outcome.result is not None:
+        chargeback = outcome.result.chargeback
+        entry.update(cost=chargeback.total_costs.total, currency=chargeback.currency, coverage=chargeback.coverage)
+    if outcome.waiting:
+        entry["phase"] = "Pending"
+    return entry
+
+
+def merge_periods(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 6) -> list[dict[str, Any]]:
+    by_name = {entry["name"]: entry for entry in previous}
+    by_name.update({entry["name"]: entry for entry in fresh})
+    return [by_name[name] for name in sorted(by_name)][-keep:]
+
+
+def condition(ready: bool, reason: str, message: str, now: datetime) -> list[dict[str, str]]:
+    return [{"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
+             "lastTransitionTime": now_text(now)}]  # fmt: skip
+
+
+def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
+    period = outcome.run.period
+    status: dict[str, Any] = {"period": {"name": period.name, "start": iso(period.start), "end": iso(period.end)}}
+    if outcome.result is None:
+        return status
+    chargeback = outcome.result.chargeback
+    totals = chargeback.total_quantities
+    status.update(
+        totals={"cost": chargeback.total_costs.total, "currency": chargeback.currency,
+                "cpuCoreHours": chargeback.cpu_core_hours_charged,
+                "memoryGiBHours": chargeback.memory_gib_hours_charged,
+                "storageGiBHours": totals.storage_gib_hours, "networkGiB": totals.network_gib},
+        coverage=chargeback.coverage,
+        topTeams=[{"team": t.team, "cost": t.costs.total} for t in chargeback.teams()[:5]],
+    )  # fmt: skip
+    return status
+
+
+def merge_outputs(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 12) -> list[dict[str, Any]]:
+    by_location = {entry["location"]: entry for entry in previous}
+    by_location.update({entry["location"]: entry for entry in fresh})
+    return [by_location[key] for key in sorted(by_location)][-keep:]
