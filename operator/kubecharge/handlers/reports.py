@@ -126,7 +126,8 @@ async def reconcile_report(
                 outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
             )  # fmt: skip
             if any(o.run.final for o in outcomes):
-                patch.status["finalizedPeriods"] = finalized + [o.run.period.name for o in outcomes if o.run.final]
+                patch.status["finalizedPeriods"] = sorted(set(finalized) | {o.run.period.name for o in outcomes
+                                                                              if o.run.final})  # fmt: skip
             kopf.warn(body, reason="ReportFailed", message=str(error))
             logger.error(f"report run failed ({reason}), retrying in {delay:.0f}s: {error}")
             raise kopf.TemporaryError(str(error), delay=delay) from None
@@ -149,6 +150,13 @@ async def reconcile_report(
             patch.status["finalizedPeriods"] = sorted(set(finalized) | set(newly_final))
         if restate is not None:
             patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
+            if restate not in finalized:
+                known = ", ".join(finalized) or "none"
+                kopf.warn(
+                    body,
+                    reason="RestateIgnored",
+                    message=f"{restate} is not a finalized period of this report ({known}); nothing restated",
+                )
         _record_restatements(body, patch, state, spec, status, outcomes, now)
         state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
         state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
