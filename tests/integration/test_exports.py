@@ -202,3 +202,15 @@ def test_late_data_after_finalization_is_a_restatement_with_its_drift(tmp_path: 
     assert manifest["drift"]["total"]["delta"] == pytest.approx(late * 0.031611, rel=0.01)
     assert run_cli("verify", f"{url}/{base}/v1-final").returncode == 0
     assert run_cli("verify", f"{url}/{base}/v2-final").returncode == 0
+
+
+def test_a_final_written_between_check_and_write_is_still_refused(aws: Any, tmp_path: Path) -> None:
+    """The existence check and the write race; S3's conditional write (If-None-Match) closes the gap."""
+    store = open_store(
+        f"s3://finance/race/{tmp_path.name}", S3Options(endpoint_url=os.environ["KUBECHARGE_S3_ENDPOINT_URL"])
+    )
+    store.put("v1-final/chargeback.csv", b"first", immutable=True)
+    store.exists = lambda key: False  # type: ignore[method-assign]  # another writer got in after our check
+    with pytest.raises(ImmutableObjectError):
+        store.put("v1-final/chargeback.csv", b"second", immutable=True)
+    assert store.get("v1-final/chargeback.csv") == b"first"

@@ -56,3 +56,13 @@ def test_configmap_stays_under_one_mebibyte_and_says_where_the_data_is() -> None
     assert size < CONFIGMAP_LIMIT_BYTES
     assert "chargeback.csv" not in data
     assert "s3://finance/exports" in data["summary.md"]
+
+
+def test_condition_transition_time_moves_only_on_a_transition() -> None:
+    from kubecharge.handlers.status import condition
+
+    first = condition(True, "ReportUpToDate", "2 period(s) computed", datetime(2026, 10, 2, 12, tzinfo=UTC))
+    again = condition(True, "ReportUpToDate", "2 period(s) computed", datetime(2026, 10, 2, 13, tzinfo=UTC), first)
+    assert again[0]["lastTransitionTime"] == "2026-10-02T12:00:00Z"
+    failed = condition(False, "PrometheusUnavailable", "down", datetime(2026, 10, 2, 14, tzinfo=UTC), again)
+    assert failed[0]["lastTransitionTime"] == "2026-10-02T14:00:00Z"

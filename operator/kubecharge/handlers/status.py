@@ -36,9 +36,16 @@ def merge_periods(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], k
     return [by_name[name] for name in sorted(by_name)][-keep:]
 
 
-def condition(ready: bool, reason: str, message: str, now: datetime) -> list[dict[str, str]]:
-    return [{"type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
-             "lastTransitionTime": now_text(now)}]  # fmt: skip
+def condition(
+    ready: bool, reason: str, message: str, now: datetime, previous: list[dict[str, Any]] | None = None
+) -> list[dict[str, str]]:
+    """The Ready condition; `lastTransitionTime` moves only when status or reason change, as conditions should."""
+    status = "True" if ready else "False"
+    since = now_text(now)
+    for old in previous or []:
+        if old.get("type") == "Ready" and old.get("status") == status and old.get("reason") == reason:
+            since = str(old.get("lastTransitionTime") or since)
+    return [{"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": since}]
 
 
 def current_status(outcome: PeriodOutcome) -> dict[str, Any]:

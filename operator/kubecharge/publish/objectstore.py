@@ -130,14 +130,29 @@ class S3Store:
         return bool(answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
 
     def put(self, key: str, data: bytes, *, immutable: bool = False) -> None:
+        from botocore.exceptions import ClientError
+
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
-        if immutable:
-            if self.exists(key):
-                raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
-            if self._object_lock():
-                arguments["ObjectLockMode"] = "COMPLIANCE"
-                arguments["ObjectLockRetainUntilDate"] = datetime.now(UTC) + self.retention
-        self._call(f"write {key}", lambda: self.client.put_object(**arguments))
+        if not immutable:
+            self._call(f"write {key}", lambda: self.client.put_object(**arguments))
+            return
+        refused = ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
+        if self.exists(key):
+            raise refused
+        if self._object_lock():
+            arguments["ObjectLockMode"] = "COMPLIANCE"
+            arguments["ObjectLockRetainUntilDate"] = datetime.now(UTC) + self.retention
+        try:
+            # A conditional write closes the race between the check above and the write.
+            self.client.put_object(**arguments, IfNoneMatch="*")
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                raise refused from None
+            if code not in {"NotImplemented", "InvalidArgument"}:
+                raise StorageTargetError(f"object storage refused to write {key} ({code}: {error})") from None
+            # An S3-compatible store without conditional writes: the existence check above is all there is.
+            self._call(f"write {key}", lambda: self.client.put_object(**arguments))
 
     def get(self, key: str) -> bytes:
         return bytes(self._call(f"read {key}", lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key)))
