@@ -1,36 +1,42 @@
-"""Run one `kubecharge report` in this process and print its timings as JSON (the benchmark's child)."""
+"""Run one `kubecharge report` in this process and print its timings as JSON (the benchmarks' child)."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-from kubecharge.cli import produce_report
+from kubecharge.cli import parse_moment, produce_report
 from kubecharge.settings import Settings
 
 
 def main() -> None:
-    prometheus, mappings, period, out, db = sys.argv[1:6]
+    parser = argparse.ArgumentParser()
+    for option in ("--prometheus", "--mappings", "--period", "--out", "--db"):
+        parser.add_argument(option, required=True)
+    parser.add_argument("--as-of")
+    args = parser.parse_args()
     began = time.perf_counter()
-    result = produce_report(
+    produced = produce_report(
         settings=Settings(),
-        prometheus=prometheus,
-        mappings_path=Path(mappings),
-        period_text=period,
-        out=Path(out),
+        prometheus=args.prometheus,
+        mappings_path=Path(args.mappings),
+        period_text=args.period,
+        out=Path(args.out),
         report_path=None,
-        db=db,
+        db=args.db,
         cluster="bench",
+        as_of=parse_moment(args.as_of),
+        source="bench",
     )
     print(
         json.dumps(
             {
                 "wall_seconds": time.perf_counter() - began,
-                "prometheus_seconds": result.extra["seconds_waiting_on_prometheus"],
-                "rollup_rows": result.rollup_rows,
-                "total_cost": result.chargeback.total_costs.total,
+                "prometheus_seconds": produced.seconds_waiting_on_prometheus,
+                "hours_queried": produced.result.hours_queried,
+                "total_cost": produced.result.chargeback.total_costs.total,
             }
         )
     )

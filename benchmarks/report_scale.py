@@ -84,11 +84,8 @@ def run(namespaces: int, pods: int, days: int, step: int, work: Path) -> dict[st
                 sys.executable,
                 "-m",
                 "benchmarks.report_child",
-                prometheus.url,
-                str(mappings),
-                period,
-                str(work / "out"),
-                f"sqlite:///{work / 'bench.db'}",
+                *("--prometheus", prometheus.url, "--mappings", str(mappings), "--period", period),
+                *("--out", str(work / "out"), "--db", f"sqlite:///{work / 'bench.db'}"),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -111,7 +108,7 @@ def run(namespaces: int, pods: int, days: int, step: int, work: Path) -> dict[st
         "kubecharge_peak_rss_mib": round(kubecharge_peak / 2**20, 1),
         "prometheus_peak_rss_mib": round(prometheus_peak / 2**20, 1),
         "prometheus_idle_rss_mib": round(prometheus_idle / 2**20, 1),
-        "rollup_rows": timings["rollup_rows"],
+        "hours_queried": timings["hours_queried"],
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +25,8 @@ from kubecharge.collect.promql import build as build_queries
 from kubecharge.domain import periods
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.errors import KubechargeError
-from kubecharge.pipeline import FORMAT_FILES, ReportRequest, ReportResult, export_files, manifest_fields, run_report
+from kubecharge.errors import InputError, KubechargeError
+from kubecharge.pipeline import FORMAT_FILES, ReportResult, export_files, manifest_fields, request_for, run_report
 from kubecharge.publish.directory import check_target, publish_directory
 from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
 from kubecharge.publish.exports import verify as verify_export
@@ -119,6 +120,13 @@ def s3_options(settings: Settings) -> S3Options:
     return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
 
 
+@dataclass(frozen=True)
+class ProducedReport:
+    result: ReportResult
+    seconds_waiting_on_prometheus: float
+    export: PublishOutcome | None
+
+
 def produce_report(
     *,
     settings: Settings,
@@ -130,7 +138,10 @@ def produce_report(
     db: str,
     cluster: str,
     publish: str | None = None,
-) -> ReportResult:
+    recollect: bool = False,
+    as_of: datetime | None = None,
+    source: str | None = None,
+) -> ProducedReport:
     """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good."""
     period = periods.parse(period_text)
     mappings = manifests.load_team_mappings(mappings_path)
@@ -138,32 +149,38 @@ def produce_report(
     check_target(out)
     store = open_store(publish, s3_options(settings)) if publish else None
     queries = build_queries(settings.queries)
-    source = PrometheusSource(
-        spec.prometheus_url or prometheus, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries
-    )
+    url = spec.prometheus_url or prometheus
+    now = as_of or datetime.now(UTC)
+    request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec, now=now,
+                          prometheus_url=url, recollect=recollect, source=source)  # fmt: skip
+    prometheus_source = PrometheusSource(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries)
     repository = Repository(db)
     try:
         with chunk_progress(f"Querying {period.name}") as progress:
-            result = run_report(
-                source,
-                queries,
-                repository,
-                ReportRequest(period, mappings, spec, cluster, settings.query_chunk_hours),
-                progress,
-            )
+            result = run_report(prometheus_source, queries, repository, request, progress)
     finally:
         repository.close()
-    result.extra["seconds_waiting_on_prometheus"] = source.seconds_waiting
+    export = None
     if store is not None:
-        request = ReportRequest(period, mappings, spec, cluster, settings.query_chunk_hours)
-        final = datetime.now(UTC) >= period.end + spec.finalize_after
+        final = now >= period.end + spec.finalize_after
         formats = spec.object_storage.formats if spec.object_storage else tuple(FORMAT_FILES)
-        result.extra["export"] = publish_export(
+        export = publish_export(
             store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),
             final=final, manifest_fields=manifest_fields(request, result, queries),
         )  # fmt: skip
     publish_directory(out, result.files)
-    return result
+    return ProducedReport(result, prometheus_source.seconds_waiting, export)
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """`--as-of`: an ISO-8601 time, UTC unless it says otherwise."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--as-of {text!r} is not an ISO-8601 time; use e.g. 2026-10-15T12:00Z") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @app.command()
@@ -190,11 +207,31 @@ def report(
             "(final once finalizeAfter has passed since the period ended).",
         ),
     ] = None,
+    recollect: Annotated[
+        bool,
+        typer.Option(
+            "--recollect",
+            help="Ask Prometheus again for every hour of the period it still holds (late data, a restatement); "
+            "hours it no longer holds keep what the database has.",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Report as of this time (ISO-8601, UTC): later hours are not charged."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Name of the metrics source in the database [default: the Prometheus URL]."),
+    ] = None,
 ) -> None:
-    """Collect a period from Prometheus, attribute it to teams, price it and write the report files."""
+    """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
+
+    The database is the ledger: complete hours it already holds are not asked for again (except the last
+    KUBECHARGE_RECHECK_HOURS, for late data), so history outlives Prometheus' retention.
+    """
     try:
         settings = Settings()
-        result = produce_report(
+        produced = produce_report(
             settings=settings,
             prometheus=prometheus or settings.prometheus_url,
             mappings_path=mappings,
@@ -204,12 +241,22 @@ def report(
             db=db or settings.database_url,
             cluster=cluster or settings.cluster_name,
             publish=publish,
+            recollect=recollect,
+            as_of=parse_moment(as_of),
+            source=source,
         )
     except KubechargeError as error:
         raise fail(error) from None
+    result = produced.result
     print_teams(result.chargeback)
-    stdout.print(f"Wrote {', '.join(sorted(result.files))} to {out}", soft_wrap=True)
-    export: PublishOutcome | None = result.extra.get("export")
+    if result.chargeback.completeness is not None and not result.chargeback.completeness.complete:
+        stdout.print(f"Completeness: {result.chargeback.completeness.describe()}", soft_wrap=True)
+    stdout.print(
+        f"Asked Prometheus for {result.hours_queried} hours (the rest came from the database); "
+        f"wrote {', '.join(sorted(result.files))} to {out}",
+        soft_wrap=True,
+    )
+    export = produced.export
     if export is not None:
         if export.version:
             stdout.print(f"Published {export.location}/{export.version} ({export.reason})", soft_wrap=True)

@@ -77,7 +77,7 @@ def run_demo(
         period = demo_period(days)
         with LocalPrometheus(tsdb) as prometheus:
             console.print(f"Prometheus with the synthetic history: {prometheus.url}")
-            result = produce_report(
+            produced = produce_report(
                 settings=Settings(),
                 prometheus=prometheus.url,
                 mappings_path=mappings,
@@ -88,7 +88,9 @@ def run_demo(
                 report_path=None,
                 db=f"sqlite:///{work / 'kubecharge.db'}",
                 cluster=cluster.cluster_name,
+                source="demo-prometheus",  # its port changes from run to run; with --keep the ledger is reused
             )
+        result = produced.result
         print_teams(result.chargeback)
         expected = truth(cluster).by_team(period.start, period.end)
         worst = max(

@@ -7,6 +7,7 @@
     ├── SourceError             the metrics source failed: retry later, or fix its address
     │   ├── PrometheusUnavailable   unreachable, timed out, or answered with an error
     │   └── NoUsageData         reachable but holds no kube-state-metrics / cAdvisor series for the period
+    │       └── PeriodNotStarted    the period has no complete hour yet (a future period, or its first hour)
     └── StorageError            the database refused a read or a write
 
 The CLI prints `str(error)` on one line and exits non-zero; the operator puts it in status and an Event.
@@ -52,3 +53,7 @@ class StorageError(KubechargeError):
     """The database failed; nothing of the run was written."""
 
     exit_code = 4
+
+
+class PeriodNotStarted(NoUsageData):
+    """The period has no complete hour yet: nothing can be charged before its first hour ends."""

@@ -1,8 +1,10 @@
 """The pipeline: collect → roll up → store → attribute → price → render. The only module that knows the order.
 
-The CLI and the operator both call `run_report`. Collection covers the whole period before anything is
-written: the rollups of a run are stored in one transaction, so a failure at any step leaves the database
-as it was (apart from the run record that says it failed) and produces no files.
+The CLI and the operator both call `run_report`. The database is the ledger: a run asks Prometheus only for the
+complete hours the ledger lacks plus a bounded re-check window, stores each chunk of hours in one transaction as
+it arrives (an emptier answer never replaces a stored hour), and then prices and renders the whole period from
+the ledger. A failure at any step leaves every hour either as it was or newly and wholly collected, records the
+run as failed, and produces no files.
 """
 
 from __future__ import annotations
@@ -10,22 +12,27 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kubecharge import __version__, attribute, pricing, rollup
-from kubecharge.collect.chunks import collect_chunk
+from kubecharge.collect.chunks import collect_chunks
 from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
+from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
+from kubecharge.domain.ledger import HOUR, CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.periods import Period
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import NamespaceHour
-from kubecharge.errors import KubechargeError, NoUsageData
+from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.publish.exports import PublishOutcome
 from kubecharge.render import documents, focus, tables
+from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
 from kubecharge.store.tables import ReportRun
 
@@ -38,7 +45,10 @@ class ReportRequest:
     mappings: Sequence[TeamMapping]
     report: UsageReportSpec
     cluster: str
+    source: str  # the metrics source's name in the ledger
+    policy: CollectionPolicy
     chunk_hours: int = 24
+    concurrency: int = 1
 
 
 @dataclass
@@ -46,9 +56,52 @@ class ReportResult:
     chargeback: Chargeback
     files: dict[str, bytes]
     run_id: int
-    rollup_rows: int
+    hours_queried: int  # hours asked from Prometheus; the rest came from the ledger
+    hours_replaced: int  # hours written to the ledger by this run
     mapping_conflicts: dict[str, list[str]] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    export: PublishOutcome | None = None  # set by the caller that published it
+
+
+def source_name(url: str) -> str:
+    """The ledger's name for a Prometheus: its URL without credentials, query or trailing slash."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
+
+
+def request_for(
+    settings: Settings,
+    period: Period,
+    mappings: Sequence[TeamMapping],
+    spec: UsageReportSpec,
+    *,
+    now: datetime,
+    prometheus_url: str,
+    recollect: bool = False,
+    source: str | None = None,
+) -> ReportRequest:
+    """The request the CLI and the operator both build: ledger source, collection policy, chunking.
+
+    The re-check window for late data is the setting, bounded by the report's lateness window `finalizeAfter`.
+    The source is `source` if given, else `KUBECHARGE_SOURCE_NAME` for the default Prometheus, else the URL.
+    """
+    default_source = settings.source_name if prometheus_url == settings.prometheus_url else None
+    policy = CollectionPolicy(
+        now=now,
+        settle=timedelta(seconds=settings.settle_seconds),
+        recheck=min(timedelta(hours=settings.recheck_hours), spec.finalize_after),
+        recollect=recollect,
+    )
+    return ReportRequest(
+        period=period,
+        mappings=mappings,
+        report=spec,
+        cluster=settings.cluster_name,
+        source=source or default_source or source_name(prometheus_url),
+        policy=policy,
+        chunk_hours=settings.query_chunk_hours,
+        concurrency=settings.prometheus_concurrency,
+    )
 
 
 def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
@@ -57,26 +110,28 @@ def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def collect_period(
-    source: UsageSource, period: Period, chunk_hours: int, progress: ChunkProgress | None = None
-) -> list[NamespaceHour]:
-    missing = source.missing_scrape_targets(period.start, period.end)
+def check_observed(known: Mapping[datetime, HourCompleteness], start: datetime, end: datetime) -> None:
+    """Stop when the period has no data at all, or one of the two scrape jobs is missing from every hour:
+    memory, storage and request figures would otherwise silently be zero."""
+    when = f"between {tables.iso(start)} and {tables.iso(end)}"
+    if not any(seen.observed for seen in known.values()):
+        raise NoUsageData(
+            f"Prometheus has no cAdvisor or kube-state-metrics data {when} and the ledger holds none; check that "
+            "it scrapes both and keeps data that far back"
+        )
+    jobs = (
+        ("cAdvisor", "KUBECHARGE_QUERY_CADVISOR_JOB_LABELS", [s.cadvisor_targets_expected for s in known.values()]),
+        ("kube-state-metrics", "KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS",
+         [s.state_metrics_targets_expected for s in known.values()]),
+    )  # fmt: skip
+    missing = [
+        f"no {what} scrape (`up`) series {when}; either Prometheus did not scrape {what} then, "
+        f"or {setting} does not match its job labels"
+        for what, setting, targets in jobs
+        if not any(targets)
+    ]
     if missing:
-        raise NoUsageData(
-            f"Prometheus has {' and '.join(missing)} between {tables.iso(period.start)} and {tables.iso(period.end)}"
-        )
-    chunks = list(period.chunks(chunk_hours))
-    rows: list[NamespaceHour] = []
-    for done, (start, end) in enumerate(chunks, start=1):
-        rows.extend(rollup.namespace_hours(collect_chunk(source, start, end)))
-        if progress is not None:
-            progress(done, len(chunks))
-    if not rows:  # known only after asking: a separate presence query would cost Prometheus a full pass
-        raise NoUsageData(
-            f"Prometheus has no cAdvisor or kube-state-metrics series between {tables.iso(period.start)} and "
-            f"{tables.iso(period.end)}; check that it scrapes both and keeps data that far back"
-        )
-    return rows
+        raise NoUsageData(f"Prometheus has {' and '.join(missing)}")
 
 
 def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
@@ -95,7 +150,9 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
     return info
 
 
-def build_chargeback(rows: Sequence[NamespaceHour], request: ReportRequest) -> Chargeback:
+def build_chargeback(
+    rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None
+) -> Chargeback:
     spec = request.report
     lines = pricing.price(attribute.attribute(rows, request.mappings), spec.charge_basis, spec.pricing)
     return Chargeback(
@@ -108,6 +165,7 @@ def build_chargeback(rows: Sequence[NamespaceHour], request: ReportRequest) -> C
         prices=dict(pricing.price_table(spec.pricing)),
         lines=tuple(lines),
         teams_info=team_info(request.mappings),
+        completeness=completeness,
     )
 
 
@@ -162,6 +220,7 @@ def manifest_fields(request: ReportRequest, result: ReportResult, queries: Query
         "mappingsSha256": snapshot_sha,
         "mappings": json.loads(snapshot),
         "totals": totals_record(chargeback),
+        "completeness": tables.completeness_record(chargeback.completeness),
         "unallocated": {"cost": math.fsum(line.costs.total for line in unallocated),
                         "cpuCoreHoursCharged": math.fsum(line.cpu_core_hours_charged for line in unallocated)},
     }  # fmt: skip
@@ -187,15 +246,23 @@ def run_report(
     request: ReportRequest,
     progress: ChunkProgress | None = None,
 ) -> ReportResult:
-    """Collect the period, replace its rollups, and price and render the report from the stored hours."""
+    """Fill the ledger's missing (and re-check) hours of the period, then price and render it from the ledger."""
+    period, policy = request.period, request.policy
+    until = min(period.end, policy.complete_until)
+    if until <= period.start:
+        raise PeriodNotStarted(
+            f"period {period.name} has no complete hour yet: it starts at {tables.iso(period.start)}, and its first "
+            f"hour can be reported from {tables.iso(period.start + HOUR + policy.settle)}"
+        )
     snapshot, snapshot_sha = mappings_snapshot(request.mappings)
     run_id = repository.start_run(
         ReportRun(
             cluster=request.cluster,
+            source=request.source,
             report=f"{request.report.namespace}/{request.report.name}",
-            period_name=request.period.name,
-            period_start=request.period.start,
-            period_end=request.period.end,
+            period_name=period.name,
+            period_start=period.start,
+            period_end=period.end,
             started_at=datetime.now(UTC),
             result="running",
             query_set_sha256=queries.digest,
@@ -205,16 +272,38 @@ def run_report(
             kubecharge_version=__version__,
         )
     )
+    hours_queried = hours_replaced = 0
     try:
-        rows = collect_period(source, request.period, request.chunk_hours, progress)
-        stored = repository.replace_hours(request.cluster, request.period.start, request.period.end, rows)
-        stored_rows = repository.load_hours(request.cluster, request.period.start, request.period.end)
-        chargeback = build_chargeback(stored_rows, request)
+        known = repository.known_hours(request.cluster, request.source, period.start, until)
+        chunks = list(ledger.ranges(ledger.hours_to_collect(period.start, until, known, policy), request.chunk_hours))
+        collected_at = datetime.now(UTC)
+        for done, chunk in enumerate(collect_chunks(source, chunks, request.concurrency), start=1):
+            hours_queried += len(chunk.completeness)
+            hours_replaced += repository.store_chunk(
+                request.cluster, request.source, chunk.completeness, rollup.namespace_hours(chunk), collected_at
+            )
+            if progress is not None:
+                progress(done, len(chunks))
+        if chunks:
+            known = repository.known_hours(request.cluster, request.source, period.start, until)
+        check_observed(known, period.start, until)
+        completeness = ledger.completeness(period.start, period.end, until, known)
+        stored_rows = repository.load_hours(request.cluster, request.source, period.start, until)
+        chargeback = build_chargeback(stored_rows, request, completeness)
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         files = render_all(chargeback)
     except Exception as error:
         message = str(error) if isinstance(error, KubechargeError) else f"internal error: {error!r}"
-        repository.finish_run(run_id, "failed", message, {})
+        repository.finish_run(run_id, "failed", message, {}, hours_queried=hours_queried,
+                              hours_replaced=hours_replaced)  # fmt: skip
         raise
-    repository.finish_run(run_id, "succeeded", "", totals_record(chargeback))
-    return ReportResult(chargeback, files, run_id, stored, overlaps)
+    repository.finish_run(
+        run_id,
+        "succeeded",
+        "",
+        totals_record(chargeback),
+        hours_queried=hours_queried,
+        hours_replaced=hours_replaced,
+        completeness=tables.completeness_record(completeness),
+    )
+    return ReportResult(chargeback, files, run_id, hours_queried, hours_replaced, overlaps)

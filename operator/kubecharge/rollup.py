@@ -21,12 +21,12 @@ _NS_HOUR = ["namespace", HOUR]
 
 def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.DataFrame:
     keys = [*CONTAINER_KEYS, HOUR]
-    merged = pd.merge(
-        usage.rename(columns={VALUE: "usage"}),  # the source gives one row per container-hour
-        request.rename(columns={VALUE: "request"}),
-        on=keys,
-        how="outer",
-    ).fillna({"usage": 0.0, "request": 0.0})
+    usage, request = usage.rename(columns={VALUE: "usage"}), request.rename(columns={VALUE: "request"})
+    if usage.empty or request.empty:  # an empty side has no rows to join (and pandas cannot join empty strings)
+        merged = pd.concat([frame for frame in (usage, request) if not frame.empty] or [usage.assign(request=0.0)])
+    else:  # the source gives one row per container-hour
+        merged = pd.merge(usage, request, on=keys, how="outer")
+    merged = merged.reindex(columns=[*keys, "usage", "request"]).fillna({"usage": 0.0, "request": 0.0})
     merged["max"] = merged[["usage", "request"]].max(axis=1)
     summed: pd.DataFrame = merged.groupby(_NS_HOUR, as_index=False)[["usage", "request", "max"]].agg(math.fsum)
     return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
@@ -38,13 +38,22 @@ def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
-    """One row per namespace-hour that used anything; labels are those in force that hour."""
+    """One row per namespace-hour that used anything; labels are those in force that hour.
+
+    A chunk may hold nothing at all (hours before the first sample, beyond retention, an outage): no rows.
+    """
     parts = [
-        _container_max(chunk.cpu_usage_core_hours, chunk.cpu_request_core_hours, "cpu_core_hours"),
-        _container_max(chunk.memory_usage_gib_hours, chunk.memory_request_gib_hours, "memory_gib_hours"),
-        _namespace_values(chunk.storage_gib_hours, "storage_gib_hours"),
-        _namespace_values(chunk.network_gib, "network_gib"),
+        part
+        for part in (
+            _container_max(chunk.cpu_usage_core_hours, chunk.cpu_request_core_hours, "cpu_core_hours"),
+            _container_max(chunk.memory_usage_gib_hours, chunk.memory_request_gib_hours, "memory_gib_hours"),
+            _namespace_values(chunk.storage_gib_hours, "storage_gib_hours"),
+            _namespace_values(chunk.network_gib, "network_gib"),
+        )
+        if not part.empty
     ]
+    if not parts:
+        return []
     table = parts[0]
     for part in parts[1:]:
         table = pd.merge(table, part, on=_NS_HOUR, how="outer")

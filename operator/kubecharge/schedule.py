@@ -20,6 +20,7 @@ from kubecharge.domain.reports import UsageReportSpec
 class PlannedRun:
     period: Period
     final: bool
+    restate: bool = False  # a finalized period asked for again: re-collect what Prometheus still holds
 
     @property
     def state(self) -> str:
@@ -34,7 +35,7 @@ def plan(
     previous = current.previous()
     runs = []
     if restate is not None and restate in finalized:
-        runs.append(PlannedRun(periods.parse(restate), final=True))
+        runs.append(PlannedRun(periods.parse(restate), final=True, restate=True))
     if previous.name not in finalized:
         runs.append(PlannedRun(previous, final=now >= previous.end + spec.finalize_after))
     runs.append(PlannedRun(current, final=False))

@@ -42,7 +42,15 @@ class OperatorMetrics:
             "kubecharge_unallocated_cpu_core_hours", "Charged core-hours no team claims, current period.",
             labels, registry=self.registry,
         )  # fmt: skip
-
+        self.hours_queried_total = Counter(
+            "kubecharge_prometheus_hours_queried_total",
+            "Hours asked from Prometheus (new hours and the re-check window; the rest comes from the ledger).",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.data_completeness_ratio = Gauge(
+            "kubecharge_data_completeness_ratio", "Hours with data of elapsed hours, current period.",
+            labels, registry=self.registry,
+        )  # fmt: skip
         self.finalization_drift_cost = Gauge(
             "kubecharge_finalization_drift_cost", "Cost change of the latest restatement of a final period.",
             [*labels, "period"], registry=self.registry,

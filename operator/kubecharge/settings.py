@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     query_chunk_hours: int = Field(default=24, ge=1, le=24 * 31, description="Hours queried per Prometheus request.")
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
+    prometheus_concurrency: int = Field(
+        default=2, ge=1, le=16, description="Prometheus requests in flight at once (chunks are fetched ahead)."
+    )
+    source_name: str | None = Field(
+        default=None,
+        description="Name of the metrics source in the ledger (default: the Prometheus URL without credentials).",
+    )
+    recheck_hours: int = Field(
+        default=6, ge=0, le=24 * 31,
+        description="Complete hours re-collected on every run for late data (at most a report's finalizeAfter).",
+    )  # fmt: skip
+    settle_seconds: float = Field(
+        default=300.0, ge=0, le=86400, description="How long after an hour ends before it is collected and charged."
+    )
     queries: QuerySettings = Field(default_factory=QuerySettings)
     default_object_storage_url: str | None = Field(
         default=None, description="Export UsageReports that name no object storage here (s3://... or file:///...)."

@@ -36,12 +36,15 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0002" in output
+    assert "0001 -> 0003" in output
     assert _dump(engine) == before  # every rollup kept, to the bit
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
     assert version == "unknown"  # runs from before the migration are marked, not guessed
-    loaded = Repository(database_url, migrate=False).load_hours("prod", *_bounds())
+    with engine.connect() as connection:
+        sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM hourly_usage")).scalars().all()
+    assert sources == ["unknown"]  # rollups from before the ledger cannot name their Prometheus
+    loaded = Repository(database_url, migrate=False).load_hours("prod", "unknown", *_bounds())
     assert sorted(row.quantities.cpu_core_hours_usage for row in loaded) == [1.5 + i for i in range(50)]
     engine.dispose()
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from kubecharge.domain import periods
 from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
+from kubecharge.domain.ledger import CollectionPolicy
 from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.pipeline import ReportRequest, build_chargeback
@@ -35,6 +36,7 @@ def chunk() -> ChunkUsage:
         storage_gib_hours=pd.DataFrame([("shop", HOUR, 10.0)], columns=[*NAMESPACE_KEYS, "hour_start", "value"]),
         network_gib=empty_frame(NAMESPACE_KEYS),
         namespace_labels={("shop", HOUR): {"label_team": "x"}},
+        completeness={},
     )  # fmt: skip
 
 
@@ -52,7 +54,7 @@ def test_max_is_per_container_not_per_namespace() -> None:
 def test_csv_header_and_basis() -> None:
     rows = namespace_hours(chunk())
     spec = UsageReportSpec(charge_basis=ChargeBasis.REQUEST, pricing=Pricing(cpu_core_hour=Decimal("0.5")))
-    request = ReportRequest(periods.parse("2026-10-01"), [], spec, "c")
+    request = ReportRequest(periods.parse("2026-10-01"), [], spec, "c", "prometheus", CollectionPolicy(HOUR))
     report = build_chargeback(rows, request)
     text = chargeback_csv(report).decode()
     header, line = text.splitlines()[:2]

@@ -1,14 +1,20 @@
-"""Ask every question for one chunk of hours; the pipeline walks a period chunk by chunk."""
+"""Ask every question for one chunk of hours, and walk a list of chunks with a bounded number in flight."""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
+from kubecharge.domain.ledger import HOUR, NOTHING_OBSERVED
 
 
 def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkUsage:
+    seen = source.scrape_completeness(start, end)
+    hours = [start + HOUR * i for i in range(int((end - start) / HOUR))]
     return ChunkUsage(
         start=start,
         end=end,
@@ -19,4 +25,35 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkU
         storage_gib_hours=source.storage_gib_hours(start, end),
         network_gib=source.network_gib(start, end),
         namespace_labels=source.namespace_labels(start, end),
+        completeness={hour: seen.get(hour, NOTHING_OBSERVED) for hour in hours},
     )
+
+
+def collect_chunks(
+    source: UsageSource, chunks: Iterable[tuple[datetime, datetime]], concurrency: int = 1
+) -> Iterator[ChunkUsage]:
+    """The chunks in order, with up to `concurrency` of them being fetched ahead in worker threads.
+
+    Prometheus works on the next chunks while the caller rolls up and stores this one, and memory stays
+    bounded by `concurrency + 1` chunks. A failure stops the walk and cancels what was not started yet.
+    """
+    pending_ranges = iter(chunks)
+    if concurrency <= 1:
+        for start, end in pending_ranges:
+            yield collect_chunk(source, start, end)
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kubecharge-collect")
+    in_flight: deque[Future[ChunkUsage]] = deque()
+    try:
+        for start, end in pending_ranges:
+            in_flight.append(pool.submit(collect_chunk, source, start, end))
+            if len(in_flight) >= concurrency:
+                break
+        while in_flight:
+            chunk = in_flight.popleft().result()
+            following = next(pending_ranges, None)
+            if following is not None:
+                in_flight.append(pool.submit(collect_chunk, source, *following))
+            yield chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

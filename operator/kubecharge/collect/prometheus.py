@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -10,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -18,6 +21,8 @@ from urllib3.util.retry import Retry
 
 from kubecharge.collect.promql import QuerySet
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, empty_frame
+from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import PrometheusUnavailable
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
@@ -39,20 +44,31 @@ class PrometheusSource:
         self.timeout_seconds = timeout_seconds
         self.observer = observer
         self.seconds_waiting = 0.0
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            backoff_factor=0.5,
-            status_forcelist=(429, 502, 503, 504),
-            allowed_methods=None,
-        )
-        try:
-            self._client = PrometheusConnect(
-                url=self.url, retry=retry, method="POST", timeout=int(timeout_seconds) or 1
+        self._retries = retries
+        self._waiting_lock = threading.Lock()
+        self._local = threading.local()
+        self._client()  # the client validates the URL: fail here, not in a worker thread
+
+    def _client(self) -> PrometheusConnect:
+        """One HTTP client per thread: chunks are fetched concurrently and a requests Session is not shared."""
+        client: PrometheusConnect | None = getattr(self._local, "client", None)
+        if client is None:
+            retry = Retry(
+                total=self._retries,
+                connect=self._retries,
+                read=self._retries,
+                backoff_factor=0.5,
+                status_forcelist=(429, 502, 503, 504),
+                allowed_methods=None,
             )
-        except Exception as error:  # the client validates the URL eagerly
-            raise PrometheusUnavailable(f"Prometheus URL {url!r} is not usable ({error})") from None
+            try:
+                client = PrometheusConnect(
+                    url=self.url, retry=retry, method="POST", timeout=int(self.timeout_seconds) or 1
+                )
+            except Exception as error:  # the client validates the URL eagerly
+                raise PrometheusUnavailable(f"Prometheus URL {self.url!r} is not usable ({error})") from None
+            self._local.client = client
+        return client
 
     # -- the questions -------------------------------------------------------------------------------
 
@@ -88,23 +104,17 @@ class PrometheusSource:
             key: dict(max(options.items(), key=lambda item: (item[1], item[0]))[0]) for key, options in counts.items()
         }
 
-    def missing_scrape_targets(self, start: datetime, end: datetime) -> list[str]:
-        seconds = int((end - start).total_seconds())
-        missing = []
-        for question, what, setting in (
-            ("cadvisor_targets", "cAdvisor", "KUBECHARGE_QUERY_CADVISOR_JOB_LABELS"),
-            ("state_metrics_targets", "kube-state-metrics", "KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS"),
-        ):
-            query = getattr(self.queries, question).replace("{range}", f"{seconds}s")
-            if not self._instant(question, query, end):
-                missing.append(
-                    f"no {what} scrape (`up`) series; either Prometheus did not scrape {what} then, "
-                    f"or {setting} does not match its job labels"
-                )
-        return missing
-
-    def _instant(self, question: str, query: str, moment: datetime) -> list[dict[str, Any]]:
-        return self._call(question, lambda: self._client.custom_query(query, params={"time": moment.timestamp()}))
+    def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
+        """Targets and scrapes expected / seen per hour; hours without any `up` sample are absent."""
+        measures: dict[datetime, dict[str, int]] = defaultdict(dict)
+        wanted = set(HourCompleteness.names())
+        for series in self._range("scrape_completeness", start, end):
+            measure = series["metric"].get("measure", "")
+            if measure not in wanted:
+                continue
+            for timestamp, value in series["values"]:
+                measures[_hour_start(timestamp)][measure] = round(float(value))
+        return {hour: HourCompleteness(**found) for hour, found in measures.items()}
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -112,7 +122,7 @@ class PrometheusSource:
         query = getattr(self.queries, question)
         return self._call(
             question,
-            lambda: self._client.custom_query_range(
+            lambda: self._client().custom_query_range(
                 query, start_time=start + timedelta(hours=1), end_time=end, step="3600", timeout=self.timeout_seconds
             ),
         )
@@ -135,22 +145,40 @@ class PrometheusSource:
             ) from None
         finally:
             elapsed = time.perf_counter() - began
-            self.seconds_waiting += elapsed
+            with self._waiting_lock:
+                self.seconds_waiting += elapsed
             if self.observer is not None:
                 self.observer(question, elapsed, ok)
 
     def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
-        """Add the returned series up per `keys` and hour, exactly (fsum) and in a fixed order."""
-        parts: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-        for series in self._range(question, start, end):
-            metric = series["metric"]
-            labels = tuple(metric.get(k, "") for k in keys)
-            for timestamp, value in series["values"]:
-                parts[(*labels, _hour_start(timestamp))].append(float(value))
-        if not parts:
+        """One row per `keys` × hour. Series that share `keys` (restarts: one per cgroup `id`) are added with
+        `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
+        result = self._range(question, start, end)
+        if not result:
             return empty_frame(keys)
-        rows = [(*key, math.fsum(values)) for key, values in sorted(parts.items())]
-        return pd.DataFrame(rows, columns=[*keys, HOUR, VALUE])
+        codes: dict[tuple[str, ...], int] = {}
+        series_codes = np.fromiter(
+            (codes.setdefault(tuple(s["metric"].get(k, "") for k in keys), len(codes)) for s in result),
+            dtype=np.int64,
+            count=len(result),
+        )
+        lengths = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
+        samples = list(itertools.chain.from_iterable(s["values"] for s in result))
+        frame = pd.DataFrame(
+            {
+                "code": np.repeat(series_codes, lengths),
+                "stamp": np.fromiter((p[0] for p in samples), dtype=np.float64, count=len(samples)).astype(np.int64),
+                VALUE: np.array([p[1] for p in samples], dtype=np.float64),
+            }
+        )
+        shared = frame.duplicated(["code", "stamp"], keep=False)
+        if shared.any():
+            sums = frame[shared].groupby(["code", "stamp"], sort=False)[VALUE].agg(math.fsum).reset_index()
+            frame = pd.concat([frame[~shared], sums], ignore_index=True)
+        labels = pd.DataFrame(list(codes), columns=list(keys)).iloc[frame["code"].to_numpy()].reset_index(drop=True)
+        labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
+        labels[VALUE] = frame[VALUE].to_numpy()
+        return labels
 
 
 @lru_cache(maxsize=8192)

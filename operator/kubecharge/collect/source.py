@@ -12,6 +12,8 @@ from typing import Protocol
 
 import pandas as pd
 
+from kubecharge.domain.ledger import HourCompleteness
+
 
 class UsageSource(Protocol):
     """Per-hour answers; container frames have namespace, pod, uid, container, hour_start, value."""
@@ -30,10 +32,10 @@ class UsageSource(Protocol):
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]: ...
 
-    def missing_scrape_targets(self, start: datetime, end: datetime) -> list[str]:
-        """Which of cAdvisor / kube-state-metrics has no `up` series in the range, each with what to check.
+    def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
+        """Per hour, cAdvisor's and kube-state-metrics' scrape targets and scrapes, expected and seen.
 
-        Gauges and request shares are divided by those targets' successful scrapes: without them every memory,
-        storage and request figure would silently be zero, so a run must stop instead.
+        Gauges and request shares are divided by those targets' successful scrapes, and the ledger decides by
+        them whether a new answer may replace a stored hour; hours without any `up` sample are absent.
         """
         ...

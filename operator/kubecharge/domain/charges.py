@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
@@ -74,6 +75,7 @@ class Chargeback:
     prices: dict[str, str]
     lines: tuple[ChargeLine, ...]
     teams_info: dict[str, TeamInfo]
+    completeness: Completeness | None = None  # which hours of the period the numbers rest on
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""

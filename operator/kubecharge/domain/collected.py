@@ -12,6 +12,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from kubecharge.domain.ledger import HourCompleteness
+
 CONTAINER_KEYS = ("namespace", "pod", "uid", "container")
 NAMESPACE_KEYS = ("namespace",)
 HOUR = "hour_start"
@@ -39,3 +41,4 @@ class ChunkUsage:
     storage_gib_hours: pd.DataFrame  # NAMESPACE_KEYS + hour_start + value
     network_gib: pd.DataFrame
     namespace_labels: Mapping[tuple[str, datetime], Mapping[str, str]]
+    completeness: Mapping[datetime, HourCompleteness]  # every hour of [start, end), observed or not

@@ -38,6 +38,7 @@ class PeriodOutcome:
     result: pipeline.ReportResult | None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     waiting: bool = False  # the period has no complete hour yet
+    no_data: bool = False  # an earlier period for which neither Prometheus nor the ledger has any data
     export: PublishOutcome | None = None
 
 
@@ -78,11 +79,13 @@ def run_period(
 ) -> PeriodOutcome:
     """Blocking: compute one period, publish its export (if configured), then its ConfigMap."""
     settings = state.settings
-    source = PrometheusSource(spec.prometheus_url or settings.prometheus_url, state.queries,
-                              settings.prometheus_timeout_seconds, settings.prometheus_retries,
+    url = spec.prometheus_url or settings.prometheus_url
+    source = PrometheusSource(url, state.queries, settings.prometheus_timeout_seconds, settings.prometheus_retries,
                               observer=state.metrics.observe_query)  # fmt: skip
-    request = pipeline.ReportRequest(run.period, mappings, spec, settings.cluster_name, settings.query_chunk_hours)
+    request = pipeline.request_for(settings, run.period, mappings, spec, now=state.clock(), prometheus_url=url,
+                                   recollect=run.restate)  # fmt: skip
     result = pipeline.run_report(source, state.queries, state.repository, request)
+    state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
     outputs: list[dict[str, Any]] = []
     export = None
     if spec.object_storage is not None:

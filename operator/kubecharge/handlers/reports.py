@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -20,13 +20,20 @@ import kopf
 from kubecharge import schedule
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
-from kubecharge.errors import KubechargeError, NoUsageData
+from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
 from kubecharge.handlers.periods import PeriodOutcome, run_period
 from kubecharge.handlers.state import OperatorState
-from kubecharge.handlers.status import condition, current_status, merge_outputs, merge_periods, now_text, period_entry
+from kubecharge.handlers.status import (
+    completeness_condition,
+    condition,
+    current_status,
+    merge_outputs,
+    merge_periods,
+    now_text,
+    period_entry,
+)
 from kubecharge.manifests import schema_errors, team_mapping_from_object, usage_report_from_object
 
-FIRST_HOUR_GRACE = timedelta(hours=2)  # a new period has no complete hour yet: not a failure
 RESTATE_ANNOTATION = "kubecharge.io/restate"
 
 
@@ -107,10 +114,14 @@ async def reconcile_report(
             for run in schedule.plan(spec, now, finalized, restate):
                 try:
                     outcomes.append(await asyncio.to_thread(run_period, state, body, spec, mappings, run))
-                except NoUsageData:
-                    if run.final or now - run.period.start > FIRST_HOUR_GRACE:
-                        raise
+                except PeriodNotStarted:
                     outcomes.append(PeriodOutcome(run, None, waiting=True))
+                except NoUsageData:
+                    if run.period.contains(now):  # the current period must have data: the setup is wrong
+                        raise
+                    # An earlier period without any data (the cluster or its monitoring is newer): nothing
+                    # to charge, and its empty hours are in the ledger, so asking again costs nothing.
+                    outcomes.append(PeriodOutcome(run, None, no_data=True))
         except KubechargeError as error:
             elapsed = time.perf_counter() - began
             reason = type(error).__name__
@@ -135,15 +146,17 @@ async def reconcile_report(
         elapsed = time.perf_counter() - began
         state.failures.pop(uid, None)
         current = outcomes[-1]
+        periods = merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes])
         newly_final = [o.run.period.name for o in outcomes if o.run.final]
         patch.status.update(
             phase="Pending" if current.waiting else "Provisional",
             lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Succeeded",
                      "message": "waiting for the period's first complete hour" if current.waiting else ""},
-            conditions=condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now,
-                                 status.get("conditions")),
+            conditions=[*condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now,
+                                   status.get("conditions")),
+                        completeness_condition(periods, now, status.get("conditions"))],
             observedGeneration=meta.get("generation"),
-            periods=merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes]),
+            periods=periods,
             outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
             **current_status(current),
         )  # fmt: skip
@@ -166,6 +179,11 @@ async def reconcile_report(
             unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
             state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
             state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
+            elapsed_hours = chargeback.completeness.hours_elapsed if chargeback.completeness else 0
+            if chargeback.completeness is not None and elapsed_hours:
+                state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(
+                    chargeback.completeness.hours_collected / elapsed_hours
+                )
         for outcome in outcomes:
             if outcome.result is None:
                 continue
@@ -173,6 +191,10 @@ async def reconcile_report(
             kopf.info(body, reason="ReportFinished",
                       message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
                               f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
+            seen = chargeback.completeness
+            if outcome.run.final and seen is not None and not seen.complete:
+                kopf.warn(body, reason="FinalizedWithGaps",
+                          message=f"{outcome.run.period.name} was finalized with {seen.describe()}")  # fmt: skip
             for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
                 kopf.warn(body, reason="MappingConflict",
                           message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "

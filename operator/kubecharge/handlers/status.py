@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubecharge.handlers.periods import PeriodOutcome
-from kubecharge.render.tables import iso
+from kubecharge.render.tables import completeness_record, iso
 
 
 def now_text(moment: datetime) -> str:
@@ -25,9 +25,30 @@ def period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
     if outcome.result is not None:
         chargeback = outcome.result.chargeback
         entry.update(cost=chargeback.total_costs.total, currency=chargeback.currency, coverage=chargeback.coverage)
+        if chargeback.completeness is not None:
+            seen = chargeback.completeness
+            entry["completeness"] = {"hoursInPeriod": seen.hours_in_period, "hoursCollected": seen.hours_collected,
+                                     "summary": seen.describe()}  # fmt: skip
     if outcome.waiting:
         entry["phase"] = "Pending"
+    if outcome.no_data:
+        entry["phase"] = "NoData"
     return entry
+
+
+def completeness_condition(
+    periods: list[dict[str, Any]], now: datetime, previous: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """`DataComplete`: False while any finalized period in status rests on fewer hours than it has."""
+    gappy = []
+    for entry in periods:
+        seen = entry.get("completeness") or {}
+        if entry.get("phase") == "Finalized" and seen.get("hoursCollected", 0) < seen.get("hoursInPeriod", 0):
+            gappy.append(f"{entry['name']}: {seen['summary']}")
+    if gappy:
+        return condition(False, "FinalizedWithGaps", "; ".join(gappy), now, previous, kind="DataComplete")[0]
+    return condition(True, "Complete", "every finalized period has data for all its hours", now, previous,
+                     kind="DataComplete")[0]  # fmt: skip
 
 
 def merge_periods(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 6) -> list[dict[str, Any]]:
@@ -37,15 +58,20 @@ def merge_periods(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], k
 
 
 def condition(
-    ready: bool, reason: str, message: str, now: datetime, previous: list[dict[str, Any]] | None = None
+    ready: bool,
+    reason: str,
+    message: str,
+    now: datetime,
+    previous: list[dict[str, Any]] | None = None,
+    kind: str = "Ready",
 ) -> list[dict[str, str]]:
-    """The Ready condition; `lastTransitionTime` moves only when status or reason change, as conditions should."""
+    """One condition (Ready by default); `lastTransitionTime` moves only when status or reason change."""
     status = "True" if ready else "False"
     since = now_text(now)
     for old in previous or []:
-        if old.get("type") == "Ready" and old.get("status") == status and old.get("reason") == reason:
+        if old.get("type") == kind and old.get("status") == status and old.get("reason") == reason:
             since = str(old.get("lastTransitionTime") or since)
-    return [{"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": since}]
+    return [{"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": since}]
 
 
 def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
@@ -61,6 +87,7 @@ def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
                 "memoryGiBHours": chargeback.memory_gib_hours_charged,
                 "storageGiBHours": totals.storage_gib_hours, "networkGiB": totals.network_gib},
         coverage=chargeback.coverage,
+        completeness=completeness_record(chargeback.completeness),
         topTeams=[{"team": t.team, "cost": t.costs.total} for t in chargeback.teams()[:5]],
     )  # fmt: skip
     return status

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kubecharge.domain.charges import Chargeback, ChargeLine, TeamInfo
+from kubecharge.domain.ledger import Completeness
 
 CSV_COLUMNS = (
     "period_start", "period_end", "team", "namespace",
@@ -25,6 +26,22 @@ CSV_COLUMNS = (
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def completeness_record(completeness: Completeness | None) -> dict[str, Any]:
+    """`{hoursInPeriod, hoursCollected, firstHour, lastHour, gaps: [{start, end}]}` (end exclusive), plus
+    `hoursElapsed` (less than the period while it is in progress) and the same in words."""
+    if completeness is None:
+        return {}
+    return {
+        "hoursInPeriod": completeness.hours_in_period,
+        "hoursElapsed": completeness.hours_elapsed,
+        "hoursCollected": completeness.hours_collected,
+        "firstHour": iso(completeness.first_hour) if completeness.first_hour else None,
+        "lastHour": iso(completeness.last_hour) if completeness.last_hour else None,
+        "gaps": [{"start": iso(gap.start), "end": iso(gap.end)} for gap in completeness.gaps],
+        "summary": completeness.describe(),
+    }
 
 
 def number(value: float) -> str:
@@ -85,6 +102,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
         "chargeBasis": str(report.basis),
         "currency": report.currency,
         "prices": report.prices,
+        "completeness": completeness_record(report.completeness),
         "coverage": report.coverage,
         "unallocatedCost": report.unallocated_cost,
         "totals": {

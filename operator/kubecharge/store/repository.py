@@ -1,7 +1,8 @@
-"""The database behind one small interface: replace hours, load hours, record runs.
+"""The database behind one small interface: the ledger's hours (store a chunk, read what is known, load rollups)
+and the audit trail of runs.
 
-Every write is one transaction: a run's rollups land whole or not at all, so an interrupted run leaves the
-previous numbers, never a mix.
+Every write is one transaction: a chunk's hours land whole or not at all, so an interrupted run leaves each
+hour either as it was or as newly collected, never a mix; an emptier answer never replaces a stored hour.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 from sqlalchemy import delete, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
+from kubecharge.domain.ledger import HOUR, HourCompleteness, ranges
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
-from kubecharge.store.tables import HourlyUsage, ReportRun
+from kubecharge.store.tables import HourlyUsage, LedgerHour, ReportRun
 
 
 def _utc(moment: datetime) -> datetime:
@@ -57,40 +59,107 @@ class Repository:
             reason = str(original) if original is not None else str(error)
             raise StorageError(f"database error while trying to {what}: {reason.splitlines()[0]}") from None
 
-    def replace_hours(self, cluster: str, start: datetime, end: datetime, rows: Iterable[NamespaceHour]) -> int:
-        """Delete the cluster's rollups in [start, end) and insert `rows`, in one transaction."""
-        records = [
-            HourlyUsage(
-                cluster=cluster,
-                namespace=row.namespace,
-                hour_start=_utc(row.hour_start),
-                namespace_labels_json=json.dumps(dict(row.namespace_labels), sort_keys=True),
-                **{name: getattr(row.quantities, name) for name in ResourceQuantities.names()},
-            )
-            for row in rows
-        ]
+    def store_chunk(
+        self,
+        cluster: str,
+        source: str,
+        completeness: Mapping[datetime, HourCompleteness],
+        rows: Iterable[NamespaceHour],
+        collected_at: datetime,
+    ) -> int:
+        """Store freshly collected hours, in one transaction; returns how many hours were written.
+
+        An hour whose stored record saw more successful scrapes than the new answer (Prometheus lost it to
+        retention or an outage since) keeps its stored rollups. Any other hour is replaced whole: its old rows
+        are deleted and the new ones inserted, so re-collecting never adds to what was there.
+        """
+        hours = sorted(_utc(hour) for hour in completeness)
+        if not hours:
+            return 0
+        by_hour = {_utc(hour): seen for hour, seen in completeness.items()}
+        grouped: dict[datetime, list[NamespaceHour]] = {}
+        for row in rows:
+            grouped.setdefault(_utc(row.hour_start), []).append(row)
 
         def write() -> int:
             with Session(self.engine) as session, session.begin():
-                session.execute(
-                    delete(HourlyUsage).where(
-                        HourlyUsage.cluster == cluster,  # type: ignore[arg-type]
-                        HourlyUsage.hour_start >= start,  # type: ignore[arg-type]
-                        HourlyUsage.hour_start < end,  # type: ignore[arg-type]
+                stored = self._completeness(session, cluster, source, hours[0], hours[-1] + HOUR)
+                accepted = [h for h in hours if h not in stored or not by_hour[h].emptier_than(stored[h])]
+                if not accepted:
+                    return 0
+                for first, end in ranges(accepted, len(accepted)):
+                    for table in (HourlyUsage, LedgerHour):
+                        session.execute(
+                            delete(table).where(
+                                col(table.cluster) == cluster,
+                                col(table.source) == source,
+                                col(table.hour_start) >= first,
+                                col(table.hour_start) < end,
+                            )
+                        )
+                session.add_all(
+                    HourlyUsage(
+                        cluster=cluster,
+                        source=source,
+                        namespace=row.namespace,
+                        hour_start=hour,
+                        namespace_labels_json=json.dumps(dict(row.namespace_labels), sort_keys=True),
+                        **{name: getattr(row.quantities, name) for name in ResourceQuantities.names()},
                     )
+                    for hour in accepted
+                    for row in grouped.get(hour, ())
                 )
-                session.add_all(records)
-            return len(records)
+                session.add_all(
+                    LedgerHour(
+                        cluster=cluster,
+                        source=source,
+                        hour_start=hour,
+                        collected_at=collected_at,
+                        namespaces=len(grouped.get(hour, ())),
+                        **{name: getattr(by_hour[hour], name) for name in HourCompleteness.names()},
+                    )
+                    for hour in accepted
+                )
+                return len(accepted)
 
         return int(self._guard(write, "store hourly rollups"))
 
-    def load_hours(self, cluster: str, start: datetime, end: datetime) -> list[NamespaceHour]:
+    @staticmethod
+    def _completeness(
+        session: Session, cluster: str, source: str, start: datetime, end: datetime
+    ) -> dict[datetime, HourCompleteness]:
+        statement = select(LedgerHour).where(
+            LedgerHour.cluster == cluster,
+            LedgerHour.source == source,
+            LedgerHour.hour_start >= start,
+            LedgerHour.hour_start < end,
+        )
+        return {
+            _utc(record.hour_start): HourCompleteness(
+                **{name: getattr(record, name) for name in HourCompleteness.names()}
+            )
+            for record in session.exec(statement)
+        }
+
+    def known_hours(
+        self, cluster: str, source: str, start: datetime, end: datetime
+    ) -> dict[datetime, HourCompleteness]:
+        """The hours in [start, end) the ledger holds for this source, with or without data, and how complete."""
+
+        def read() -> dict[datetime, HourCompleteness]:
+            with Session(self.engine) as session:
+                return self._completeness(session, cluster, source, start, end)
+
+        return dict(self._guard(read, "read the ledger's hours"))
+
+    def load_hours(self, cluster: str, source: str, start: datetime, end: datetime) -> list[NamespaceHour]:
         def read() -> list[NamespaceHour]:
             with Session(self.engine) as session:
                 statement = (
                     select(HourlyUsage)
                     .where(
                         HourlyUsage.cluster == cluster,
+                        HourlyUsage.source == source,
                         HourlyUsage.hour_start >= start,
                         HourlyUsage.hour_start < end,
                     )
@@ -120,7 +189,17 @@ class Repository:
 
         return int(self._guard(write, "record the run"))
 
-    def finish_run(self, run_id: int, result: str, message: str, totals: Mapping[str, Any]) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        result: str,
+        message: str,
+        totals: Mapping[str, Any],
+        *,
+        hours_queried: int = 0,
+        hours_replaced: int = 0,
+        completeness: Mapping[str, Any] | None = None,
+    ) -> None:
         def write() -> None:
             with Session(self.engine) as session, session.begin():
                 record = session.get(ReportRun, run_id)
@@ -130,6 +209,9 @@ class Repository:
                 record.message = message
                 record.finished_at = datetime.now(UTC)
                 record.totals_json = json.dumps(dict(totals), sort_keys=True)
+                record.completeness_json = json.dumps(dict(completeness or {}), sort_keys=True)
+                record.hours_queried = hours_queried
+                record.hours_replaced = hours_replaced
 
         self._guard(write, "record the run's result")
 

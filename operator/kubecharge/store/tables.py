@@ -1,4 +1,8 @@
-"""Tables. Rollups are keyed by (cluster, namespace, hour_start): collecting an hour again replaces it."""
+"""Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
+
+Rollups are keyed by (cluster, source, namespace, hour_start) and hours by (cluster, source, hour_start):
+collecting an hour again replaces it, and two metrics sources never overwrite each other's hours.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ class HourlyUsage(SQLModel, table=True):
     __tablename__ = "hourly_usage"
 
     cluster: str = Field(primary_key=True, max_length=253)
+    source: str = Field(primary_key=True, max_length=512)
     namespace: str = Field(primary_key=True, max_length=253)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     cpu_core_hours_usage: float
@@ -23,6 +28,30 @@ class HourlyUsage(SQLModel, table=True):
     storage_gib_hours: float
     network_gib: float
     namespace_labels_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LedgerHour(SQLModel, table=True):
+    """One collected hour of one source: how completely it was observed, and when it was collected.
+
+    An hour recorded here is known to the ledger, with data or without (before the first sample, beyond
+    Prometheus' retention): it is not asked for again outside the re-check window.
+    """
+
+    __tablename__ = "ledger_hours"
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    source: str = Field(primary_key=True, max_length=512)
+    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    collected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    namespaces: int
+    cadvisor_targets_expected: int
+    cadvisor_targets_seen: int
+    cadvisor_scrapes_expected: int
+    cadvisor_scrapes_seen: int
+    state_metrics_targets_expected: int
+    state_metrics_targets_seen: int
+    state_metrics_scrapes_expected: int
+    state_metrics_scrapes_seen: int
 
 
 class ReportRun(SQLModel, table=True):
@@ -46,3 +75,7 @@ class ReportRun(SQLModel, table=True):
     mappings_json: str = Field(sa_column=Column(Text, nullable=False))
     totals_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     kubecharge_version: str = Field(default="unknown", max_length=32)
+    source: str = Field(default="unknown", max_length=512)
+    hours_queried: int = 0  # hours asked from Prometheus by this run (the rest came from the ledger)
+    hours_replaced: int = 0  # of those, hours whose stored rollups were replaced
+    completeness_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))

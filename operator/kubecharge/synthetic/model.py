@@ -13,6 +13,7 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
 - a second kube-state-metrics replica exporting the same series for part of the time;
 - hostNetwork pods whose network counters are the node's;
 - failed scrapes (`up == 0`, no samples) and a window where Prometheus recorded nothing;
+- unaligned scrapes: every target is scraped at its own offset within the interval, as Prometheus does;
 - the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
   / `pod` target label on kube-state-metrics series that lack their own);
 - a namespace relabelled mid-period, one created mid-period, and namespaces no team claims.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -150,6 +152,7 @@ class ScrapeTarget:
     failed_slots: frozenset[int]
     first_slot: int = 0
     last_slot: int | None = None  # exclusive; None = to the end
+    offset_seconds: int = 0  # where in each scrape interval this target is scraped (Prometheus spreads targets)
 
 
 @dataclass
@@ -600,6 +603,10 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         ),
         _mapping("identity", "identity", namespaces=["identity", "identity-sso"], cost_center="CC-1006"),
     ]
+    for target in [*state_metrics, *kubelets.values()]:
+        # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
+        # samples never sit on hour boundaries; a hash keeps the random draws above unchanged.
+        target.offset_seconds = 1 + zlib.crc32(target.instance.encode()) % (step_seconds - 1)
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, prometheus_down, mappings
     )

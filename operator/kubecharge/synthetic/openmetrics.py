@@ -47,6 +47,10 @@ class _Context:
     def target_ok(self, target: ScrapeTarget) -> BoolArray:
         return self.ok[target.instance]
 
+    def times_of(self, target: ScrapeTarget) -> np.ndarray:
+        """Sample timestamps of a target: its slots, shifted by the target's own scrape offset."""
+        return self.times + target.offset_seconds
+
 
 def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> BoolArray:
     """Slots where the target was scraped; `with_failures=False` keeps failed scrapes (they still write `up`)."""
@@ -147,9 +151,10 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
         kubelet = cluster.kubelet_targets[pod.node.name]
         target = kubelet.labels
         ok = ctx.target_ok(kubelet)
+        times = ctx.times_of(kubelet)
         sandbox_start, sandbox_end = pod.running_slot, pod.sandbox_end_slot
         if family == "container_network_transmit_bytes_total":
-            _network(ctx, window, pod, ok, target, out)
+            _network(ctx, window, pod, ok, target, times, out)
             continue
         pod_total = np.zeros(cluster.slots)
         for container in pod.containers:
@@ -161,36 +166,42 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
                     counter = _counter(per_slot, inc.start_slot, container.counter_reset_slot)
                     slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
                     labels = {**_container_labels(pod, container, inc, restart), **target}
-                    _write(out, _series(family, labels), ctx.times[slots], counter[slots])
+                    _write(out, _series(family, labels), times[slots], counter[slots])
             else:
                 pod_total += container.memory_bytes * alive
                 for restart, inc in enumerate(container.incarnations):
                     slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
                     labels = {**_container_labels(pod, container, inc, restart), **target}
-                    _write(out, _series(family, labels), ctx.times[slots], container.memory_bytes[slots])
+                    _write(out, _series(family, labels), times[slots], container.memory_bytes[slots])
         slots = _span(ctx, sandbox_start, sandbox_end, window, ok)
         if family == "container_cpu_usage_seconds_total":
             pause = np.full(cluster.slots, PAUSE_CPU_CORES * step)
             _write(
                 out,
                 _series(family, {**_pause_labels(pod), **target}),
-                ctx.times[slots],
+                times[slots],
                 _counter(pause, sandbox_start)[slots],
             )
             whole = _counter(pod_total + pause, sandbox_start)
-            _write(out, _series(family, {**_pod_cgroup_labels(pod), **target}), ctx.times[slots], whole[slots])
+            _write(out, _series(family, {**_pod_cgroup_labels(pod), **target}), times[slots], whole[slots])
         else:
-            _write(out, _series(family, {**_pause_labels(pod), **target}), ctx.times[slots], PAUSE_MEMORY_BYTES)
+            _write(out, _series(family, {**_pause_labels(pod), **target}), times[slots], PAUSE_MEMORY_BYTES)
             _write(
                 out,
                 _series(family, {**_pod_cgroup_labels(pod), **target}),
-                ctx.times[slots],
+                times[slots],
                 (pod_total + PAUSE_MEMORY_BYTES)[slots],
             )
 
 
 def _network(
-    ctx: _Context, window: tuple[int, int], pod: Pod, ok: BoolArray, target: dict[str, str], out: TextIO
+    ctx: _Context,
+    window: tuple[int, int],
+    pod: Pod,
+    ok: BoolArray,
+    target: dict[str, str],
+    times: np.ndarray,
+    out: TextIO,
 ) -> None:
     cluster = ctx.cluster
     family = "container_network_transmit_bytes_total"
@@ -213,7 +224,7 @@ def _network(
         counter = offset * share + _counter(rate * share, start)
         for holder in holders:
             labels = {**holder, "interface": interface, **target}
-            _write(out, _series(family, labels), ctx.times[slots], counter[slots])
+            _write(out, _series(family, labels), times[slots], counter[slots])
 
 
 # --------------------------------------------------------------------------------------------- kube-state-metrics
@@ -228,19 +239,20 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
     cluster = ctx.cluster
     for ksm in cluster.state_metrics_targets:
         ok = ctx.target_ok(ksm)
+        times = ctx.times_of(ksm)
         if family == "kube_namespace_labels":
             for ns in cluster.namespaces:
                 bounds = [start for start, _ in ns.labels] + [cluster.slots]
                 for (start, labels), end in zip(ns.labels, bounds[1:], strict=True):
                     metric = {"namespace": ns.name, **{sanitize_label_name(k): v for k, v in sorted(labels.items())}}
                     slots = _span(ctx, max(start, ns.created_slot), end, window, ok)
-                    _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], 1.0)
+                    _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
             continue
         if family == "kube_persistentvolumeclaim_resource_requests_storage_bytes":
             for pvc in cluster.pvcs:
                 metric = {"namespace": pvc.namespace, "persistentvolumeclaim": pvc.name}
                 slots = _span(ctx, pvc.created_slot, pvc.deleted_slot, window, ok)
-                _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], float(pvc.size_bytes))
+                _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], float(pvc.size_bytes))
             continue
         for pod in cluster.pods:
             slots = _span(ctx, pod.created_slot, pod.deleted_slot, window, ok)
@@ -251,7 +263,7 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
                 phases = np.array([pod.phase_at(int(s)) for s in slots])
                 for phase in PHASES:
                     labels = _honor({**base, "phase": phase}, ksm.labels)
-                    _write(out, _series(family, labels), ctx.times[slots], (phases == phase).astype(float))
+                    _write(out, _series(family, labels), times[slots], (phases == phase).astype(float))
             elif family == "kube_pod_info":
                 metric = {
                     **base,
@@ -263,7 +275,7 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
                     "priority_class": "",
                     "host_network": "true" if pod.host_network else "false",
                 }
-                _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], 1.0)
+                _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
             elif family == "kube_pod_container_resource_requests":
                 for container in pod.containers:
                     for resource, unit, amount in (
@@ -279,14 +291,15 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
                             "resource": resource,
                             "unit": unit,
                         }
-                        _write(out, _series(family, _honor(metric, ksm.labels)), ctx.times[slots], float(amount))
+                        _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], float(amount))
 
 
 def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
     cluster = ctx.cluster
     for target in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]:
         slots = _span(ctx, 0, cluster.slots, window, _scrape_mask(cluster, target, with_failures=False))
-        _write(out, _series("up", target.labels), ctx.times[slots], ctx.target_ok(target)[slots].astype(float))
+        times = ctx.times_of(target)
+        _write(out, _series("up", target.labels), times[slots], ctx.target_ok(target)[slots].astype(float))
 
 
 FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, TextIO], None]] = {

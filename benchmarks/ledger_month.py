@@ -1,0 +1,157 @@
+"""Benchmark: a monthly report on an empty ledger and on a full one, against the floor of Prometheus work.
+
+    python -m benchmarks.ledger_month --namespaces 50 --pods-per-namespace 20 --days 30 --step 300 --keep DIR
+
+The floor is the minimal correct Prometheus work for the same report, measured in the same run: every query
+kubecharge needs (its QuerySet), one day per request, one request at a time, each answer read to the end
+and nothing else done with it. Then, each in a child process whose peak RSS is sampled with Prometheus':
+- `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus);
+- `full`: the same report again on that database (nothing to ask: the month is over);
+- `tick`: one operator-style run in the middle of the month on the full ledger (`--as-of`): how many hours,
+  queries and samples the steady state costs Prometheus.
+Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) the generated TSDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+import yaml
+
+from benchmarks.report_scale import DESIGNED_NAMESPACES, PeakRss
+from kubecharge.collect.promql import build as build_queries
+from kubecharge.settings import Settings
+from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
+from kubecharge.synthetic.model import Cluster, Size, build_cluster
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def floor(url: str, start: datetime, end: datetime) -> dict[str, float]:
+    """Every query of the report, one day per request, sequentially; samples from Prometheus' own stats."""
+    queries = build_queries(Settings().queries).as_dict()
+    session = requests.Session()
+    began = time.perf_counter()
+    samples = requests_sent = 0
+    day = start
+    while day < end:
+        chunk_end = min(day + timedelta(days=1), end)
+        for query in queries.values():
+            form = {"query": query, "start": (day + timedelta(hours=1)).timestamp(), "end": chunk_end.timestamp(),
+                    "step": "3600", "stats": "all"}  # fmt: skip
+            answer = session.post(f"{url}/api/v1/query_range", data=form, timeout=600)
+            answer.raise_for_status()
+            stats = answer.json()["data"].get("stats", {}).get("samples", {})
+            samples += int(stats.get("totalQueryableSamples", 0))
+            requests_sent += 1
+        day = chunk_end
+    return {"seconds": time.perf_counter() - began, "requests": requests_sent, "samples": samples}
+
+
+def child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, Any]:
+    """Run benchmarks.report_child with `args`, sampling its and Prometheus' peak RSS."""
+    assert prometheus.process is not None
+    prometheus_rss = PeakRss(prometheus.process.pid)
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.report_child", *args], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    own_rss = PeakRss(process.pid)
+    stdout, _ = process.communicate()
+    own_peak, prometheus_peak = own_rss.stop(), prometheus_rss.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"report child failed with exit {process.returncode}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["kubecharge_peak_rss_mib"] = round(own_peak / 2**20, 1)
+    result["prometheus_peak_rss_mib"] = round(prometheus_peak / 2**20, 1)
+    return result
+
+
+def ensure_history(cluster: Cluster, work: Path) -> float:
+    tsdb = work / "tsdb"
+    if tsdb.is_dir() and any(tsdb.iterdir()):
+        return 0.0
+    began = time.perf_counter()
+    backfill(cluster, tsdb, work / "scratch",
+             on_window=lambda d, n: print(f"  backfilled window {d}/{n}", file=sys.stderr, flush=True))  # fmt: skip
+    return time.perf_counter() - began
+
+
+def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Path) -> dict[str, Any]:
+    size = Size(extra_namespaces=max(0, namespaces - DESIGNED_NAMESPACES), pods_per_namespace=pods_per_namespace)
+    cluster = build_cluster(START, days=days, step_seconds=step, size=size)
+    backfill_seconds = ensure_history(cluster, work)
+    mappings = work / "teams.yaml"
+    mappings.write_text(yaml.safe_dump_all(cluster.team_mappings))
+    end = START + timedelta(days=days)
+    period = f"{START:%Y-%m-%d}/{end:%Y-%m-%d}"
+    database = work / "ledger.db"
+    database.unlink(missing_ok=True)
+    common = ["--mappings", str(mappings), "--period", period, "--db", f"sqlite:///{database}"]
+    tick_at = START + timedelta(days=days // 2, hours=12, minutes=7)
+    with LocalPrometheus(work / "tsdb") as prometheus:
+        assert prometheus.process is not None
+        idle_mib = psutil.Process(prometheus.process.pid).memory_info().rss / 2**20
+        base = ["--prometheus", prometheus.url, *common]
+        floor_run = floor(prometheus.url, START, end)
+        empty = child(prometheus, [*base, "--out", str(work / "out-empty")])
+        full = child(prometheus, [*base, "--out", str(work / "out-full")])
+        tick = child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
+        tick_hours = int(tick["hours_queried"])
+        tick_floor = floor(prometheus.url, tick_at.replace(minute=0) - timedelta(hours=tick_hours),
+                           tick_at.replace(minute=0))  # fmt: skip
+    return {
+        "namespaces": len(cluster.namespaces),
+        "pods": len(cluster.pods),
+        "days": days,
+        "step_seconds": step,
+        "backfill_seconds": round(backfill_seconds, 1),
+        "prometheus_idle_rss_mib": round(idle_mib, 1),
+        "floor_seconds": round(floor_run["seconds"], 2),
+        "floor_requests": floor_run["requests"],
+        "floor_samples": floor_run["samples"],
+        "empty_ledger_seconds": round(empty["wall_seconds"], 2),
+        "empty_ledger_vs_floor": round(empty["wall_seconds"] / floor_run["seconds"], 3),
+        "empty_ledger_hours_queried": empty["hours_queried"],
+        "empty_kubecharge_peak_rss_mib": empty["kubecharge_peak_rss_mib"],
+        "empty_prometheus_peak_rss_mib": empty["prometheus_peak_rss_mib"],
+        "full_ledger_seconds": round(full["wall_seconds"], 3),
+        "full_ledger_hours_queried": full["hours_queried"],
+        "full_kubecharge_peak_rss_mib": full["kubecharge_peak_rss_mib"],
+        "same_total_cost": empty["total_cost"] == full["total_cost"],
+        "tick_seconds": round(tick["wall_seconds"], 3),
+        "tick_hours_queried": tick_hours,
+        "tick_requests": tick_floor["requests"],
+        "tick_samples": tick_floor["samples"],
+        "tick_samples_vs_floor_day": round(tick_floor["samples"] / max(1, floor_run["samples"] / days), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--pods-per-namespace", type=int, default=20)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--step", type=int, default=300)
+    parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

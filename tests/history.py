@@ -1,0 +1,47 @@
+"""Prometheus over a copy of the synthetic history, optionally with its oldest blocks deleted: what a Prometheus
+whose retention has passed looks like, for the ledger's tests (CLI and operator)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
+from kubecharge.synthetic.model import Cluster
+
+
+class History:
+    """Blocks backfilled once and never served, so no running Prometheus compacts them; each server gets a copy."""
+
+    def __init__(self, cluster: Cluster, work: Path) -> None:
+        self.work = work
+        self.pristine = work / "pristine"
+        backfill(cluster, self.pristine, work / "scratch")
+        self.copies = 0
+
+    def blocks(self) -> dict[str, tuple[int, int]]:
+        """Block directory → (minTime, maxTime) in milliseconds, from each block's meta.json."""
+        found = {}
+        for meta in self.pristine.glob("*/meta.json"):
+            data = json.loads(meta.read_text())
+            found[meta.parent.name] = (int(data["minTime"]), int(data["maxTime"]))
+        return found
+
+    def serve(self, *, drop_before: datetime | None = None, port: int | None = None) -> LocalPrometheus:
+        """A started Prometheus over a fresh copy; blocks that end at or before `drop_before` are left out."""
+        self.copies += 1
+        tsdb = self.work / f"copy-{self.copies}" / "tsdb"
+        tsdb.mkdir(parents=True)
+        cutoff = None if drop_before is None else int(drop_before.timestamp() * 1000)
+        kept = 0
+        for name, (_, max_time) in self.blocks().items():
+            if cutoff is not None and max_time <= cutoff:
+                continue
+            shutil.copytree(self.pristine / name, tsdb / name)
+            kept += 1
+        assert kept, "no block left to serve"
+        server = LocalPrometheus(tsdb, port=port)
+        server.start()
+        return server
