@@ -92,6 +92,7 @@ def cli_csv(prometheus_url: str, mappings: Path, period: str, tmp: Path) -> str:
     code, output = run_in_process(
         "report", "--prometheus", prometheus_url, "--mappings", str(mappings), "--period", period,
         "--out", str(tmp / period), "--db", f"sqlite:///{tmp / 'cli.db'}", "--cluster", "synthetic",
+        "--as-of", NOW.isoformat(),
     )  # fmt: skip
     assert code == 0, output
     return (tmp / period / "chargeback.csv").read_bytes().decode()
