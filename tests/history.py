@@ -29,15 +29,15 @@ class History:
             found[meta.parent.name] = (int(data["minTime"]), int(data["maxTime"]))
         return found
 
-    def serve(self, *, drop_before: datetime | None = None, port: int | None = None) -> LocalPrometheus:
-        """A started Prometheus over a fresh copy; blocks that end at or before `drop_before` are left out."""
+    def serve(self, *, drop: tuple[datetime, datetime] | None = None, port: int | None = None) -> LocalPrometheus:
+        """A started Prometheus over a fresh copy, without the blocks that lie wholly inside `drop` [start, end)."""
         self.copies += 1
         tsdb = self.work / f"copy-{self.copies}" / "tsdb"
         tsdb.mkdir(parents=True)
-        cutoff = None if drop_before is None else int(drop_before.timestamp() * 1000)
+        low, high = (int(moment.timestamp() * 1000) for moment in drop) if drop else (0, 0)
         kept = 0
-        for name, (_, max_time) in self.blocks().items():
-            if cutoff is not None and max_time <= cutoff:
+        for name, (min_time, max_time) in self.blocks().items():
+            if drop is not None and low <= min_time and max_time <= high:
                 continue
             shutil.copytree(self.pristine / name, tsdb / name)
             kept += 1

@@ -67,7 +67,7 @@ def test_history_outlives_prometheus_retention(
     before = (tmp_path / "before" / "chargeback.csv").read_bytes()
 
     # Prometheus restarts over a copy of its TSDB without the first day's blocks (its retention passed).
-    trimmed = history.serve(drop_before=DAY_TWO)
+    trimmed = history.serve(drop=(START, DAY_TWO))
     try:
         code, output = report(trimmed.url, mappings_file, tmp_path / "after", database_url, "--publish", exports)
         assert code == 0, output

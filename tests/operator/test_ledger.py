@@ -104,6 +104,11 @@ def at_least_two_runs_at(settings: Settings, hours_elapsed: int) -> bool:
     return len(found) >= 2
 
 
+def finalized(kube: Kube, report: str, period: str) -> dict[str, Any] | None:
+    status = kube.report(REPORTS_NS, report).get("status") or {}
+    return status if period in (status.get("finalizedPeriods") or []) else None
+
+
 def configmap(kube: Kube, report: str, period: str) -> Any:
     return kube.configmaps(REPORTS_NS, report).get(f"{report}-{period}")
 
@@ -155,6 +160,32 @@ def test_each_tick_asks_only_for_new_hours_and_the_recheck_window(
     assert status["phase"] == "Provisional"
 
 
+def test_finalizing_a_period_with_gaps_says_so(setup: tuple[Kube, Settings], history: History, clock: Clock) -> None:
+    kube, _ = setup
+    assert clock.moment == datetime(2026, 10, 2, 23, 10, tzinfo=UTC)  # left there by the test above
+    # A second Prometheus (its own source in the ledger) that never had the first 18 hours of 2026-10-01.
+    gappy = history.serve(drop=(START, START + timedelta(hours=18)))
+    try:
+        kube.apply_report(REPORTS_NS, {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
+                                       "metadata": {"name": "gappy", "namespace": REPORTS_NS},
+                                       "spec": {"period": "daily", "finalizeAfter": "1h",
+                                                "prometheus": {"url": gappy.url}}})  # fmt: skip
+        status = wait_for(lambda: finalized(kube, "gappy", "2026-10-01"), what="2026-10-01 finalized")
+        data = next(c for c in status["conditions"] if c["type"] == "DataComplete")
+        words = "data for 6 of 24 hours; no data 2026-10-01T00:00Z–2026-10-01T17:00Z"
+        assert (data["status"], data["reason"]) == ("False", "FinalizedWithGaps")
+        assert data["message"] == f"2026-10-01: {words}"
+        assert next(c for c in status["conditions"] if c["type"] == "Ready")["status"] == "True"
+        entry = {p["name"]: p for p in status["periods"]}["2026-10-01"]
+        assert entry["completeness"]["hoursCollected"] == 6
+        wait_for(lambda: [e.message for e in kube.events(REPORTS_NS, "gappy") if e.reason == "FinalizedWithGaps"]
+                 == [f"2026-10-01 was finalized with {words}"], what="one FinalizedWithGaps event")  # fmt: skip
+        summary = configmap(kube, "gappy", "2026-10-01").data["summary.md"]
+        assert words in summary
+    finally:
+        gappy.stop()
+
+
 def test_a_prometheus_that_lost_its_oldest_day_changes_nothing_published(
     setup: tuple[Kube, Settings], clock: Clock, history: History, served: dict[str, LocalPrometheus],
     prometheus_port: int, tmp_path: Path,
@@ -179,7 +210,7 @@ def test_a_prometheus_that_lost_its_oldest_day_changes_nothing_published(
 
     # Prometheus restarts at the same address over a copy of its TSDB without the first day (retention).
     served["server"].stop()
-    served["server"] = history.serve(drop_before=START + timedelta(days=1), port=prometheus_port)
+    served["server"] = history.serve(drop=(START, START + timedelta(days=1)), port=prometheus_port)
     monthly_runs = len(runs(settings, "monthly", "2026-10"))
     kube.patch_report(REPORTS_NS, "daily", {"metadata": {"annotations": {"kubecharge.io/restate": "2026-10-01"}}})
     wait_for(lambda: len(runs(settings, "daily", "2026-10-01")) == 2
