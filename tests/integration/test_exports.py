@@ -33,8 +33,8 @@ FILES = ["chargeback.csv", "chargeback.json", "focus.csv", "focus.parquet", "man
 
 
 def publish(prometheus_url: str, mappings: Path, tmp: Path, target: str, period: str = PERIOD,
-            report: Path | None = None) -> str:  # fmt: skip
-    extra = ["--report", str(report)] if report else []
+            report: Path | None = None, *options: str) -> str:  # fmt: skip
+    extra = [*(["--report", str(report)] if report else []), *options]
     code, output = run_in_process(
         "report", "--prometheus", prometheus_url, "--mappings", str(mappings), "--period", period,
         "--out", str(tmp / f"out-{len(list(tmp.iterdir()))}"), "--db", f"sqlite:///{tmp / 'k.db'}",
@@ -175,7 +175,7 @@ def test_late_data_after_finalization_is_a_restatement_with_its_drift(tmp_path: 
     runs = tmp_path / "runs"
     runs.mkdir()
     with LocalPrometheus(tsdb) as prometheus:
-        publish(prometheus.url, mappings, runs, url, period="2026-10-05")
+        publish(prometheus.url, mappings, runs, url, "2026-10-05", None, "--source", "prometheus")
     store = open_store(url)
     original = {key: store.get(key) for key in store.keys(f"{base}/v1-final")}
 
@@ -188,7 +188,11 @@ def test_late_data_after_finalization_is_a_restatement_with_its_drift(tmp_path: 
     )
     assert backfill_late.returncode == 0, backfill_late.stderr
     with LocalPrometheus(tsdb) as prometheus:  # a restart loads the late block
-        output = publish(prometheus.url, mappings, runs, url, period="2026-10-05")
+        # The ledger already holds the day: without --recollect nothing is asked again and nothing changes.
+        assert "Nothing new to publish" in publish(prometheus.url, mappings, runs, url, "2026-10-05", None,
+                                                   "--source", "prometheus")  # fmt: skip
+        output = publish(prometheus.url, mappings, runs, url, "2026-10-05", None, "--source", "prometheus",
+                         "--recollect")  # fmt: skip
     assert "v2-final (restates v1-final)" in output
 
     assert {key: store.get(key) for key in store.keys(f"{base}/v1-final")} == original  # the old final is intact
