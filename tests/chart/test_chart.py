@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kubecharge.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kubecharge"
 PRODUCTION_VALUES = ROOT / "examples" / "values-postgresql-s3.yaml"
@@ -126,3 +128,13 @@ def test_chart_crds_are_the_repository_crds() -> None:
 def _operator(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
     return dict(deployment["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_ledger_values_reach_real_settings(tmp_path: Path) -> None:
+    rendered = render(tmp_path, "--set", "ledger.recheckHours=2", "--set", "prometheus.sourceName=prod-prometheus")
+    env = {e["name"]: e.get("value") for e in _operator(rendered)["env"]}
+    assert (env["KUBECHARGE_RECHECK_HOURS"], env["KUBECHARGE_SOURCE_NAME"]) == ("2", "prod-prometheus")
+    assert env["KUBECHARGE_SETTLE_SECONDS"] == "300"
+    # Every variable the chart sets is a setting the operator reads (none is silently ignored).
+    fields = {f"KUBECHARGE_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields
