@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,8 @@ import psutil
 import requests
 import yaml
 
-from benchmarks.report_scale import DESIGNED_NAMESPACES, PeakRss
+from benchmarks.measure import report_in_child
+from benchmarks.report_scale import DESIGNED_NAMESPACES
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import Settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
@@ -59,23 +59,6 @@ def floor(url: str, start: datetime, end: datetime) -> dict[str, float]:
     return {"seconds": time.perf_counter() - began, "requests": requests_sent, "samples": samples}
 
 
-def child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, Any]:
-    """Run benchmarks.report_child with `args`, sampling its and Prometheus' peak RSS."""
-    assert prometheus.process is not None
-    prometheus_rss = PeakRss(prometheus.process.pid)
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.report_child", *args], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
-    own_rss = PeakRss(process.pid)
-    stdout, _ = process.communicate()
-    own_peak, prometheus_peak = own_rss.stop(), prometheus_rss.stop()
-    if process.returncode != 0:
-        raise SystemExit(f"report child failed with exit {process.returncode}")
-    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    result["kubecharge_peak_rss_mib"] = round(own_peak / 2**20, 1)
-    result["prometheus_peak_rss_mib"] = round(prometheus_peak / 2**20, 1)
-    return result
-
-
 def ensure_history(cluster: Cluster, work: Path) -> float:
     tsdb = work / "tsdb"
     if tsdb.is_dir() and any(tsdb.iterdir()):
@@ -103,9 +86,9 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         idle_mib = psutil.Process(prometheus.process.pid).memory_info().rss / 2**20
         base = ["--prometheus", prometheus.url, *common]
         floor_run = floor(prometheus.url, START, end)
-        empty = child(prometheus, [*base, "--out", str(work / "out-empty")])
-        full = child(prometheus, [*base, "--out", str(work / "out-full")])
-        tick = child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
+        empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
+        full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])
+        tick = report_in_child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
         tick_hours = int(tick["hours_queried"])
         tick_floor = floor(prometheus.url, tick_at.replace(minute=0) - timedelta(hours=tick_hours),
                            tick_at.replace(minute=0))  # fmt: skip

@@ -14,10 +14,8 @@ import argparse
 import json
 import math
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,35 +23,12 @@ from pathlib import Path
 import psutil
 import yaml
 
+from benchmarks.measure import report_in_child
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Size, build_cluster
 
 DESIGNED_NAMESPACES = 25
 START = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-class PeakRss:
-    """Samples a process' RSS in a thread; `.peak_bytes` is the largest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak_bytes = max(self.peak_bytes, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_bytes
 
 
 def run(namespaces: int, pods: int, days: int, step: int, work: Path) -> dict[str, float]:
@@ -77,26 +52,11 @@ def run(namespaces: int, pods: int, days: int, step: int, work: Path) -> dict[st
     period = f"{START:%Y-%m-%d}/{START + timedelta(days=days):%Y-%m-%d}"
     with LocalPrometheus(work / "tsdb") as prometheus:
         assert prometheus.process is not None
-        prometheus_rss = PeakRss(prometheus.process.pid)
         prometheus_idle = psutil.Process(prometheus.process.pid).memory_info().rss
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.report_child",
-                *("--prometheus", prometheus.url, "--mappings", str(mappings), "--period", period),
-                *("--out", str(work / "out"), "--db", f"sqlite:///{work / 'bench.db'}"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        kubecharge_rss = PeakRss(child.pid)
-        stdout, _ = child.communicate()
-        kubecharge_peak = kubecharge_rss.stop()
-        prometheus_peak = prometheus_rss.stop()
-    if child.returncode != 0:
-        raise SystemExit(f"report failed with exit {child.returncode}")
-    timings = json.loads(stdout.strip().splitlines()[-1])
+        timings = report_in_child(prometheus, [
+            "--prometheus", prometheus.url, "--mappings", str(mappings), "--period", period,
+            "--out", str(work / "out"), "--db", f"sqlite:///{work / 'bench.db'}",
+        ])  # fmt: skip
     return {
         "namespaces": len(cluster.namespaces),
         "pods": len(cluster.pods),
@@ -105,8 +65,8 @@ def run(namespaces: int, pods: int, days: int, step: int, work: Path) -> dict[st
         "backfill_seconds": round(backfill_seconds, 1),
         "report_wall_seconds": round(timings["wall_seconds"], 2),
         "prometheus_share": round(timings["prometheus_seconds"] / timings["wall_seconds"], 3),
-        "kubecharge_peak_rss_mib": round(kubecharge_peak / 2**20, 1),
-        "prometheus_peak_rss_mib": round(prometheus_peak / 2**20, 1),
+        "kubecharge_peak_rss_mib": timings["kubecharge_peak_rss_mib"],
+        "prometheus_peak_rss_mib": timings["prometheus_peak_rss_mib"],
         "prometheus_idle_rss_mib": round(prometheus_idle / 2**20, 1),
         "hours_queried": timings["hours_queried"],
     }

@@ -1,0 +1,55 @@
+"""What the benchmarks share: peak-RSS sampling and one `kubecharge report` in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import psutil
+
+from kubecharge.synthetic.local_prometheus import LocalPrometheus
+
+
+class PeakRss:
+    """Samples a process' RSS in a thread; `.peak_bytes` is the largest seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_bytes = max(self.peak_bytes, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_bytes
+
+
+def report_in_child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, Any]:
+    """Run `benchmarks.report_child` with `args`; its timings plus its and Prometheus' peak RSS (MiB)."""
+    assert prometheus.process is not None
+    prometheus_rss = PeakRss(prometheus.process.pid)
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.report_child", *args], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    own_rss = PeakRss(process.pid)
+    stdout, _ = process.communicate()
+    own_peak, prometheus_peak = own_rss.stop(), prometheus_rss.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"report child failed with exit {process.returncode}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["kubecharge_peak_rss_mib"] = round(own_peak / 2**20, 1)
+    result["prometheus_peak_rss_mib"] = round(prometheus_peak / 2**20, 1)
+    return result
