@@ -179,11 +179,10 @@ async def reconcile_report(
             unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
             state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
             state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
-            elapsed_hours = chargeback.completeness.hours_elapsed if chargeback.completeness else 0
-            if chargeback.completeness is not None and elapsed_hours:
-                state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(
-                    chargeback.completeness.hours_collected / elapsed_hours
-                )
+            current_data = chargeback.completeness
+            if current_data is not None and current_data.hours_elapsed:
+                ratio = current_data.hours_collected / current_data.hours_elapsed
+                state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(ratio)
         for outcome in outcomes:
             if outcome.result is None:
                 continue
@@ -191,10 +190,10 @@ async def reconcile_report(
             kopf.info(body, reason="ReportFinished",
                       message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
                               f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
-            seen = chargeback.completeness
-            if outcome.run.final and seen is not None and not seen.complete:
+            data = chargeback.completeness
+            if outcome.run.final and data is not None and not data.complete:
                 kopf.warn(body, reason="FinalizedWithGaps",
-                          message=f"{outcome.run.period.name} was finalized with {seen.describe()}")  # fmt: skip
+                          message=f"{outcome.run.period.name} was finalized with {data.describe()}")  # fmt: skip
             for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
                 kopf.warn(body, reason="MappingConflict",
                           message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "
