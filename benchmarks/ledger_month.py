@@ -4,7 +4,8 @@
 
 The floor is the minimal correct Prometheus work for the same report, measured in the same run: every query
 kubecharge needs (its QuerySet), one day per request, one request at a time, each answer read to the end
-and nothing else done with it. Then, each in a child process whose peak RSS is sampled with Prometheus':
+and nothing else done with it (after one warm-up pass, so the floor and the reports all find the TSDB in the
+page cache). Then, each in a child process whose peak RSS is sampled with Prometheus':
 - `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus);
 - `full`: the same report again on that database (nothing to ask: the month is over);
 - `tick`: one operator-style run in the middle of the month on the full ledger (`--as-of`): how many hours,
@@ -85,6 +86,7 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         assert prometheus.process is not None
         idle_mib = psutil.Process(prometheus.process.pid).memory_info().rss / 2**20
         base = ["--prometheus", prometheus.url, *common]
+        floor(prometheus.url, START, end)  # a first pass warms Prometheus' page cache: both runs below find it warm
         floor_run = floor(prometheus.url, START, end)
         empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
         full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])

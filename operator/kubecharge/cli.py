@@ -340,6 +340,23 @@ def db_upgrade(
         raise fail(error) from None
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="The schema revision to go back to, e.g. 0002.")],
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+) -> None:
+    """Roll the schema back to REVISION before going back to an older kubecharge (see each migration's notes)."""
+    from kubecharge.store import schema
+
+    try:
+        url = db or Settings().database_url
+        before = schema.current(url)
+        schema.downgrade(url, revision)
+        stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url) or 'none'}", soft_wrap=True)
+    except KubechargeError as error:
+        raise fail(error) from None
+
+
 @db_app.command("current")
 def db_current(
     db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,

@@ -67,3 +67,23 @@ def _dump(engine: sqlalchemy.Engine) -> list[tuple[object, ...]]:
 
 def _bounds() -> tuple[datetime, datetime]:
     return datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)
+
+
+def test_the_ledger_migration_downgrades_keeping_one_source_per_hour(database_url: str) -> None:
+    schema.upgrade(database_url)
+    engine = sqlalchemy.create_engine(database_url)
+    insert = sqlalchemy.text(
+        "INSERT INTO hourly_usage VALUES ('prod', :source, 'shop', :h, :cpu, 0, :cpu, 0, 0, 0, 0, 0, '{}')"
+    )
+    with engine.begin() as connection:
+        for source, cpu in (("http://prometheus-b:9090", 2.0), ("http://prometheus-a:9090", 1.0)):
+            connection.execute(insert, {"source": source, "h": HOUR, "cpu": cpu})
+    code, output = run_in_process("db", "downgrade", "0002", "--db", database_url)
+    assert code == 0, output
+    assert "0003 -> 0002" in output
+    with engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.text("SELECT namespace, cpu_core_hours_usage FROM hourly_usage")).all()
+    assert [tuple(row) for row in rows] == [("shop", 1.0)]  # the source that sorts first, deterministically
+    schema.upgrade(database_url)
+    assert schema.current(database_url) == schema.head()
+    engine.dispose()

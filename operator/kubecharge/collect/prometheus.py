@@ -175,7 +175,8 @@ class PrometheusSource:
         if shared.any():
             sums = frame[shared].groupby(["code", "stamp"], sort=False)[VALUE].agg(math.fsum).reset_index()
             frame = pd.concat([frame[~shared], sums], ignore_index=True)
-        labels = pd.DataFrame(list(codes), columns=list(keys)).iloc[frame["code"].to_numpy()].reset_index(drop=True)
+        labels = pd.DataFrame(list(codes), columns=list(keys), dtype=object).iloc[frame["code"].to_numpy()]
+        labels = labels.reset_index(drop=True)
         labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
         labels[VALUE] = frame[VALUE].to_numpy()
         return labels

@@ -23,7 +23,7 @@ VALUE = "value"
 def empty_frame(keys: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            **{k: pd.Series(dtype="str") for k in keys},
+            **{k: pd.Series(dtype=object) for k in keys},
             HOUR: pd.Series(dtype="datetime64[ns, UTC]"),
             VALUE: pd.Series(dtype="float64"),
         }

@@ -153,28 +153,33 @@ class Repository:
         return dict(self._guard(read, "read the ledger's hours"))
 
     def load_hours(self, cluster: str, source: str, start: datetime, end: datetime) -> list[NamespaceHour]:
+        """The stored rollups of [start, end), by namespace and hour. Plain rows, not ORM objects: a month of a
+        large cluster is tens of thousands of them, and namespaces share a few label sets (parsed once each)."""
+        names = ResourceQuantities.names()
+        columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "namespace_labels_json", *names)]
+
         def read() -> list[NamespaceHour]:
-            with Session(self.engine) as session:
-                statement = (
-                    select(HourlyUsage)
-                    .where(
-                        HourlyUsage.cluster == cluster,
-                        HourlyUsage.source == source,
-                        HourlyUsage.hour_start >= start,
-                        HourlyUsage.hour_start < end,
-                    )
-                    .order_by(HourlyUsage.namespace, HourlyUsage.hour_start)  # type: ignore[arg-type]
+            statement = (
+                select(*columns)
+                .where(
+                    col(HourlyUsage.cluster) == cluster,
+                    col(HourlyUsage.source) == source,
+                    col(HourlyUsage.hour_start) >= start,
+                    col(HourlyUsage.hour_start) < end,
                 )
+                .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start))
+            )
+            parsed: dict[str, dict[str, str]] = {}
+
+            def labels(text: str) -> dict[str, str]:
+                if text not in parsed:
+                    parsed[text] = json.loads(text)
+                return parsed[text]
+
+            with self.engine.connect() as connection:
                 return [
-                    NamespaceHour(
-                        namespace=record.namespace,
-                        hour_start=_utc(record.hour_start),
-                        quantities=ResourceQuantities(
-                            **{name: getattr(record, name) for name in ResourceQuantities.names()}
-                        ),
-                        namespace_labels=json.loads(record.namespace_labels_json),
-                    )
-                    for record in session.exec(statement)
+                    NamespaceHour(record[0], _utc(record[1]), ResourceQuantities(*record[3:]), labels(record[2]))
+                    for record in connection.execute(statement)
                 ]
 
         return list(self._guard(read, "load hourly rollups"))

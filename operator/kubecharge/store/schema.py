@@ -50,6 +50,14 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise StorageError(f"migrating {url} failed: {str(error).splitlines()[0]}") from None
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Roll the schema back to `revision` (before going back to an older kubecharge)."""
+    try:
+        command.downgrade(_config(url), revision)
+    except SQLAlchemyError as error:
+        raise StorageError(f"downgrading {url} failed: {str(error).splitlines()[0]}") from None
+
+
 def require_current(url: str) -> None:
     """Refuse a database whose schema is not at the version this kubecharge expects."""
     found, wanted = current(url), head()
