@@ -35,7 +35,7 @@ def collect_chunks(
     """The chunks in order, with up to `concurrency` of them being fetched ahead in worker threads.
 
     Prometheus works on the next chunks while the caller rolls up and stores this one, and memory stays
-    bounded by `concurrency + 1` chunks. A failure stops the walk and cancels what was not started yet.
+    bounded by `concurrency` chunks. A failure stops the walk and cancels what was not started yet.
     """
     pending_ranges = iter(chunks)
     if concurrency <= 1:
@@ -50,10 +50,10 @@ def collect_chunks(
             if len(in_flight) >= concurrency:
                 break
         while in_flight:
-            chunk = in_flight.popleft().result()
+            yield in_flight.popleft().result()
+            # Only now the next one: while the caller stores a chunk, at most `concurrency` chunks are alive.
             following = next(pending_ranges, None)
             if following is not None:
                 in_flight.append(pool.submit(collect_chunk, source, *following))
-            yield chunk
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
