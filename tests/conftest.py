@@ -15,8 +15,9 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
+from kubecharge.synthetic.local_prometheus import LocalPrometheus
 from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
+from tests.history import History
 from tests.postgres import fresh_database, throwaway_postgres
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -35,11 +36,16 @@ def cluster_truth(cluster: Cluster) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def prometheus(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
-    work = tmp_path_factory.mktemp("prometheus")
-    backfill(cluster, work / "tsdb", work / "scratch")
-    with LocalPrometheus(work / "tsdb") as server:
-        yield server
+def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> History:
+    """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed)."""
+    return History(cluster, tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="session")
+def prometheus(history: History) -> Iterator[LocalPrometheus]:
+    server = history.serve()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

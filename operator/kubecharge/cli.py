@@ -150,7 +150,8 @@ def produce_report(
     store = open_store(publish, s3_options(settings)) if publish else None
     queries = build_queries(settings.queries)
     url = spec.prometheus_url or prometheus
-    now = as_of or datetime.now(UTC)
+    wall_clock = datetime.now(UTC)
+    now = min(as_of, wall_clock) if as_of else wall_clock  # a report can be as of the past, never of the future
     request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec, now=now,
                           prometheus_url=url, recollect=recollect, source=source)  # fmt: skip
     prometheus_source = PrometheusSource(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries)

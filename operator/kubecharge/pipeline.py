@@ -87,7 +87,7 @@ def request_for(
     """
     default_source = settings.source_name if prometheus_url == settings.prometheus_url else None
     policy = CollectionPolicy(
-        now=now,
+        now=min(now, datetime.now(UTC)),  # hours that have not happened are never collected (nor remembered empty)
         settle=timedelta(seconds=settings.settle_seconds),
         recheck=min(timedelta(hours=settings.recheck_hours), spec.finalize_after),
         recollect=recollect,

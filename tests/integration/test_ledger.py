@@ -4,14 +4,15 @@ work and say how complete they are, and the unfinished hour is never charged."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from kubecharge.domain import periods
+from kubecharge.domain.periods import PeriodKind
 from kubecharge.store.repository import Repository
-from kubecharge.synthetic.model import Cluster, Truth
+from kubecharge.synthetic.model import Truth
 from tests.conftest import PERIOD, START
 from tests.history import History
 from tests.integration.test_accuracy import COLUMNS
@@ -19,18 +20,6 @@ from tests.support import by_team, read_csv, run_in_process
 
 END = START + timedelta(days=2)
 DAY_TWO = START + timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> History:
-    return History(cluster, tmp_path_factory.mktemp("history"))
-
-
-@pytest.fixture(scope="module")
-def full_prometheus(history: History) -> Iterator[str]:
-    server = history.serve()
-    yield server.url
-    server.stop()
 
 
 def report(prometheus: str, mappings: Path, out: Path, db: str, *extra: str, period: str = PERIOD) -> tuple[int, str]:
@@ -93,10 +82,10 @@ def test_history_outlives_prometheus_retention(
 
 
 def test_a_period_wider_than_the_data_reports_what_exists_and_says_so(
-    full_prometheus: str, mappings_file: Path, tmp_path: Path, cluster_truth: Truth
+    prometheus_url: str, mappings_file: Path, tmp_path: Path, cluster_truth: Truth
 ) -> None:
     period = "2026-09-29/2026-10-05"  # 2 days before the first sample and 2 days after the last
-    code, output = report(full_prometheus, mappings_file, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}",
+    code, output = report(prometheus_url, mappings_file, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}",
                           period=period)  # fmt: skip
     assert code == 0, output
     assert_matches_truth(tmp_path / "out", cluster_truth, START, END)
@@ -120,11 +109,11 @@ def test_a_period_wider_than_the_data_reports_what_exists_and_says_so(
 
 
 def test_the_unfinished_hour_is_not_charged_until_it_is_complete(
-    full_prometheus: str, mappings_file: Path, tmp_path: Path, cluster_truth: Truth
+    prometheus_url: str, mappings_file: Path, tmp_path: Path, cluster_truth: Truth
 ) -> None:
     db = f"sqlite:///{tmp_path / 'k.db'}"
     mid_hour = DAY_TWO + timedelta(hours=10, minutes=30)
-    code, output = report(full_prometheus, mappings_file, tmp_path / "mid", db, "--as-of", mid_hour.isoformat(),
+    code, output = report(prometheus_url, mappings_file, tmp_path / "mid", db, "--as-of", mid_hour.isoformat(),
                           period="2026-10-02")  # fmt: skip
     assert code == 0, output
     assert_matches_truth(tmp_path / "mid", cluster_truth, DAY_TWO, DAY_TWO + timedelta(hours=10))
@@ -132,7 +121,7 @@ def test_the_unfinished_hour_is_not_charged_until_it_is_complete(
     assert _ledger_hours(db, DAY_TWO + timedelta(hours=10)) == 0  # not even stored
 
     next_tick = DAY_TWO + timedelta(hours=11, minutes=6)
-    code, output = report(full_prometheus, mappings_file, tmp_path / "next", db, "--as-of", next_tick.isoformat(),
+    code, output = report(prometheus_url, mappings_file, tmp_path / "next", db, "--as-of", next_tick.isoformat(),
                           period="2026-10-02")  # fmt: skip
     assert code == 0, output
     assert_matches_truth(tmp_path / "next", cluster_truth, DAY_TWO, DAY_TWO + timedelta(hours=11))
@@ -141,9 +130,9 @@ def test_the_unfinished_hour_is_not_charged_until_it_is_complete(
 
 
 def test_a_period_that_has_not_started_is_one_clear_message(
-    full_prometheus: str, mappings_file: Path, tmp_path: Path
+    prometheus_url: str, mappings_file: Path, tmp_path: Path
 ) -> None:
-    code, output = report(full_prometheus, mappings_file, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}",
+    code, output = report(prometheus_url, mappings_file, tmp_path / "out", f"sqlite:///{tmp_path / 'k.db'}",
                           "--as-of", "2026-10-02T00:30:00Z", period="2026-10-02")  # fmt: skip
     assert code == 3
     assert "period 2026-10-02 has no complete hour yet" in output
@@ -156,3 +145,20 @@ def _ledger_hours(db: str, hour: datetime) -> int:
         return len(repository.known_hours("synthetic", "prometheus-a", hour, hour + timedelta(hours=1)))
     finally:
         repository.close()
+
+
+def test_an_as_of_in_the_future_never_records_hours_that_have_not_happened(
+    prometheus_url: str, mappings_file: Path, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    this_month = periods.containing(PeriodKind.MONTHLY, datetime.now(UTC))
+    code, output = report(prometheus_url, mappings_file, tmp_path / "out", db, "--as-of", "2099-01-01T00:00Z",
+                          period=this_month.name)  # fmt: skip
+    assert code == 3, output  # the synthetic history has nothing this month
+    repository = Repository(db, migrate=False)
+    try:
+        known = repository.known_hours("synthetic", "prometheus-a", this_month.start, this_month.end)
+    finally:
+        repository.close()
+    assert all(hour + timedelta(hours=1) <= datetime.now(UTC) for hour in known)
+    assert len(known) < this_month.hours

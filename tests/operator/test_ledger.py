@@ -44,11 +44,6 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> History:
-    return History(cluster, tmp_path_factory.mktemp("operator-history"))
-
-
-@pytest.fixture(scope="module")
 def prometheus_port() -> int:
     return free_port()
 
