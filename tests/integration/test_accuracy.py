@@ -128,3 +128,20 @@ def test_naive_memory_and_request_queries_would_be_wrong(prometheus_url: str, cl
         prometheus_url, 'sum(avg_over_time(kube_pod_container_resource_requests{resource="cpu"}[3599s]))'
     )
     assert naive_requests > 1.1 * requests_truth  # a duplicate exporter and non-Running pods inflate it
+
+
+def test_naive_queries_fall_into_the_node_level_and_resource_endpoint_traps(
+    prometheus_url: str, cluster_truth: Truth
+) -> None:
+    truth = cluster_truth.by_team(START, END)
+    usage = sum(t["cpu_core_hours_usage"] for t in truth.values())
+    # The textbook query, container filter included, also adds the kubelet's /metrics/resource copies.
+    textbook = 'sum(increase(container_cpu_usage_seconds_total{container!="", container!="POD"}[1h])) / 3600'
+    assert _instant_sum(prometheus_url, textbook) > 1.9 * usage
+    memory = sum(t["memory_gib_hours_usage"] for t in truth.values())
+    textbook = 'sum(avg_over_time(container_memory_working_set_bytes{container!="", container!="POD"}[3599s]))'
+    assert _instant_sum(prometheus_url, textbook + " / 1073741824") > 1.9 * memory
+    # Network per namespace without `namespace!=""` gets a row for the node's own NICs, larger than all pods.
+    network = sum(t["network_gib"] for t in truth.values())
+    nameless = 'sum(increase(container_network_transmit_bytes_total{namespace=""}[1h])) / 1073741824'
+    assert _instant_sum(prometheus_url, nameless) > network

@@ -25,3 +25,13 @@ def test_real_containers_only_for_cpu_and_memory() -> None:
     for query in (queries.cpu_usage_core_hours, queries.memory_usage_gib_hours):
         assert 'container!=""' in query
         assert 'container!="POD"' in query
+
+
+def test_data_selectors_carry_their_job_and_belong_to_a_pod() -> None:
+    queries = build(QuerySettings())
+    for query in (queries.cpu_usage_core_hours, queries.memory_usage_gib_hours, queries.network_gib):
+        assert 'metrics_path="/metrics/cadvisor"' in query  # never the kubelet's /metrics/resource copies
+        assert 'namespace!=""' in query
+        assert 'pod!=""' in query
+    for query in (queries.cpu_request_core_hours, queries.storage_gib_hours, queries.namespace_labels):
+        assert 'job="kube-state-metrics"' in query

@@ -5,6 +5,10 @@ Each query is evaluated as a range query with a 1 h step; the value at time T is
 Traps handled here (see the product design):
 - `container!="", container!="POD"` drops the pod-level cgroup series and the pause container on both
   docker (`POD`) and containerd (`""` with a pause image); without it CPU and memory roughly double.
+- `namespace!="", pod!=""` drops the cgroups that belong to no pod (the node `id="/"`, the kubepods and system
+  slices) and the node's own NICs, which would otherwise become a row with an empty namespace.
+- Every data selector carries its job's labels (`KUBECHARGE_QUERY_CADVISOR_JOB_LABELS`, `..._STATE_METRICS_...`):
+  the kubelet's /metrics/resource endpoint exports container CPU and memory under the same names and job.
 - The pod `uid` is recovered from cAdvisor's cgroup `id` (cgroupfs `pod<uid>`, systemd `pod<uid_with_underscores>`),
   so a pod name reused by a new pod is a different container-hour, as kube-state-metrics sees it.
 - `max by (..., id)` collapses duplicate scrapes of one cgroup; the `sum` over `id` then adds restarts (each
@@ -77,9 +81,14 @@ class QuerySet:
 
 def build(settings: QuerySettings) -> QuerySet:
     extra = settings.series_labels
-    real_containers = ('container!=""', 'container!="POD"')
-    cadvisor_up = selector("up", labels={**extra, **settings.cadvisor_job_labels})
-    state_up = selector("up", labels={**extra, **settings.state_metrics_job_labels})
+    # Data series carry their scrape job's labels too: the kubelet serves the same metric names on
+    # /metrics/resource (same job and instance, no `id`), and those copies must never count twice.
+    cadvisor = {**extra, **settings.cadvisor_job_labels}
+    state = {**extra, **settings.state_metrics_job_labels}
+    in_pod = ('namespace!=""', 'pod!=""')  # node, system and kubepods cgroups and node NICs belong to no pod
+    real_containers = (*in_pod, 'container!=""', 'container!="POD"')
+    cadvisor_up = selector("up", labels=cadvisor)
+    state_up = selector("up", labels=state)
 
     def per_scrape(series: str, up: str) -> str:
         """Average value over the hour × the share of the hour the series existed."""
@@ -87,10 +96,10 @@ def build(settings: QuerySettings) -> QuerySet:
             f"sum_over_time({series}[{GAUGE_WINDOW}]) / on (instance) group_left () sum_over_time({up}[{GAUGE_WINDOW}])"
         )
 
-    running_share = per_scrape(selector(settings.pod_phase_metric, 'phase="Running"', labels=extra), state_up)
+    running_share = per_scrape(selector(settings.pod_phase_metric, 'phase="Running"', labels=state), state_up)
 
     def request_hours(resource: str, divisor: int) -> str:
-        requests = selector(settings.requests_metric, f'resource="{resource}"', labels=extra)
+        requests = selector(settings.requests_metric, f'resource="{resource}"', labels=state)
         return (
             "max by (namespace, pod, uid, container) (\n"
             f"  avg_over_time({requests}[{GAUGE_WINDOW}])\n"
@@ -98,11 +107,11 @@ def build(settings: QuerySettings) -> QuerySet:
             f")" + (f" / {divisor}" if divisor != 1 else "")
         )
 
-    cpu = selector(settings.cpu_usage_metric, *real_containers, labels=extra)
-    memory = selector(settings.memory_usage_metric, *real_containers, labels=extra)
-    network = selector(settings.network_transmit_metric, labels=extra)
-    host_network = selector(settings.pod_info_metric, 'host_network="true"', labels=extra)
-    pvc = selector(settings.pvc_storage_metric, labels=extra)
+    cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
+    memory = selector(settings.memory_usage_metric, *real_containers, labels=cadvisor)
+    network = selector(settings.network_transmit_metric, *in_pod, labels=cadvisor)
+    host_network = selector(settings.pod_info_metric, 'host_network="true"', labels=state)
+    pvc = selector(settings.pvc_storage_metric, labels=state)
     return QuerySet(
         cpu_usage_core_hours=(
             "max by (namespace, pod, uid, container, id) (\n"
@@ -129,7 +138,7 @@ def build(settings: QuerySettings) -> QuerySet:
             f") / {BYTES_PER_GIB}"
         ),
         namespace_labels=(
-            f"count_over_time({selector(settings.namespace_labels_metric, labels=extra)}[{GAUGE_WINDOW}])"
+            f"count_over_time({selector(settings.namespace_labels_metric, labels=state)}[{GAUGE_WINDOW}])"
         ),
         scrape_completeness=scrape_completeness(cadvisor_up, state_up),
     )

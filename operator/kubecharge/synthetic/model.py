@@ -14,6 +14,8 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
 - hostNetwork pods whose network counters are the node's;
 - failed scrapes (`up == 0`, no samples) and a window where Prometheus recorded nothing;
 - unaligned scrapes: every target is scraped at its own offset within the interval, as Prometheus does;
+- node-level cAdvisor series (`id="/"`, the kubepods and system cgroups, the node's NICs) with no namespace or
+  pod, and the kubelet's /metrics/resource copies of container CPU and memory (same job and instance, no `id`);
 - the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
   / `pod` target label on kube-state-metrics series that lack their own);
 - a namespace relabelled mid-period, one created mid-period, and namespaces no team claims.
@@ -154,6 +156,11 @@ class ScrapeTarget:
     last_slot: int | None = None  # exclusive; None = to the end
     offset_seconds: int = 0  # where in each scrape interval this target is scraped (Prometheus spreads targets)
 
+    @property
+    def key(self) -> str:
+        """Targets are told apart by job, instance and path: one kubelet serves two endpoints on one instance."""
+        return f"{self.job}|{self.instance}|{self.labels.get('metrics_path', '')}"
+
 
 @dataclass
 class Cluster:
@@ -165,10 +172,15 @@ class Cluster:
     pods: list[Pod]
     pvcs: list[PersistentVolumeClaim]
     state_metrics_targets: list[ScrapeTarget]
-    kubelet_targets: dict[str, ScrapeTarget]  # by node name
+    kubelet_targets: dict[str, ScrapeTarget]  # by node name: the kubelet's cAdvisor endpoint
+    resource_targets: dict[str, ScrapeTarget]  # by node name: the kubelet's /metrics/resource endpoint
     prometheus_down_slots: frozenset[int]
     team_mappings: list[dict[str, object]]
     cluster_name: str = "synthetic"
+
+    @property
+    def scrape_targets(self) -> list[ScrapeTarget]:
+        return [*self.state_metrics_targets, *self.kubelet_targets.values(), *self.resource_targets.values()]
 
     @property
     def end(self) -> datetime:
@@ -564,6 +576,19 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         )
         for node in nodes
     }
+    # kube-prometheus-stack with `kubelet.serviceMonitor.resource=true` also scrapes the kubelet's /metrics/resource:
+    # the same instance and job, copies of container CPU and memory without `id` (draws of their own, so the
+    # draws above stay as they were).
+    resource_rng = Random(seed * 7919 + 13)
+    resources = {
+        node.name: ScrapeTarget(
+            "kubelet",
+            node.kubelet_instance,
+            {**kubelets[node.name].labels, "metrics_path": "/metrics/resource"},
+            frozenset(resource_rng.randrange(slots) for _ in range(max(3, slots // 500))),
+        )
+        for node in nodes
+    }
     outage_start = rng.randrange(slots // 4, 3 * slots // 4)
     prometheus_down = frozenset(range(outage_start, outage_start + max(2, 600 // step_seconds)))
 
@@ -603,13 +628,14 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         ),
         _mapping("identity", "identity", namespaces=["identity", "identity-sso"], cost_center="CC-1006"),
     ]
-    for target in [*state_metrics, *kubelets.values()]:
+    for target in [*state_metrics, *kubelets.values(), *resources.values()]:
         # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
         # samples never sit on hour boundaries; a hash keeps the random draws above unchanged.
-        target.offset_seconds = 1 + zlib.crc32(target.instance.encode()) % (step_seconds - 1)
+        target.offset_seconds = 1 + zlib.crc32(target.key.encode()) % (step_seconds - 1)
     return Cluster(
-        start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, prometheus_down, mappings
-    )
+        start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
+        mappings,
+    )  # fmt: skip
 
 
 def _mapping(

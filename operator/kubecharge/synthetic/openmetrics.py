@@ -21,6 +21,8 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
 PAUSE_CPU_CORES = 0.0004
 PAUSE_MEMORY_BYTES = 0.7 * 2**20
 NODE_INTERFACES = ("ens5", "cni0")
+SYSTEM_CPU_CORES = 0.35  # the node's own daemons (kubelet, container runtime, journald)
+SYSTEM_MEMORY_BYTES = 900 * 2**20
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 BoolArray = np.ndarray
 
@@ -41,11 +43,11 @@ def sanitize_label_name(key: str) -> str:
 @dataclass
 class _Context:
     cluster: Cluster
-    ok: dict[str, BoolArray]  # by target instance: scraped successfully at slot
+    ok: dict[str, BoolArray]  # by target key: scraped successfully at slot
     times: np.ndarray
 
     def target_ok(self, target: ScrapeTarget) -> BoolArray:
-        return self.ok[target.instance]
+        return self.ok[target.key]
 
     def times_of(self, target: ScrapeTarget) -> np.ndarray:
         """Sample timestamps of a target: its slots, shifted by the target's own scrape offset."""
@@ -145,6 +147,7 @@ def _counter(rate_per_slot: FloatArray, start: int, reset: int | None = None) ->
 def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) -> None:
     cluster = ctx.cluster
     step = cluster.step_seconds
+    node_totals = {name: np.zeros(cluster.slots) for name in cluster.kubelet_targets}  # per slot: cpu s or bytes
     for pod in cluster.pods:
         if not pod.containers or pod.running_slot is None:
             continue
@@ -173,8 +176,12 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
                     slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
                     labels = {**_container_labels(pod, container, inc, restart), **target}
                     _write(out, _series(family, labels), times[slots], container.memory_bytes[slots])
+        _resource_endpoint(ctx, window, family, pod, out)
+        sandbox = np.zeros(cluster.slots)
+        sandbox[sandbox_start:sandbox_end] = 1.0
         slots = _span(ctx, sandbox_start, sandbox_end, window, ok)
         if family == "container_cpu_usage_seconds_total":
+            node_totals[pod.node.name] += pod_total + PAUSE_CPU_CORES * step * sandbox
             pause = np.full(cluster.slots, PAUSE_CPU_CORES * step)
             _write(
                 out,
@@ -185,6 +192,7 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
             whole = _counter(pod_total + pause, sandbox_start)
             _write(out, _series(family, {**_pod_cgroup_labels(pod), **target}), times[slots], whole[slots])
         else:
+            node_totals[pod.node.name] += (pod_total + PAUSE_MEMORY_BYTES) * sandbox
             _write(out, _series(family, {**_pause_labels(pod), **target}), times[slots], PAUSE_MEMORY_BYTES)
             _write(
                 out,
@@ -192,6 +200,55 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
                 times[slots],
                 (pod_total + PAUSE_MEMORY_BYTES)[slots],
             )
+    _node_level(ctx, window, family, node_totals, out)
+
+
+def _node_level(
+    ctx: _Context, window: tuple[int, int], family: str, pod_totals: dict[str, FloatArray], out: TextIO
+) -> None:
+    """The series cAdvisor exports for cgroups that are not pods: the node (`id="/"`), the kubepods and system
+    slices, and the node's own NICs. No namespace, no pod: they must never become a row."""
+    cluster = ctx.cluster
+    step = cluster.step_seconds
+    for node in cluster.nodes:
+        kubelet = cluster.kubelet_targets[node.name]
+        slots = _span(ctx, 0, cluster.slots, window, ctx.target_ok(kubelet))
+        times = ctx.times_of(kubelet)
+        kubepods = "/kubepods" if node.runtime == "docker" else "/kubepods.slice"
+        if family == "container_network_transmit_bytes_total":
+            rate = np.full(cluster.slots, node.network_bytes_per_second * step / len(NODE_INTERFACES))
+            for interface in NODE_INTERFACES:
+                labels = {"id": "/", "interface": interface, **kubelet.labels}
+                _write(out, _series(family, labels), times[slots], (7.3e12 + _counter(rate, 0))[slots])
+            continue
+        system = np.full(cluster.slots, SYSTEM_CPU_CORES * step if family.startswith("container_cpu") else
+                         SYSTEM_MEMORY_BYTES)  # fmt: skip
+        pods = pod_totals[node.name]
+        for cgroup, per_slot in (("/", pods + system), (kubepods, pods), ("/system.slice/kubelet.service", system)):
+            values = _counter(per_slot, 0) if family.startswith("container_cpu") else per_slot
+            _write(out, _series(family, {"id": cgroup, **kubelet.labels}), times[slots], values[slots])
+
+
+def _resource_endpoint(ctx: _Context, window: tuple[int, int], family: str, pod: Pod, out: TextIO) -> None:
+    """The kubelet's /metrics/resource copies of container CPU and memory: `container`, `namespace`, `pod` and the
+    target's labels, no `id` (so no uid), one series per container across restarts."""
+    if family == "container_network_transmit_bytes_total":
+        return
+    cluster = ctx.cluster
+    resource = cluster.resource_targets[pod.node.name]
+    ok, times = ctx.target_ok(resource), ctx.times_of(resource)
+    for container in pod.containers:
+        alive = container.alive(cluster.slots)
+        first = int(np.argmax(alive)) if alive.any() else 0
+        last = int(len(alive) - np.argmax(alive[::-1])) if alive.any() else 0
+        labels = {"container": container.name, "namespace": pod.namespace, "pod": pod.name, **resource.labels}
+        slots = _span(ctx, first, last, window, ok)
+        slots = slots[alive[slots] > 0]
+        if family == "container_cpu_usage_seconds_total":
+            values = _counter(container.cpu_cores * alive * cluster.step_seconds, first)
+        else:
+            values = container.memory_bytes
+        _write(out, _series(family, labels), times[slots], values[slots])
 
 
 def _network(
@@ -296,7 +353,7 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
 
 def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
     cluster = ctx.cluster
-    for target in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]:
+    for target in cluster.scrape_targets:
         slots = _span(ctx, 0, cluster.slots, window, _scrape_mask(cluster, target, with_failures=False))
         times = ctx.times_of(target)
         _write(out, _series("up", target.labels), times[slots], ctx.target_ok(target)[slots].astype(float))
@@ -324,10 +381,7 @@ def write_window(cluster: Cluster, window: tuple[int, int], path: Path) -> None:
     """One self-contained OpenMetrics file with every series' samples in `window` (slots [lo, hi))."""
     ctx = _Context(
         cluster,
-        {
-            t.instance: _scrape_mask(cluster, t)
-            for t in [*cluster.state_metrics_targets, *cluster.kubelet_targets.values()]
-        },
+        {t.key: _scrape_mask(cluster, t) for t in cluster.scrape_targets},
         np.array([cluster.slot_time(s) for s in range(cluster.slots)], dtype=np.int64),
     )
     with path.open("w") as out:
