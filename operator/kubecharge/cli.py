@@ -150,10 +150,9 @@ def produce_report(
     store = open_store(publish, s3_options(settings)) if publish else None
     queries = build_queries(settings.queries)
     url = spec.prometheus_url or prometheus
-    wall_clock = datetime.now(UTC)
-    now = min(as_of, wall_clock) if as_of else wall_clock  # a report can be as of the past, never of the future
-    request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec, now=now,
-                          prometheus_url=url, recollect=recollect, source=source)  # fmt: skip
+    request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec,
+                          now=as_of or datetime.now(UTC), prometheus_url=url, recollect=recollect,
+                          source=source)  # fmt: skip
     prometheus_source = PrometheusSource(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries)
     repository = Repository(db)
     try:
@@ -163,7 +162,7 @@ def produce_report(
         repository.close()
     export = None
     if store is not None:
-        final = now >= period.end + spec.finalize_after
+        final = request.policy.now >= period.end + spec.finalize_after  # the policy's now is never in the future
         formats = spec.object_storage.formats if spec.object_storage else tuple(FORMAT_FILES)
         export = publish_export(
             store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),

@@ -24,13 +24,12 @@ from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
-from kubecharge.domain.ledger import HOUR, CollectionPolicy, Completeness, HourCompleteness
+from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
-from kubecharge.domain.periods import Period
+from kubecharge.domain.periods import HOUR, Period
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
-from kubecharge.publish.exports import PublishOutcome
 from kubecharge.render import documents, focus, tables
 from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
@@ -59,7 +58,6 @@ class ReportResult:
     hours_queried: int  # hours asked from Prometheus; the rest came from the ledger
     hours_replaced: int  # hours written to the ledger by this run
     mapping_conflicts: dict[str, list[str]] = field(default_factory=dict)
-    export: PublishOutcome | None = None  # set by the caller that published it
 
 
 def source_name(url: str) -> str:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
 from kubecharge.domain.ledger import (
-    HOUR,
     NOTHING_OBSERVED,
     CollectionPolicy,
     HourCompleteness,
@@ -14,6 +13,7 @@ from kubecharge.domain.ledger import (
     hours_to_collect,
     ranges,
 )
+from kubecharge.domain.periods import HOUR
 from kubecharge.rollup import namespace_hours
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
-from kubecharge.domain.ledger import HOUR, NOTHING_OBSERVED
+from kubecharge.domain.ledger import NOTHING_OBSERVED
+from kubecharge.domain.periods import HOUR
 
 
 def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkUsage:

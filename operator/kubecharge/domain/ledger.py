@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-HOUR = timedelta(hours=1)
+from kubecharge.domain.periods import HOUR
 
 
 def iso_hour(moment: datetime) -> str:

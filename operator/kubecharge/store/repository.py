@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
-from kubecharge.domain.ledger import HOUR, HourCompleteness, ranges
+from kubecharge.domain.ledger import HourCompleteness, ranges
+from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
