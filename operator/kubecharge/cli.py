@@ -153,7 +153,7 @@ def produce_report(
     request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec,
                           now=as_of or datetime.now(UTC), prometheus_url=url, recollect=recollect,
                           source=source)  # fmt: skip
-    prometheus_source = PrometheusSource(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries)
+    prometheus_source = PrometheusSource.from_settings(url, queries, settings)
     repository = Repository(db)
     try:
         with chunk_progress(f"Querying {period.name}") as progress:

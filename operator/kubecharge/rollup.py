@@ -19,8 +19,33 @@ from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 _NS_HOUR = ["namespace", HOUR]
 
 
+def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFrame:
+    """Usage rows whose uid no request row has take the uid of the one request row with the same namespace,
+    pod, container and hour. A static pod's cgroup carries the kubelet's config hash, not the mirror pod's API
+    uid, and a scrape config may drop `id` (no uid at all): unjoined, such a container would be charged its
+    usage *plus* its request. Where two pods share a name in an hour (a recreated StatefulSet pod) both uids
+    match already, and an ambiguous name is left alone."""
+    keys = [*CONTAINER_KEYS, HOUR]
+    if usage.empty or request.empty:
+        return usage
+    known = request[keys].drop_duplicates().assign(_known=True)
+    matched = usage.merge(known, on=keys, how="left")["_known"].notna().to_numpy()
+    if matched.all():
+        return usage
+    loose = ["namespace", "pod", "container", HOUR]
+    uids = request.groupby(loose, sort=False)["uid"].agg(["first", "nunique"]).reset_index()
+    uids = uids.loc[uids["nunique"] == 1, [*loose, "first"]]
+    orphans = usage.loc[~matched].merge(uids, on=loose, how="left")
+    orphans["uid"] = orphans["first"].where(orphans["first"].notna(), orphans["uid"])
+    adopted = pd.concat([usage.loc[matched], orphans.drop(columns="first")], ignore_index=True)
+    if adopted.duplicated(keys).any():  # the same container seen under both uids in one hour
+        adopted = pd.DataFrame(adopted.groupby(keys, as_index=False, sort=False)[VALUE].agg(math.fsum))
+    return adopted
+
+
 def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.DataFrame:
     keys = [*CONTAINER_KEYS, HOUR]
+    usage = adopt_request_uids(usage, request)
     usage, request = usage.rename(columns={VALUE: "usage"}), request.rename(columns={VALUE: "request"})
     if usage.empty or request.empty:  # an empty side has no rows to join (and pandas cannot join empty strings)
         merged = pd.concat([frame for frame in (usage, request) if not frame.empty] or [usage.assign(request=0.0)])

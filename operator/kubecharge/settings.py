@@ -5,6 +5,8 @@ No other module reads the environment. The CLI's options override these; the cha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,8 +24,17 @@ class QuerySettings(BaseSettings):
     memory_usage_metric: str = "container_memory_working_set_bytes"
     network_transmit_metric: str = "container_network_transmit_bytes_total"
     requests_metric: str = "kube_pod_container_resource_requests"
+    init_requests_metric: str = "kube_pod_init_container_resource_requests"
+    init_info_metric: str = "kube_pod_init_container_info"
+    overhead_cpu_metric: str = "kube_pod_overhead_cpu_cores"
+    overhead_memory_metric: str = "kube_pod_overhead_memory_bytes"
     pod_phase_metric: str = "kube_pod_status_phase"
     pod_info_metric: str = "kube_pod_info"
+    state_metrics_interval_seconds: int = Field(
+        default=60, ge=5, le=600,
+        description="kube-state-metrics' scrape interval or longer: the resolution at which the share of an hour "
+        "a pod ran or a PVC existed is read across shards and replicas.",
+    )  # fmt: skip
     namespace_labels_metric: str = "kube_namespace_labels"
     pvc_storage_metric: str = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
     cadvisor_job_labels: dict[str, str] = Field(
@@ -49,6 +60,24 @@ class Settings(BaseSettings):
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
     prometheus_concurrency: int = Field(
         default=2, ge=1, le=16, description="Prometheus requests in flight at once (chunks are fetched ahead)."
+    )
+    prometheus_tenant: str | None = Field(
+        default=None, description="Tenant sent as X-Scope-OrgID on every query (Mimir, Cortex)."
+    )
+    prometheus_headers: dict[str, str] = Field(
+        default_factory=dict, description='Extra HTTP headers on every query, JSON, e.g. {"X-Org": "finops"}.'
+    )
+    prometheus_bearer_token_file: Path | None = Field(
+        default=None, description="File holding a bearer token, read on every request (rotated tokens work)."
+    )
+    prometheus_basic_auth_username: str | None = Field(default=None, description="Basic-auth user name.")
+    prometheus_basic_auth_password_file: Path | None = Field(default=None, description="File holding its password.")
+    prometheus_ca_file: Path | None = Field(
+        default=None, description="CA bundle (PEM) that signed the Prometheus server's certificate."
+    )
+    prometheus_query_parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Parameters added to (or replacing) partial_response=false, dedup=true, nocache=1 on every query.",
     )
     source_name: str | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubecharge.settings import Settings
+from kubecharge.settings import QuerySettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kubecharge"
@@ -137,4 +138,36 @@ def test_ledger_values_reach_real_settings(tmp_path: Path) -> None:
     assert env["KUBECHARGE_SETTLE_SECONDS"] == "300"
     # Every variable the chart sets is a setting the operator reads (none is silently ignored).
     fields = {f"KUBECHARGE_{name.upper()}" for name in Settings.model_fields}
+    fields |= {f"KUBECHARGE_QUERY_{name.upper()}" for name in QuerySettings.model_fields}
     assert set(env) <= fields
+
+
+def test_querier_tenant_credentials_and_ca_reach_real_settings_and_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered = render(
+        tmp_path, "--set", "prometheus.tenant=finops", "--set", "prometheus.bearerTokenSecret.name=thanos-token",
+        "--set", "prometheus.caConfigMap.name=querier-ca", "--set", "prometheus.headers.X-Org=finance",
+        "--set", "prometheus.stateMetricsIntervalSeconds=30",
+    )  # fmt: skip
+    operator = _operator(rendered)
+    env = {e["name"]: e.get("value") for e in operator["env"]}
+    assert env["KUBECHARGE_PROMETHEUS_TENANT"] == "finops"
+    assert json.loads(env["KUBECHARGE_PROMETHEUS_HEADERS"]) == {"X-Org": "finance"}
+    assert env["KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS"] == "30"
+    mounts = {m["name"]: m["mountPath"] for m in operator["volumeMounts"]}
+    assert env["KUBECHARGE_PROMETHEUS_BEARER_TOKEN_FILE"] == mounts["prometheus-token"] + "/token"
+    assert env["KUBECHARGE_PROMETHEUS_CA_FILE"] == mounts["prometheus-ca"] + "/ca.crt"
+    (deployment,) = [doc for doc in rendered if doc["kind"] == "Deployment"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["prometheus-token"]["secret"]["secretName"] == "thanos-token"
+    assert volumes["prometheus-ca"]["configMap"]["name"] == "querier-ca"
+    # Read back through the environment, as the operator reads it: each value means what the chart meant.
+    for name, value in env.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.prometheus_tenant == "finops"
+    assert settings.prometheus_headers == {"X-Org": "finance"}
+    assert settings.queries.state_metrics_interval_seconds == 30
+    assert str(settings.prometheus_ca_file) == "/etc/kubecharge/prometheus-ca/ca.crt"

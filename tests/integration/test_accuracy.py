@@ -127,7 +127,8 @@ def test_naive_memory_and_request_queries_would_be_wrong(prometheus_url: str, cl
     naive_requests = _instant_sum(
         prometheus_url, 'sum(avg_over_time(kube_pod_container_resource_requests{resource="cpu"}[3599s]))'
     )
-    assert naive_requests > 1.1 * requests_truth  # a duplicate exporter and non-Running pods inflate it
+    # A duplicate exporter, replica copies and non-Running pods inflate it; init containers and overhead are missing.
+    assert abs(naive_requests / requests_truth - 1) > 0.1
 
 
 def test_naive_queries_fall_into_the_node_level_and_resource_endpoint_traps(

@@ -53,3 +53,76 @@ capabilities:
   mountPath: /data
 {{- end -}}
 {{- end -}}
+
+{{/* The querier's credentials and CA, mounted into the operator only. */}}
+{{- define "kubecharge.prometheusMounts" -}}
+{{- with .Values.prometheus }}
+{{- if .bearerTokenSecret.name }}
+- name: prometheus-token
+  mountPath: /etc/kubecharge/prometheus-token
+  readOnly: true
+{{- end }}
+{{- if .basicAuth.passwordSecret.name }}
+- name: prometheus-password
+  mountPath: /etc/kubecharge/prometheus-password
+  readOnly: true
+{{- end }}
+{{- if .caConfigMap.name }}
+- name: prometheus-ca
+  mountPath: /etc/kubecharge/prometheus-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "kubecharge.prometheusVolumes" -}}
+{{- with .Values.prometheus }}
+{{- if .bearerTokenSecret.name }}
+- name: prometheus-token
+  secret:
+    secretName: {{ .bearerTokenSecret.name }}
+{{- end }}
+{{- if .basicAuth.passwordSecret.name }}
+- name: prometheus-password
+  secret:
+    secretName: {{ .basicAuth.passwordSecret.name }}
+{{- end }}
+{{- if .caConfigMap.name }}
+- name: prometheus-ca
+  configMap:
+    name: {{ .caConfigMap.name }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "kubecharge.prometheusEnv" -}}
+{{- with .Values.prometheus }}
+- name: KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS
+  value: {{ .stateMetricsIntervalSeconds | quote }}
+{{- if .tenant }}
+- name: KUBECHARGE_PROMETHEUS_TENANT
+  value: {{ .tenant | quote }}
+{{- end }}
+{{- if .headers }}
+- name: KUBECHARGE_PROMETHEUS_HEADERS
+  value: {{ toJson .headers | quote }}
+{{- end }}
+{{- if .bearerTokenSecret.name }}
+- name: KUBECHARGE_PROMETHEUS_BEARER_TOKEN_FILE
+  value: /etc/kubecharge/prometheus-token/{{ .bearerTokenSecret.key }}
+{{- else if .bearerTokenFile }}
+- name: KUBECHARGE_PROMETHEUS_BEARER_TOKEN_FILE
+  value: {{ .bearerTokenFile | quote }}
+{{- end }}
+{{- if .basicAuth.username }}
+- name: KUBECHARGE_PROMETHEUS_BASIC_AUTH_USERNAME
+  value: {{ .basicAuth.username | quote }}
+- name: KUBECHARGE_PROMETHEUS_BASIC_AUTH_PASSWORD_FILE
+  value: /etc/kubecharge/prometheus-password/{{ .basicAuth.passwordSecret.key }}
+{{- end }}
+{{- if .caConfigMap.name }}
+- name: KUBECHARGE_PROMETHEUS_CA_FILE
+  value: /etc/kubecharge/prometheus-ca/{{ .caConfigMap.key }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -16,16 +16,19 @@ import numpy as np
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from kubecharge.collect.access import Access, access_from
 from kubecharge.collect.promql import QuerySet
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, empty_frame
 from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import PrometheusUnavailable
+from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
+_TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 
 
 class PrometheusSource:
@@ -38,16 +41,25 @@ class PrometheusSource:
         timeout_seconds: float = 300.0,
         retries: int = 2,
         observer: QueryObserver | None = None,
+        access: Access | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.queries = queries
         self.timeout_seconds = timeout_seconds
         self.observer = observer
+        self.access = access or Access()
         self.seconds_waiting = 0.0
         self._retries = retries
         self._waiting_lock = threading.Lock()
         self._local = threading.local()
         self._client()  # the client validates the URL: fail here, not in a worker thread
+
+    @classmethod
+    def from_settings(
+        cls, url: str, queries: QuerySet, settings: Settings, observer: QueryObserver | None = None
+    ) -> PrometheusSource:
+        return cls(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries, observer,
+                   access_from(settings))  # fmt: skip
 
     def _client(self) -> PrometheusConnect:
         """One HTTP client per thread: chunks are fetched concurrently and a requests Session is not shared."""
@@ -63,10 +75,12 @@ class PrometheusSource:
             )
             try:
                 client = PrometheusConnect(
-                    url=self.url, retry=retry, method="POST", timeout=int(self.timeout_seconds) or 1
-                )
+                    url=self.url, headers=self.access.headers or None, retry=retry, method="POST",
+                    timeout=int(self.timeout_seconds) or 1, auth=self.access.auth,
+                )  # fmt: skip
             except Exception as error:  # the client validates the URL eagerly
                 raise PrometheusUnavailable(f"Prometheus URL {self.url!r} is not usable ({error})") from None
+            client._session.verify = self.access.verify
             self._local.client = client
         return client
 
@@ -76,13 +90,13 @@ class PrometheusSource:
         return self._frame("cpu_usage_core_hours", start, end, CONTAINER_KEYS)
 
     def cpu_request_core_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("cpu_request_core_hours", start, end, CONTAINER_KEYS)
+        return effective_requests(self._frame("cpu_request_core_hours", start, end, _TAGGED_KEYS))
 
     def memory_usage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
         return self._frame("memory_usage_gib_hours", start, end, CONTAINER_KEYS)
 
     def memory_request_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("memory_request_gib_hours", start, end, CONTAINER_KEYS)
+        return effective_requests(self._frame("memory_request_gib_hours", start, end, _TAGGED_KEYS))
 
     def storage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
         return self._frame("storage_gib_hours", start, end, NAMESPACE_KEYS)
@@ -120,12 +134,38 @@ class PrometheusSource:
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         query = getattr(self.queries, question)
-        return self._call(
-            question,
-            lambda: self._client().custom_query_range(
-                query, start_time=start + timedelta(hours=1), end_time=end, step="3600", timeout=self.timeout_seconds
-            ),
-        )
+        form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
+                "step": "3600", "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms",
+                **self.access.parameters}  # fmt: skip
+        return self._call(question, lambda: self._post(question, form))
+
+    def _post(self, question: str, form: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """One range query on the client's session (its retries, auth and CA). prometheus-api-client's own
+        query_range keeps only `data.result` and drops `warnings`, which is how Thanos says an answer is partial."""
+        client = self._client()
+        response = client._session.post(
+            f"{self.url}/api/v1/query_range", data=form, headers=client.headers, auth=client.auth,
+            verify=client._session.verify, timeout=self.timeout_seconds,
+        )  # fmt: skip
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.status_code != 200 or answer.get("status") != "success":
+            detail = answer.get("error") or response.text or response.reason
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} rejected the {question} query (HTTP {response.status_code}): "
+                f"{_short(str(detail))}"
+            )
+        warnings = answer.get("warnings") or []
+        if warnings:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} answered the {question} query only in part ({_short('; '.join(warnings))}); "
+                "a partial answer would undercharge, so nothing of it was stored: check the stores or replicas "
+                "behind the querier, then retry"
+            )
+        result: list[dict[str, Any]] = answer.get("data", {}).get("result", [])
+        return result
 
     def _call(self, question: str, send: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         began = time.perf_counter()
@@ -134,9 +174,10 @@ class PrometheusSource:
             result: list[dict[str, Any]] = send()
             ok = True
             return result
-        except PrometheusApiClientException as error:
+        except requests.exceptions.SSLError:
             raise PrometheusUnavailable(
-                f"Prometheus at {self.url} rejected the {question} query: {_short(str(error))}"
+                f"Prometheus at {self.url}: its TLS certificate is not trusted; set KUBECHARGE_PROMETHEUS_CA_FILE to "
+                "the CA that signed it"
             ) from None
         except requests.RequestException as error:
             raise PrometheusUnavailable(

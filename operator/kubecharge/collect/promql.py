@@ -11,11 +11,21 @@ Traps handled here (see the product design):
   the kubelet's /metrics/resource endpoint exports container CPU and memory under the same names and job.
 - The pod `uid` is recovered from cAdvisor's cgroup `id` (cgroupfs `pod<uid>`, systemd `pod<uid_with_underscores>`),
   so a pod name reused by a new pod is a different container-hour, as kube-state-metrics sees it.
-- `max by (..., id)` collapses duplicate scrapes of one cgroup; the `sum` over `id` then adds restarts (each
-  restart is a new cgroup whose counter starts at zero; `increase` also absorbs in-place resets).
-- kube-state-metrics replicas export identical series: values are computed per `instance`, then `max` across.
-- Gauges are integrated as sum_over_time(x) / successful scrapes of the same target (`up`): a series present for
-  20 minutes of an hour counts 1/3 of the hour, and a failed scrape neither adds nor removes time.
+- `max by (..., id, name)` collapses duplicate scrapes of one cgroup (another Prometheus replica's copies too);
+  the source then adds restarts (each restart is a new cgroup whose counter starts at zero; `increase` also
+  absorbs in-place resets). `name` keeps restarts apart where a relabelling dropped `id`.
+- A static pod's cgroup carries the kubelet's config hash, not the mirror pod's uid, and a dropped `id` leaves no
+  uid at all: the rollup joins such usage to requests on (namespace, pod, container); hostNetwork pods are
+  excluded from network on (namespace, pod).
+- cAdvisor gauges are integrated as sum_over_time(x) / successful scrapes of the same target (`up`, the largest
+  count among replicas' copies): a series present for 20 minutes of an hour counts 1/3 of the hour, and a failed
+  scrape neither adds nor removes time.
+- kube-state-metrics objects (pod phases, PVCs) may be exported by replicas (the same series twice) or by shards
+  (a pod moves from one to another when the shard count changes, mid-hour): their share of the hour is counted
+  in steps of the scrape interval, a step counting once if any exporter had the object — neither `max` across
+  instances (a moved pod would count half) nor `sum` (replicas would count twice) is right for both.
+- Requests follow Kubernetes' effective-request rule: app containers, sidecars (restartable init containers),
+  the pod overhead, and the largest init container's excess over the app containers (`domain.requests`).
 - Windows are `[3599s]` for gauges: Prometheus 2.x ranges are closed at both ends, and a full hour would read the
   boundary sample into two buckets. Counters use `[1h]`: `increase` takes differences, so the shared boundary
   sample is exactly what makes consecutive hours add up.
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -42,9 +53,10 @@ from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
 from kubecharge.settings import QuerySettings
 
 COUNTER_WINDOW = "1h"
+OVERHEAD_CONTAINER = "(pod overhead)"  # the row a pod's RuntimeClass overhead is charged on
 GAUGE_WINDOW = "3599s"
 _UID = r".*pod([0-9a-f]{8})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{12}).*"
-_WITH_UID = '"uid", "$1-$2-$3-$4-$5", "id", "' + _UID.replace("\\", "\\\\") + '"'
+UID_FROM_CGROUP = '"uid", "$1-$2-$3-$4-$5", "id", "' + _UID.replace("\\", "\\\\") + '"'
 
 
 def escape(value: str) -> str:
@@ -89,22 +101,56 @@ def build(settings: QuerySettings) -> QuerySet:
     real_containers = (*in_pod, 'container!=""', 'container!="POD"')
     cadvisor_up = selector("up", labels=cadvisor)
     state_up = selector("up", labels=state)
+    interval = settings.state_metrics_interval_seconds
+    # Steps of the scrape interval, each looking back a quarter more (scrapes are jittered): every step in which a
+    # sample exists anywhere counts once, whichever shard or replica exported it. The steps start one look-back
+    # into the hour, so no step reads a sample of the hour before (where data ends, that would be a whole hour).
+    look_seconds = interval + math.ceil(interval / 4)
+    look = f"[{look_seconds}s]"
+    steps = f"[{SECONDS_PER_HOUR - look_seconds - 1}s:{interval}s]"
+    state_steps = f"sum_over_time((max(max_over_time({state_up}{look}))){steps})"
 
-    def per_scrape(series: str, up: str) -> str:
-        """Average value over the hour × the share of the hour the series existed."""
-        return (
-            f"sum_over_time({series}[{GAUGE_WINDOW}]) / on (instance) group_left () sum_over_time({up}[{GAUGE_WINDOW}])"
+    def present_share(series: str, by: str) -> str:
+        """Share of the hour a kube-state-metrics object existed: steps in which any shard or replica exported it,
+        over steps in which any kube-state-metrics was scraped (a failed scrape neither adds nor removes time)."""
+        union = f"sum_over_time((max by ({by}) (max_over_time({series}{look}))){steps})"
+        return f"{union} / on () group_left () {state_steps}"
+
+    pod = "namespace, pod, uid"
+    container = f"{pod}, container"
+    running_share = present_share(selector(settings.pod_phase_metric, 'phase="Running"', labels=state), pod)
+
+    def average(metric: str, by: str, *matchers: str) -> str:
+        return f"max by ({by}) (avg_over_time({selector(metric, *matchers, labels=state)}[{GAUGE_WINDOW}]))"
+
+    def request_hours(resource: str, overhead_metric: str, divisor: int) -> str:
+        """Every request a pod reserves, each tagged with its `kind`: app containers, init containers (sidecars
+        carry restart_policy="Always" from the init-container info) and the pod overhead. The source applies
+        Kubernetes' effective-request rule to them; the running share is evaluated once for all."""
+        matcher = f'resource="{resource}"'
+        init = average(settings.init_requests_metric, container, matcher)
+        info_series = selector(settings.init_info_metric, labels=state)
+        info = f"max by ({container}, restart_policy) (max_over_time({info_series}[{GAUGE_WINDOW}]))"
+        tagged_init = f"({init} * on ({container}) group_left (restart_policy) {info}) or on ({container}) {init}"
+        overhead = f'label_replace({average(overhead_metric, pod)}, "container", "{OVERHEAD_CONTAINER}", "", "")'
+        kinds = " or ".join(
+            f'label_replace({expression}, "kind", "{kind}", "", "")'
+            for kind, expression in (
+                ("app", average(settings.requests_metric, container, matcher)),
+                ("init", f"({tagged_init})"),
+                ("overhead", overhead),
+            )
+        )
+        return f"(\n  {kinds}\n) * on ({pod}) group_left () ({running_share})" + (
+            f" / {divisor}" if divisor != 1 else ""
         )
 
-    running_share = per_scrape(selector(settings.pod_phase_metric, 'phase="Running"', labels=state), state_up)
-
-    def request_hours(resource: str, divisor: int) -> str:
-        requests = selector(settings.requests_metric, f'resource="{resource}"', labels=state)
+    def per_scrape(series: str, up: str) -> str:
+        """Average value over the hour × the share of the hour the series existed (cAdvisor: one target per series,
+        its copies from other Prometheus replicas share its instance, hence the `max by (instance)`)."""
         return (
-            "max by (namespace, pod, uid, container) (\n"
-            f"  avg_over_time({requests}[{GAUGE_WINDOW}])\n"
-            f"  * on (namespace, pod, uid, instance) group_left () ({running_share})\n"
-            f")" + (f" / {divisor}" if divisor != 1 else "")
+            f"sum_over_time({series}[{GAUGE_WINDOW}]) / on (instance) group_left () "
+            f"max by (instance) (sum_over_time({up}[{GAUGE_WINDOW}]))"
         )
 
     cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
@@ -112,29 +158,33 @@ def build(settings: QuerySettings) -> QuerySet:
     network = selector(settings.network_transmit_metric, *in_pod, labels=cadvisor)
     host_network = selector(settings.pod_info_metric, 'host_network="true"', labels=state)
     pvc = selector(settings.pvc_storage_metric, labels=state)
+    # A cgroup is one series per (id, name): `name` keeps restarts apart where relabelling dropped `id`.
+    cgroup = "namespace, pod, uid, container, id, name"
     return QuerySet(
         cpu_usage_core_hours=(
-            "max by (namespace, pod, uid, container, id) (\n"
-            f"  label_replace(increase({cpu}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
+            f"max by ({cgroup}) (\n"
+            f"  label_replace(increase({cpu}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
             f") / {SECONDS_PER_HOUR}"
         ),
-        cpu_request_core_hours=request_hours("cpu", 1),
+        cpu_request_core_hours=request_hours("cpu", settings.overhead_cpu_metric, 1),
         memory_usage_gib_hours=(
-            "max by (namespace, pod, uid, container, id) (\n"
-            f"  label_replace({per_scrape(memory, cadvisor_up)}, {_WITH_UID})\n"
+            f"max by ({cgroup}) (\n"
+            f"  label_replace({per_scrape(memory, cadvisor_up)}, {UID_FROM_CGROUP})\n"
             f") / {BYTES_PER_GIB}"
         ),
-        memory_request_gib_hours=request_hours("memory", BYTES_PER_GIB),
+        memory_request_gib_hours=request_hours("memory", settings.overhead_memory_metric, BYTES_PER_GIB),
         storage_gib_hours=(
-            f"max by (namespace, persistentvolumeclaim) ({per_scrape(pvc, state_up)}) / {BYTES_PER_GIB}"
+            "sum_over_time((max by (namespace, persistentvolumeclaim) "
+            f"(max_over_time({pvc}{look}))){steps}) / on () group_left () {state_steps} / {BYTES_PER_GIB}"
         ),
         network_gib=(
             "(\n"
             "  max by (namespace, pod, uid, interface) (\n"
-            f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {_WITH_UID})\n"
+            f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
             "  )\n"
-            "  unless on (namespace, pod, uid)\n"
-            f"  max by (namespace, pod, uid) (max_over_time({host_network}[{GAUGE_WINDOW}]))\n"
+            # by name, not uid: a static pod's cgroup carries the kubelet's config hash, not the mirror pod's uid
+            "  unless on (namespace, pod)\n"
+            f"  max by (namespace, pod) (max_over_time({host_network}[{GAUGE_WINDOW}]))\n"
             f") / {BYTES_PER_GIB}"
         ),
         namespace_labels=(

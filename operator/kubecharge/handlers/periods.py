@@ -80,8 +80,7 @@ def run_period(
     """Blocking: compute one period, publish its export (if configured), then its ConfigMap."""
     settings = state.settings
     url = spec.prometheus_url or settings.prometheus_url
-    source = PrometheusSource(url, state.queries, settings.prometheus_timeout_seconds, settings.prometheus_retries,
-                              observer=state.metrics.observe_query)  # fmt: skip
+    source = PrometheusSource.from_settings(url, state.queries, settings, observer=state.metrics.observe_query)
     request = pipeline.request_for(settings, run.period, mappings, spec, now=state.clock(), prometheus_url=url,
                                    recollect=run.restate)  # fmt: skip
     result = pipeline.run_report(source, state.queries, state.repository, request)

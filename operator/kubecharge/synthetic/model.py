@@ -16,6 +16,14 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
 - unaligned scrapes: every target is scraped at its own offset within the interval, as Prometheus does;
 - node-level cAdvisor series (`id="/"`, the kubepods and system cgroups, the node's NICs) with no namespace or
   pod, and the kubelet's /metrics/resource copies of container CPU and memory (same job and instance, no `id`);
+- static pods (kube-apiserver, etcd: hostNetwork) whose cgroup carries the kubelet's config hash, not the mirror
+  pod's API uid, and a node whose scrape config drops cAdvisor's `id` label altogether;
+- init containers (run while the pod is Pending; the pod reserves the largest of them), native sidecars
+  (restartable init containers, `restart_policy="Always"`) and pod overhead (a RuntimeClass);
+- scrape timestamps jittered around each target's offset, at whatever interval the cluster is built with;
+- kube-state-metrics resharded mid-hour (`--total-shards` 1 → 2): half the pods move to a new shard's instance;
+- a second Prometheus replica (`prometheus_replica` label, Thanos without dedup) holding copies of every series
+  for part of the period: more than one `up` per instance;
 - the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
   / `pod` target label on kube-state-metrics series that lack their own);
 - a namespace relabelled mid-period, one created mid-period, and namespaces no team claims.
@@ -49,6 +57,7 @@ class Node:
     runtime: str  # "docker" (cgroupfs, pause as container="POD") | "containerd" (systemd, pause as container="")
     ip: str
     network_bytes_per_second: float
+    cgroup_id_dropped: bool = False  # a relabelling on this node's cAdvisor scrape drops the `id` label
 
     @property
     def kubelet_instance(self) -> str:
@@ -74,6 +83,7 @@ class Container:
     memory_bytes: FloatArray
     incarnations: list[Incarnation] = field(default_factory=list)
     counter_reset_slot: int | None = None  # in-place reset of the CPU counter (same cgroup id)
+    kind: str = "app"  # app | init (runs to completion before the app containers) | sidecar (restartable init)
 
     def alive(self, slots: int) -> FloatArray:
         """1.0 in the slots where some incarnation of the container runs."""
@@ -100,6 +110,23 @@ class Pod:
     network_interfaces: tuple[str, ...] = ("eth0",)
     network_bytes_per_second: FloatArray | None = None
     sandbox_id: str = ""
+    cgroup_uid: str | None = None  # static pods: the kubelet's config hash in the cgroup, not the API uid
+    overhead_cpu_cores: float = 0.0  # RuntimeClass pod overhead, reserved while the pod runs
+    overhead_memory_bytes: float = 0.0
+
+    def effective_request(self, resource: str) -> float:
+        """Kubernetes' effective pod request (sidecars placed before every init container, as here):
+        sidecars + max(sum of app containers, largest init container) + overhead."""
+
+        def amount(c: Container) -> float:
+            value = c.cpu_request_cores if resource == "cpu" else c.memory_request_bytes
+            return value or 0.0
+
+        apps = sum(amount(c) for c in self.containers if c.kind == "app")
+        sidecars = sum(amount(c) for c in self.containers if c.kind == "sidecar")
+        inits = max((amount(c) for c in self.containers if c.kind == "init"), default=0.0)
+        overhead = self.overhead_cpu_cores if resource == "cpu" else self.overhead_memory_bytes
+        return sidecars + max(apps, inits) + overhead
 
     def phase_at(self, slot: int) -> str:
         if self.running_slot is None or slot < self.running_slot:
@@ -155,11 +182,43 @@ class ScrapeTarget:
     first_slot: int = 0
     last_slot: int | None = None  # exclusive; None = to the end
     offset_seconds: int = 0  # where in each scrape interval this target is scraped (Prometheus spreads targets)
+    jitter_seconds: float = 0.0  # each scrape lands up to this far either side of its slot's offset
+    shard: int = 0  # kube-state-metrics' shard (automated sharding: its StatefulSet ordinal)
+    shard_totals: tuple[tuple[int, int], ...] = ((0, 1),)  # (from slot, total shards): the StatefulSet's scale
+
+    def exported(self, object_uid: str, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of `slots` this kube-state-metrics exported the object in: those where the object hashes to its
+        shard under the total shard count of the moment (autosharding follows a scale change without a restart)."""
+        mask = np.zeros(len(slots), dtype=bool)
+        bounds = [start for start, _ in self.shard_totals[1:]] + [1 << 62]
+        for (start, total), end in zip(self.shard_totals, bounds, strict=True):
+            if shard_of(object_uid, total) == self.shard:
+                mask |= (slots >= start) & (slots < end)
+        return mask
+
+    @property
+    def reshard_slots(self) -> list[int]:
+        return [start for start, _ in self.shard_totals[1:]]
 
     @property
     def key(self) -> str:
         """Targets are told apart by job, instance and path: one kubelet serves two endpoints on one instance."""
         return f"{self.job}|{self.instance}|{self.labels.get('metrics_path', '')}"
+
+
+def shard_of(object_uid: str, total_shards: int) -> int:
+    """kube-state-metrics assigns an object to a shard by a hash of its uid."""
+    return zlib.crc32(object_uid.encode()) % total_shards
+
+
+@dataclass(frozen=True)
+class Replica:
+    """Another Prometheus scraping the same targets, its copies visible side by side (Thanos without dedup)."""
+
+    label: str  # the external label, e.g. prometheus_replica
+    name: str
+    first_slot: int
+    last_slot: int
 
 
 @dataclass
@@ -177,6 +236,7 @@ class Cluster:
     prometheus_down_slots: frozenset[int]
     team_mappings: list[dict[str, object]]
     cluster_name: str = "synthetic"
+    replicas: list[Replica] = field(default_factory=list)
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:
@@ -252,16 +312,32 @@ def truth(cluster: Cluster) -> Truth:
         running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
         for container in pod.containers:
             alive = container.alive(cluster.slots)
+            # An init container's own request is never charged directly: the pod reserves the largest of them
+            # (the `reserved` row below); sidecars and app containers reserve theirs while the pod runs.
+            charged = 0.0 if container.kind == "init" else 1.0
             cpu_usage = hourly(container.cpu_cores * alive * step_hours)
             memory_usage = hourly(container.memory_bytes * alive * step_hours / BYTES_PER_GIB)
-            cpu_request = hourly(running * (container.cpu_request_cores or 0.0) * step_hours)
-            memory_request = hourly(running * (container.memory_request_bytes or 0.0) * step_hours / BYTES_PER_GIB)
+            cpu_request = hourly(running * charged * (container.cpu_request_cores or 0.0) * step_hours)
+            memory_request = hourly(
+                running * charged * (container.memory_request_bytes or 0.0) * step_hours / BYTES_PER_GIB
+            )
             target["cpu_core_hours_usage"] += cpu_usage
             target["cpu_core_hours_request"] += cpu_request
             target["cpu_core_hours_max"] += np.maximum(cpu_usage, cpu_request)
             target["memory_gib_hours_usage"] += memory_usage
             target["memory_gib_hours_request"] += memory_request
             target["memory_gib_hours_max"] += np.maximum(memory_usage, memory_request)
+        # What the pod reserves beyond its containers' own requests (largest init container over the app
+        # containers, pod overhead): a request nobody uses, charged as such under every basis.
+        for resource, divisor, name in (("cpu", 1.0, "cpu_core_hours"), ("memory", BYTES_PER_GIB, "memory_gib_hours")):
+            own = sum(
+                (c.cpu_request_cores if resource == "cpu" else c.memory_request_bytes) or 0.0
+                for c in pod.containers
+                if c.kind != "init"
+            )
+            reserved = hourly(running * (pod.effective_request(resource) - own) * step_hours / divisor)
+            target[f"{name}_request"] += reserved
+            target[f"{name}_max"] += reserved
         if pod.network_bytes_per_second is not None and not pod.host_network:
             sandbox = np.zeros(cluster.slots)
             sandbox[pod.running_slot or 0 : pod.sandbox_end_slot] = 1.0
@@ -592,6 +668,70 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
     outage_start = rng.randrange(slots // 4, 3 * slots // 4)
     prometheus_down = frozenset(range(outage_start, outage_start + max(2, 600 // step_seconds)))
 
+    # --- traps drawn from their own generator, so the draws above (and the cluster they make) stay as they were
+    traps = Random(seed * 104729 + 3)
+    trap_ids = _Ids(traps)
+
+    def extra(name: str, kind: str, cpu: float, memory_mib: float, start: int, end: int) -> Container:
+        cores = _curve(traps, slots, step_seconds, cpu * traps.uniform(0.3, 0.9), 0.3)
+        return Container(name, f"registry.example.com/{name}:2.{traps.randint(0, 9)}", cpu, memory_mib * MIB, cores,
+                         _curve(traps, slots, step_seconds, memory_mib * MIB * 0.6, 0.1),
+                         [Incarnation(trap_ids.container_id(), start, end)], kind=kind)  # fmt: skip
+
+    for candidate in list(pods):
+        if candidate.running_slot is None or candidate.running_slot <= candidate.created_slot:
+            continue
+        end_of_life = candidate.finished_slot if candidate.finished_slot is not None else slots
+        draw = traps.random()
+        if draw < 0.3:  # an init container (migrations, config fetch) larger than the app containers
+            cpu, memory = traps.choice([1.0, 2.0]), traps.choice([1024.0, 2048.0])
+            candidate.containers.append(
+                extra("init-migrate", "init", cpu, memory, candidate.created_slot, candidate.running_slot)
+            )
+        if 0.2 < draw < 0.45:  # a native sidecar: a restartable init container, running as long as the app
+            sidecar = extra("istio-proxy", "sidecar", 0.1, 128.0, candidate.running_slot, end_of_life)
+            candidate.containers.append(sidecar)
+    for candidate in pods:
+        if candidate.namespace == "ml-serving":  # a sandboxed RuntimeClass (Kata) with a pod overhead
+            candidate.overhead_cpu_cores, candidate.overhead_memory_bytes = 0.25, 160 * MIB
+    # Static pods (the control plane): hostNetwork, mirror pods with an API uid of their own, while the cgroup
+    # path carries the kubelet's config hash (32 hex digits, no dashes).
+    kube_system = ns("kube-system", "platform")
+    namespaces.append(kube_system)
+    for node in nodes[:2]:
+        for component, cpu, memory_mib in (("kube-apiserver", 0.25, 512.0), ("etcd", 0.1, 100.0)):
+            static = Pod("kube-system", f"{component}-{node.name}", trap_ids.uid(), node, "burstable", 0, 0, None,
+                         "Succeeded", slots, [], host_network=True, sandbox_id=trap_ids.container_id(),
+                         cgroup_uid=f"{traps.getrandbits(128):032x}")  # fmt: skip
+            app = extra(component, "app", cpu, memory_mib, 0, slots)
+            app.cpu_cores = _curve(traps, slots, step_seconds, cpu * 1.3, 0.3)
+            static.containers.append(app)
+            static.network_bytes_per_second = _curve(traps, slots, step_seconds, 1e5, 0.5)
+            pods.append(static)
+    if len(nodes) >= 3:
+        nodes[-1].cgroup_id_dropped = True
+    # kube-state-metrics with automated sharding: two shards, scaled to three in the middle of an hour in the last
+    # third. The running shards follow the new count without a restart, so a third of the objects move between
+    # two shards that both run all hour, and another third to the new shard.
+    reshard = (2 * third // slots_per_hour) * slots_per_hour + slots_per_hour // 2 + 1
+    totals = ((0, 2), (reshard, 3))
+    state_metrics[0].shard_totals = totals
+    for shard in (1, 2):
+        instance = f"10.1.0.{5 + shard}:8443"
+        state_metrics.append(
+            ScrapeTarget(
+                "kube-state-metrics",
+                instance,
+                {**state_metrics[0].labels, "instance": instance, "pod": f"kube-state-metrics-{shard}"},
+                frozenset(traps.randrange(slots) for _ in range(2)),
+                first_slot=0 if shard == 1 else min(reshard, slots),
+                shard=shard,
+                shard_totals=totals,
+            )
+        )
+    # A second Prometheus replica whose copies a querier without dedup shows side by side, for a quarter of the time.
+    replicas = [Replica("prometheus_replica", "prometheus-k8s-1", slots // 6, slots // 6 + slots // 4)]
+
     mappings: list[dict[str, object]] = [
         _mapping(
             "payments",
@@ -622,19 +762,22 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         _mapping(
             "platform",
             "platform",
-            namespaces=["monitoring", "edge-gateway"],
+            namespaces=["monitoring", "edge-gateway", "kube-system"],
             patterns=["platform-*"],
             cost_center="CC-1000",
         ),
         _mapping("identity", "identity", namespaces=["identity", "identity-sso"], cost_center="CC-1006"),
     ]
+    jitter = min(2.0, step_seconds / 8)
     for target in [*state_metrics, *kubelets.values(), *resources.values()]:
         # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
-        # samples never sit on hour boundaries; a hash keeps the random draws above unchanged.
-        target.offset_seconds = 1 + zlib.crc32(target.key.encode()) % (step_seconds - 1)
+        # samples never sit on hour boundaries, and each scrape lands a little early or late (jitter).
+        margin = math.ceil(jitter) + 1
+        target.offset_seconds = margin + zlib.crc32(target.key.encode()) % max(1, step_seconds - 2 * margin)
+        target.jitter_seconds = jitter
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
-        mappings,
+        mappings, replicas=replicas,
     )  # fmt: skip
 
 

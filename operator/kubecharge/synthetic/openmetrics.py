@@ -8,6 +8,7 @@ metric family contiguous. Each window is a complete file that promtool turns int
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,21 @@ def sanitize_label_name(key: str) -> str:
     return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
 
 
+class _Sink:
+    """The output file; every series written is also written once per Prometheus replica holding a copy of it
+    (with the replica's external label), for the samples inside that replica's time range."""
+
+    def __init__(self, out: TextIO, cluster: Cluster) -> None:
+        self.out = out
+        self.replicas = [
+            (f',{r.label}="{_escape(r.name)}"}}', cluster.slot_time(r.first_slot), cluster.slot_time(r.last_slot))
+            for r in cluster.replicas
+        ]
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+
+
 @dataclass
 class _Context:
     cluster: Cluster
@@ -50,8 +66,14 @@ class _Context:
         return self.ok[target.key]
 
     def times_of(self, target: ScrapeTarget) -> np.ndarray:
-        """Sample timestamps of a target: its slots, shifted by the target's own scrape offset."""
-        return self.times + target.offset_seconds
+        """Sample timestamps of a target: its slots, shifted by the target's own scrape offset, each scrape
+        jittered (to the millisecond) by a draw seeded from the target, so every window sees the same times."""
+        if target.jitter_seconds == 0:
+            return self.times + target.offset_seconds
+        draws = np.random.default_rng(zlib.crc32(target.key.encode())).uniform(
+            -target.jitter_seconds, target.jitter_seconds, len(self.times)
+        )
+        return np.round(self.times + target.offset_seconds + draws, 3)
 
 
 def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> BoolArray:
@@ -66,7 +88,16 @@ def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool 
     return mask
 
 
-def _write(out: TextIO, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
+def _write(out: _Sink, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
+    _write_one(out, prefix, times, values)
+    for label, low, high in out.replicas:
+        inside = (times >= low) & (times < high)
+        if inside.any():
+            copy = values if isinstance(values, float) else values[inside]
+            _write_one(out, prefix[:-1] + label, times[inside], copy)
+
+
+def _write_one(out: _Sink, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
     if len(times) == 0:
         return
     if isinstance(values, float):
@@ -88,51 +119,60 @@ def _span(ctx: _Context, start: int, end: int, window: tuple[int, int], ok: Bool
 
 
 def _cgroup(pod: Pod, leaf: str | None) -> str:
+    """The cgroup path; a static pod's carries the kubelet's config hash, not the mirror pod's API uid."""
+    kubelet_uid = pod.cgroup_uid or pod.uid
     if pod.node.runtime == "docker":
-        base = f"/kubepods/{pod.qos}/pod{pod.uid}"
+        base = f"/kubepods/{pod.qos}/pod{kubelet_uid}"
         return base if leaf is None else f"{base}/{leaf}"
-    uid = pod.uid.replace("-", "_")
+    uid = kubelet_uid.replace("-", "_")
     base = f"/kubepods.slice/kubepods-{pod.qos}.slice/kubepods-{pod.qos}-pod{uid}.slice"
     return base if leaf is None else f"{base}/cri-containerd-{leaf}.scope"
 
 
 def _container_labels(pod: Pod, container: Container, inc: Incarnation, restart: int) -> dict[str, str]:
     name = (
-        f"k8s_{container.name}_{pod.name}_{pod.namespace}_{pod.uid}_{restart}"
+        f"k8s_{container.name}_{pod.name}_{pod.namespace}_{pod.cgroup_uid or pod.uid}_{restart}"
         if pod.node.runtime == "docker"
         else inc.container_id
     )
-    return {
+    return _without_dropped_id(pod, {
         "container": container.name,
         "id": _cgroup(pod, inc.container_id),
         "image": container.image,
         "name": name,
         "namespace": pod.namespace,
         "pod": pod.name,
-    }
+    })  # fmt: skip
+
+
+def _without_dropped_id(pod: Pod, labels: dict[str, str]) -> dict[str, str]:
+    """A node whose scrape config drops `id` (relabelling): no cgroup path, so no uid either."""
+    if pod.node.cgroup_id_dropped:
+        labels.pop("id", None)
+    return labels
 
 
 def _pause_labels(pod: Pod) -> dict[str, str]:
     docker = pod.node.runtime == "docker"
-    return {
+    return _without_dropped_id(pod, {
         "container": "POD" if docker else "",
         "id": _cgroup(pod, pod.sandbox_id),
         "image": PAUSE_IMAGE,
-        "name": f"k8s_POD_{pod.name}_{pod.namespace}_{pod.uid}_0" if docker else pod.sandbox_id,
+        "name": f"k8s_POD_{pod.name}_{pod.namespace}_{pod.cgroup_uid or pod.uid}_0" if docker else pod.sandbox_id,
         "namespace": pod.namespace,
         "pod": pod.name,
-    }
+    })  # fmt: skip
 
 
 def _pod_cgroup_labels(pod: Pod) -> dict[str, str]:
-    return {
+    return _without_dropped_id(pod, {
         "container": "",
         "id": _cgroup(pod, None),
         "image": "",
         "name": "",
         "namespace": pod.namespace,
         "pod": pod.name,
-    }
+    })  # fmt: skip
 
 
 def _counter(rate_per_slot: FloatArray, start: int, reset: int | None = None) -> FloatArray:
@@ -144,7 +184,7 @@ def _counter(rate_per_slot: FloatArray, start: int, reset: int | None = None) ->
     return np.asarray(value, dtype=np.float64)
 
 
-def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) -> None:
+def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
     cluster = ctx.cluster
     step = cluster.step_seconds
     node_totals = {name: np.zeros(cluster.slots) for name in cluster.kubelet_targets}  # per slot: cpu s or bytes
@@ -204,7 +244,7 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) 
 
 
 def _node_level(
-    ctx: _Context, window: tuple[int, int], family: str, pod_totals: dict[str, FloatArray], out: TextIO
+    ctx: _Context, window: tuple[int, int], family: str, pod_totals: dict[str, FloatArray], out: _Sink
 ) -> None:
     """The series cAdvisor exports for cgroups that are not pods: the node (`id="/"`), the kubepods and system
     slices, and the node's own NICs. No namespace, no pod: they must never become a row."""
@@ -218,18 +258,22 @@ def _node_level(
         if family == "container_network_transmit_bytes_total":
             rate = np.full(cluster.slots, node.network_bytes_per_second * step / len(NODE_INTERFACES))
             for interface in NODE_INTERFACES:
-                labels = {"id": "/", "interface": interface, **kubelet.labels}
+                labels = {"interface": interface, **kubelet.labels}
+                if not node.cgroup_id_dropped:
+                    labels = {"id": "/", **labels}
                 _write(out, _series(family, labels), times[slots], (7.3e12 + _counter(rate, 0))[slots])
             continue
         system = np.full(cluster.slots, SYSTEM_CPU_CORES * step if family.startswith("container_cpu") else
                          SYSTEM_MEMORY_BYTES)  # fmt: skip
         pods = pod_totals[node.name]
-        for cgroup, per_slot in (("/", pods + system), (kubepods, pods), ("/system.slice/kubelet.service", system)):
+        cgroups = (("/", pods + system), (kubepods, pods), ("/system.slice/kubelet.service", system))
+        for cgroup, per_slot in cgroups[:1] if node.cgroup_id_dropped else cgroups:  # without `id` they would clash
             values = _counter(per_slot, 0) if family.startswith("container_cpu") else per_slot
-            _write(out, _series(family, {"id": cgroup, **kubelet.labels}), times[slots], values[slots])
+            labels = kubelet.labels if node.cgroup_id_dropped else {"id": cgroup, **kubelet.labels}
+            _write(out, _series(family, labels), times[slots], values[slots])
 
 
-def _resource_endpoint(ctx: _Context, window: tuple[int, int], family: str, pod: Pod, out: TextIO) -> None:
+def _resource_endpoint(ctx: _Context, window: tuple[int, int], family: str, pod: Pod, out: _Sink) -> None:
     """The kubelet's /metrics/resource copies of container CPU and memory: `container`, `namespace`, `pod` and the
     target's labels, no `id` (so no uid), one series per container across restarts."""
     if family == "container_network_transmit_bytes_total":
@@ -258,7 +302,7 @@ def _network(
     ok: BoolArray,
     target: dict[str, str],
     times: np.ndarray,
-    out: TextIO,
+    out: _Sink,
 ) -> None:
     cluster = ctx.cluster
     family = "container_network_transmit_bytes_total"
@@ -292,7 +336,12 @@ def _honor(metric: dict[str, str], target: dict[str, str]) -> dict[str, str]:
     return {**metric, **{k: v for k, v in target.items() if k not in metric}}
 
 
-def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: TextIO) -> None:
+def _sharded(ksm: ScrapeTarget, object_uid: str, slots: np.ndarray) -> np.ndarray:
+    """The slots in which this kube-state-metrics (shard) exported the object."""
+    return slots[ksm.exported(object_uid, slots)]
+
+
+def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
     cluster = ctx.cluster
     for ksm in cluster.state_metrics_targets:
         ok = ctx.target_ok(ksm)
@@ -302,56 +351,74 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: Tex
                 bounds = [start for start, _ in ns.labels] + [cluster.slots]
                 for (start, labels), end in zip(ns.labels, bounds[1:], strict=True):
                     metric = {"namespace": ns.name, **{sanitize_label_name(k): v for k, v in sorted(labels.items())}}
-                    slots = _span(ctx, max(start, ns.created_slot), end, window, ok)
+                    slots = _sharded(ksm, ns.name, _span(ctx, max(start, ns.created_slot), end, window, ok))
                     _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
             continue
         if family == "kube_persistentvolumeclaim_resource_requests_storage_bytes":
             for pvc in cluster.pvcs:
                 metric = {"namespace": pvc.namespace, "persistentvolumeclaim": pvc.name}
                 slots = _span(ctx, pvc.created_slot, pvc.deleted_slot, window, ok)
+                slots = _sharded(ksm, f"{pvc.namespace}/{pvc.name}", slots)
                 _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], float(pvc.size_bytes))
             continue
         for pod in cluster.pods:
-            slots = _span(ctx, pod.created_slot, pod.deleted_slot, window, ok)
+            slots = _sharded(ksm, pod.uid, _span(ctx, pod.created_slot, pod.deleted_slot, window, ok))
             if len(slots) == 0:
                 continue
-            base = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid}
-            if family == "kube_pod_status_phase":
-                phases = np.array([pod.phase_at(int(s)) for s in slots])
-                for phase in PHASES:
-                    labels = _honor({**base, "phase": phase}, ksm.labels)
-                    _write(out, _series(family, labels), times[slots], (phases == phase).astype(float))
-            elif family == "kube_pod_info":
-                metric = {
-                    **base,
-                    "host_ip": pod.node.ip,
-                    "pod_ip": pod.node.ip if pod.host_network else "10.244.1.7",
-                    "node": pod.node.name,
-                    "created_by_kind": "ReplicaSet",
-                    "created_by_name": pod.name,
-                    "priority_class": "",
-                    "host_network": "true" if pod.host_network else "false",
-                }
-                _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
-            elif family == "kube_pod_container_resource_requests":
-                for container in pod.containers:
-                    for resource, unit, amount in (
-                        ("cpu", "core", container.cpu_request_cores),
-                        ("memory", "byte", container.memory_request_bytes),
-                    ):
-                        if amount is None:
-                            continue
-                        metric = {
-                            **base,
-                            "container": container.name,
-                            "node": pod.node.name,
-                            "resource": resource,
-                            "unit": unit,
-                        }
-                        _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], float(amount))
+            _pod_state(family, pod, _honor_with(ksm), times[slots], slots, out)
 
 
-def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
+def _honor_with(ksm: ScrapeTarget) -> Callable[[dict[str, str]], dict[str, str]]:
+    return lambda metric: _honor(metric, ksm.labels)
+
+
+def _pod_state(
+    family: str, pod: Pod, honor: Callable[[dict[str, str]], dict[str, str]], times: np.ndarray, slots: np.ndarray,
+    out: _Sink,
+) -> None:  # fmt: skip
+    base = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid}
+    if family == "kube_pod_status_phase":
+        phases = np.array([pod.phase_at(int(s)) for s in slots])
+        for phase in PHASES:
+            _write(out, _series(family, honor({**base, "phase": phase})), times, (phases == phase).astype(float))
+    elif family == "kube_pod_info":
+        metric = {
+            **base,
+            "host_ip": pod.node.ip,
+            "pod_ip": pod.node.ip if pod.host_network else "10.244.1.7",
+            "node": pod.node.name,
+            "created_by_kind": "Node" if pod.cgroup_uid else "ReplicaSet",
+            "created_by_name": pod.node.name if pod.cgroup_uid else pod.name,
+            "priority_class": "",
+            "host_network": "true" if pod.host_network else "false",
+        }
+        _write(out, _series(family, honor(metric)), times, 1.0)
+    elif family in ("kube_pod_container_resource_requests", "kube_pod_init_container_resource_requests"):
+        # kube-state-metrics lists sidecars (restartable init containers) with the init containers.
+        kinds = ("app",) if family == "kube_pod_container_resource_requests" else ("init", "sidecar")
+        for container in (c for c in pod.containers if c.kind in kinds):
+            for resource, unit, amount in (
+                ("cpu", "core", container.cpu_request_cores),
+                ("memory", "byte", container.memory_request_bytes),
+            ):
+                if amount is None:
+                    continue
+                metric = {**base, "container": container.name, "node": pod.node.name, "resource": resource,
+                          "unit": unit}  # fmt: skip
+                _write(out, _series(family, honor(metric)), times, float(amount))
+    elif family == "kube_pod_init_container_info":
+        for container in (c for c in pod.containers if c.kind in ("init", "sidecar")):
+            metric = {**base, "container": container.name, "image": container.image, "image_id": "",
+                      "image_spec": container.image, "container_id": "",
+                      "restart_policy": "Always" if container.kind == "sidecar" else ""}  # fmt: skip
+            _write(out, _series(family, honor(metric)), times, 1.0)
+    elif family in ("kube_pod_overhead_cpu_cores", "kube_pod_overhead_memory_bytes"):
+        amount = pod.overhead_cpu_cores if family.endswith("cpu_cores") else pod.overhead_memory_bytes
+        if amount:
+            _write(out, _series(family, honor(base)), times, float(amount))
+
+
+def _up(ctx: _Context, window: tuple[int, int], out: _Sink) -> None:
     cluster = ctx.cluster
     for target in cluster.scrape_targets:
         slots = _span(ctx, 0, cluster.slots, window, _scrape_mask(cluster, target, with_failures=False))
@@ -359,7 +426,7 @@ def _up(ctx: _Context, window: tuple[int, int], out: TextIO) -> None:
         _write(out, _series("up", target.labels), times[slots], ctx.target_ok(target)[slots].astype(float))
 
 
-FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, TextIO], None]] = {
+FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "container_cpu_usage_seconds_total": _cadvisor,
     "container_memory_working_set_bytes": _cadvisor,
     "container_network_transmit_bytes_total": _cadvisor,
@@ -368,6 +435,10 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, TextIO], None]] = 
     "kube_pod_info": _state_metrics,
     "kube_namespace_labels": _state_metrics,
     "kube_persistentvolumeclaim_resource_requests_storage_bytes": _state_metrics,
+    "kube_pod_init_container_resource_requests": _state_metrics,
+    "kube_pod_init_container_info": _state_metrics,
+    "kube_pod_overhead_cpu_cores": _state_metrics,
+    "kube_pod_overhead_memory_bytes": _state_metrics,
 }
 
 
@@ -384,7 +455,8 @@ def write_window(cluster: Cluster, window: tuple[int, int], path: Path) -> None:
         {t.key: _scrape_mask(cluster, t) for t in cluster.scrape_targets},
         np.array([cluster.slot_time(s) for s in range(cluster.slots)], dtype=np.int64),
     )
-    with path.open("w") as out:
+    with path.open("w") as file:
+        out = _Sink(file, cluster)
         _up(ctx, window, out)
         for family, render in FAMILIES.items():
             render(ctx, window, family, out)
