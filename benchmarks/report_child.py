@@ -16,6 +16,8 @@ def main() -> None:
     for option in ("--prometheus", "--mappings", "--period", "--out", "--db"):
         parser.add_argument(option, required=True)
     parser.add_argument("--as-of")
+    parser.add_argument("--cluster", action="append", help="repeatable; default: one unlabelled cluster, bench")
+    parser.add_argument("--all-clusters", action="store_true")
     args = parser.parse_args()
     began = time.perf_counter()
     produced = produce_report(
@@ -26,7 +28,8 @@ def main() -> None:
         out=Path(args.out),
         report_path=None,
         db=args.db,
-        cluster="bench",
+        clusters=args.cluster or ["bench"],
+        all_clusters=args.all_clusters,
         as_of=parse_moment(args.as_of),
         source="bench",
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from kubecharge.domain.mappings import UNALLOCATED, LabelSelector, MatchKind, TeamMapping
+from kubecharge.domain.mappings import UNALLOCATED, LabelSelector, MatchKind, TeamMapping, applies_in
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 
 
@@ -76,27 +76,33 @@ def owner(namespace: str, labels: Mapping[str, str], mappings: Sequence[TeamMapp
     return found[0].mapping.team if found else UNALLOCATED
 
 
+def in_cluster(mappings: Sequence[TeamMapping], cluster: str) -> list[TeamMapping]:
+    """The mappings that apply in one cluster (a mapping limited to other clusters claims nothing here)."""
+    return [mapping for mapping in mappings if applies_in(mapping, cluster)]
+
+
 def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> dict[str, list[str]]:
     """Namespaces that more than one mapping claimed in some hour, with those mappings, strongest first."""
     found: dict[str, list[str]] = {}
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
     for row in rows:
-        key = (row.namespace, tuple(sorted(row.namespace_labels.items())))
+        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
         if key in seen:
             continue
         seen.add(key)
-        names = [claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, mappings)]
+        applicable = in_cluster(mappings, row.cluster)
+        names = [claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, applicable)]
         if len(names) > 1 and names != found.get(row.namespace):
             found[row.namespace] = names
     return found
 
 
 def attribute(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[AttributedHour]:
-    cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
     result = []
     for row in rows:
-        key = (row.namespace, tuple(sorted(row.namespace_labels.items())))
+        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
         if key not in cache:
-            cache[key] = owner(row.namespace, row.namespace_labels, mappings)
+            cache[key] = owner(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster))
         result.append(AttributedHour(cache[key], row))
     return result

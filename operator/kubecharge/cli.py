@@ -7,7 +7,7 @@ empty; 4 database error. A user error prints one line on stderr, never a traceba
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +20,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kubecharge import __version__, manifests
-from kubecharge.collect.prometheus import PrometheusSource
+from kubecharge.collect.clusters import cluster_sources
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.domain import periods
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.errors import InputError, KubechargeError
-from kubecharge.pipeline import FORMAT_FILES, ReportResult, export_files, manifest_fields, request_for, run_report
+from kubecharge.errors import InputError, KubechargeError, SourceError
+from kubecharge.pipeline import (
+    FORMAT_FILES,
+    ReportResult,
+    export_files,
+    manifest_fields,
+    record_failure,
+    request_for,
+    run_report,
+)  # fmt: skip
 from kubecharge.publish.directory import check_target, publish_directory
 from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
 from kubecharge.publish.exports import verify as verify_export
@@ -136,7 +144,8 @@ def produce_report(
     out: Path,
     report_path: Path | None,
     db: str,
-    cluster: str,
+    clusters: Sequence[str] = (),
+    all_clusters: bool = False,
     publish: str | None = None,
     recollect: bool = False,
     as_of: datetime | None = None,
@@ -150,14 +159,24 @@ def produce_report(
     store = open_store(publish, s3_options(settings)) if publish else None
     queries = build_queries(settings.queries)
     url = spec.prometheus_url or prometheus
-    request = request_for(settings.model_copy(update={"cluster_name": cluster}), period, mappings, spec,
-                          now=as_of or datetime.now(UTC), prometheus_url=url, recollect=recollect,
-                          source=source)  # fmt: skip
-    prometheus_source = PrometheusSource.from_settings(url, queries, settings)
+    requested = list(clusters or spec.clusters)
+    if len(requested) == 1:  # one cluster by name: also this cluster's name where the series carry none
+        settings = settings.model_copy(update={"cluster_name": requested[0]})
+    now = min(as_of or datetime.now(UTC), datetime.now(UTC))
     repository = Repository(db)
     try:
+        try:
+            sources = cluster_sources(url, settings, period.start, min(period.end, now), requested,
+                                      all_clusters=all_clusters)  # fmt: skip
+        except SourceError as error:
+            asked = request_for(settings, period, mappings, spec, now=now, prometheus_url=url, source=source,
+                                clusters=requested)  # fmt: skip
+            record_failure(repository, asked, queries, error)
+            raise
+        request = request_for(settings, period, mappings, spec, now=now, prometheus_url=url, recollect=recollect,
+                              source=source, clusters=list(sources))  # fmt: skip
         with chunk_progress(f"Querying {period.name}") as progress:
-            result = run_report(prometheus_source, queries, repository, request, progress)
+            result = run_report(sources, queries, repository, request, progress)
     finally:
         repository.close()
     export = None
@@ -169,7 +188,7 @@ def produce_report(
             final=final, manifest_fields=manifest_fields(request, result, queries),
         )  # fmt: skip
     publish_directory(out, result.files)
-    return ProducedReport(result, prometheus_source.seconds_waiting, export)
+    return ProducedReport(result, sum(s.seconds_waiting for s in sources.values()), export)
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -198,7 +217,17 @@ def report(
         Path | None, typer.Option("--report", help="UsageReport manifest: basis and prices.")
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: sqlite:///kubecharge.db].")] = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="Cluster name in rollups and reports.")] = None,
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster",
+            help="Cluster to report on, repeatable: a value of the cluster label (KUBECHARGE_CLUSTER_LABEL) where "
+            "the source holds many, else this cluster's name [default: $KUBECHARGE_CLUSTER_NAME].",
+        ),
+    ] = None,
+    all_clusters: Annotated[
+        bool, typer.Option("--all-clusters", help="Report on every cluster the source holds, one line per cluster.")
+    ] = False,
     publish: Annotated[
         str | None,
         typer.Option(
@@ -239,7 +268,8 @@ def report(
             out=out,
             report_path=report_file,
             db=db or settings.database_url,
-            cluster=cluster or settings.cluster_name,
+            clusters=cluster or (),
+            all_clusters=all_clusters,
             publish=publish,
             recollect=recollect,
             as_of=parse_moment(as_of),

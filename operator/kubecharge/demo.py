@@ -87,7 +87,7 @@ def run_demo(
                 out=out,
                 report_path=None,
                 db=f"sqlite:///{work / 'kubecharge.db'}",
-                cluster=cluster.cluster_name,
+                clusters=[cluster.cluster_name],
                 source="demo-prometheus",  # its port changes from run to run; with --keep the ledger is reused
             )
         result = produced.result

@@ -128,6 +128,7 @@ def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
         cost_center=spec.get("costCenter"),
         owners=tuple(spec.get("owners") or ()),
         budget=Budget(Decimal(str(budget["monthly"])), budget["currency"]) if budget else None,
+        clusters=frozenset(spec.get("clusters") or ()),
         raw={"name": document["metadata"]["name"], "spec": dict(spec)},
     )
 
@@ -192,5 +193,6 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
             else None
         ),
         prometheus_url=(spec.get("prometheus") or {}).get("url"),
+        clusters=tuple(spec.get("clusters") or ()),
         suspend=bool(spec.get("suspend", False)),
     )

@@ -48,6 +48,11 @@ class ReportRequest:
     policy: CollectionPolicy
     chunk_hours: int = 24
     concurrency: int = 1
+    clusters: tuple[str, ...] = ()  # every cluster reported on; empty: just `cluster`
+
+    @property
+    def cluster_names(self) -> tuple[str, ...]:
+        return self.clusters or (self.cluster,)
 
 
 @dataclass
@@ -77,6 +82,7 @@ def request_for(
     prometheus_url: str,
     recollect: bool = False,
     source: str | None = None,
+    clusters: Sequence[str] = (),
 ) -> ReportRequest:
     """The request the CLI and the operator both build: ledger source, collection policy, chunking.
 
@@ -94,11 +100,12 @@ def request_for(
         period=period,
         mappings=mappings,
         report=spec,
-        cluster=settings.cluster_name,
+        cluster="+".join(clusters) if clusters else settings.cluster_name,
         source=source or default_source or source_name(prometheus_url),
         policy=policy,
         chunk_hours=settings.query_chunk_hours,
         concurrency=settings.prometheus_concurrency,
+        clusters=tuple(clusters),
     )
 
 
@@ -108,10 +115,12 @@ def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_observed(known: Mapping[datetime, HourCompleteness], start: datetime, end: datetime) -> None:
+def check_observed(
+    known: Mapping[datetime, HourCompleteness], start: datetime, end: datetime, cluster: str | None = None
+) -> None:
     """Stop when the period has no data at all, or one of the two scrape jobs is missing from every hour:
     memory, storage and request figures would otherwise silently be zero."""
-    when = f"between {tables.iso(start)} and {tables.iso(end)}"
+    when = f"between {tables.iso(start)} and {tables.iso(end)}" + (f" for cluster {cluster}" if cluster else "")
     if not any(seen.observed for seen in known.values()):
         raise NoUsageData(
             f"Prometheus has no cAdvisor or kube-state-metrics data {when} and the ledger holds none; check that "
@@ -158,6 +167,7 @@ def build_chargeback(
         period_start=request.period.start,
         period_end=request.period.end,
         cluster=request.cluster,
+        clusters=request.cluster_names,
         basis=spec.charge_basis,
         currency=spec.pricing.currency,
         prices=dict(pricing.price_table(spec.pricing)),
@@ -237,14 +247,53 @@ def totals_record(chargeback: Chargeback) -> dict[str, Any]:
     }
 
 
+def combined(knowns: Mapping[str, Mapping[datetime, HourCompleteness]]) -> dict[datetime, HourCompleteness]:
+    """Over many clusters an hour is known only where every cluster's is, its scrapes added up."""
+    if len(knowns) == 1:
+        return dict(next(iter(knowns.values())))
+    hours = set.intersection(*(set(known) for known in knowns.values()))
+    names = HourCompleteness.names()
+    return {hour: HourCompleteness(**{name: sum(getattr(known[hour], name) for known in knowns.values())
+                                      for name in names}) for hour in hours}  # fmt: skip
+
+
+def run_record(request: ReportRequest, queries: QuerySet) -> ReportRun:
+    """The audit row a run starts with: what was asked, with which queries and mappings."""
+    snapshot, snapshot_sha = mappings_snapshot(request.mappings)
+    return ReportRun(
+        cluster=request.cluster,
+        source=request.source,
+        report=f"{request.report.namespace}/{request.report.name}",
+        period_name=request.period.name,
+        period_start=request.period.start,
+        period_end=request.period.end,
+        started_at=datetime.now(UTC),
+        result="running",
+        query_set_sha256=queries.digest,
+        query_set_json=json.dumps(queries.as_dict(), sort_keys=True),
+        mappings_sha256=snapshot_sha,
+        mappings_json=snapshot,
+        kubecharge_version=__version__,
+    )
+
+
+def record_failure(repository: Repository, request: ReportRequest, queries: QuerySet, error: KubechargeError) -> None:
+    """A run that failed before collecting (its clusters could not be looked up) is in the audit trail too."""
+    run_id = repository.start_run(run_record(request, queries))
+    repository.finish_run(run_id, "failed", str(error), {}, hours_queried=0, hours_replaced=0)
+
+
 def run_report(
-    source: UsageSource,
+    source: UsageSource | Mapping[str, UsageSource],
     queries: QuerySet,
     repository: Repository,
     request: ReportRequest,
     progress: ChunkProgress | None = None,
 ) -> ReportResult:
-    """Fill the ledger's missing (and re-check) hours of the period, then price and render it from the ledger."""
+    """Fill the ledger's missing (and re-check) hours of the period, then price and render it from the ledger.
+
+    `source` is one per cluster when the report spans many (each selects its cluster's series)."""
+    sources = dict(source) if isinstance(source, Mapping) else {request.cluster: source}
     period, policy = request.period, request.policy
     until = min(period.end, policy.complete_until)
     if until <= period.start:
@@ -252,41 +301,31 @@ def run_report(
             f"period {period.name} has no complete hour yet: it starts at {tables.iso(period.start)}, and its first "
             f"hour can be reported from {tables.iso(period.start + HOUR + policy.settle)}"
         )
-    snapshot, snapshot_sha = mappings_snapshot(request.mappings)
-    run_id = repository.start_run(
-        ReportRun(
-            cluster=request.cluster,
-            source=request.source,
-            report=f"{request.report.namespace}/{request.report.name}",
-            period_name=period.name,
-            period_start=period.start,
-            period_end=period.end,
-            started_at=datetime.now(UTC),
-            result="running",
-            query_set_sha256=queries.digest,
-            query_set_json=json.dumps(queries.as_dict(), sort_keys=True),
-            mappings_sha256=snapshot_sha,
-            mappings_json=snapshot,
-            kubecharge_version=__version__,
-        )
-    )
+    run_id = repository.start_run(run_record(request, queries))
     hours_queried = hours_replaced = 0
     try:
-        known = repository.known_hours(request.cluster, request.source, period.start, until)
-        chunks = list(ledger.ranges(ledger.hours_to_collect(period.start, until, known, policy), request.chunk_hours))
+        plans = {}
+        for cluster in sources:
+            known = repository.known_hours(cluster, request.source, period.start, until)
+            hours = ledger.hours_to_collect(period.start, until, known, policy)
+            plans[cluster] = list(ledger.ranges(hours, request.chunk_hours))
+        total, done = sum(len(chunks) for chunks in plans.values()), 0
         collected_at = datetime.now(UTC)
-        for done, chunk in enumerate(collect_chunks(source, chunks, request.concurrency), start=1):
-            hours_queried += len(chunk.completeness)
-            hours_replaced += repository.store_chunk(
-                request.cluster, request.source, chunk.completeness, rollup.namespace_hours(chunk), collected_at
-            )
-            if progress is not None:
-                progress(done, len(chunks))
-        if chunks:
-            known = repository.known_hours(request.cluster, request.source, period.start, until)
-        check_observed(known, period.start, until)
-        completeness = ledger.completeness(period.start, period.end, until, known)
-        stored_rows = repository.load_hours(request.cluster, request.source, period.start, until)
+        knowns = {}
+        for cluster, chunks in plans.items():
+            for chunk in collect_chunks(sources[cluster], chunks, request.concurrency):
+                hours_queried += len(chunk.completeness)
+                hours_replaced += repository.store_chunk(
+                    cluster, request.source, chunk.completeness, rollup.namespace_hours(chunk), collected_at
+                )
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            knowns[cluster] = repository.known_hours(cluster, request.source, period.start, until)
+            check_observed(knowns[cluster], period.start, until, cluster if len(sources) > 1 else None)
+        completeness = ledger.completeness(period.start, period.end, until, combined(knowns))
+        stored_rows = [row for cluster in sources
+                       for row in repository.load_hours(cluster, request.source, period.start, until)]  # fmt: skip
         chargeback = build_chargeback(stored_rows, request, completeness)
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         files = render_all(chargeback)

@@ -23,10 +23,11 @@ def line_costs(quantities: ResourceQuantities, basis: ChargeBasis, pricing: Pric
 
 
 def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> list[ChargeLine]:
-    """One line per (team, namespace), sorted by team then namespace."""
-    totals: dict[tuple[str, str], ResourceQuantities] = {}
+    """One line per (team, namespace, cluster), sorted in that order: a namespace of the same name in two
+    clusters is two lines."""
+    totals: dict[tuple[str, str, str], ResourceQuantities] = {}
     for item in attributed:
-        key = (item.team, item.row.namespace)
+        key = (item.team, item.row.namespace, item.row.cluster)
         totals[key] = totals.get(key, ResourceQuantities()) + item.row.quantities
     return [
         ChargeLine(
@@ -36,8 +37,9 @@ def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pri
             cpu_core_hours_charged=quantities.cpu_core_hours_charged(basis),
             memory_gib_hours_charged=quantities.memory_gib_hours_charged(basis),
             costs=line_costs(quantities, basis, pricing),
+            cluster=cluster,
         )
-        for (team, namespace), quantities in sorted(totals.items())
+        for (team, namespace, cluster), quantities in sorted(totals.items())
     ]
 
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     prometheus_url: str = Field(default="http://localhost:9090", description="Prometheus (or Thanos/Mimir) base URL.")
     database_url: str = Field(default="sqlite:///kubecharge.db", description="SQLAlchemy URL of the rollup database.")
     cluster_name: str = Field(default="default", description="Name of this cluster in rollups and exports.")
+    cluster_label: str = Field(
+        default="cluster", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="The label that names the cluster of each series where one querier holds many clusters.",
+    )  # fmt: skip
     query_chunk_hours: int = Field(default=24, ge=1, le=24 * 31, description="Hours queried per Prometheus request.")
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")

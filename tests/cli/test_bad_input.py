@@ -122,7 +122,7 @@ def test_a_good_report_manifest_sets_currency_and_prices(
     result = _report(prometheus_url, mappings_file, out, "--report", str(report))
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
     assert sorted(p.name for p in out.iterdir()) == ["chargeback.csv", "chargeback.json", "report.html", "report.md"]
-    assert b",EUR\r\n" in (out / "chargeback.csv").read_bytes()
+    assert b",EUR,default\r\n" in (out / "chargeback.csv").read_bytes()  # currency, then the cluster
     assert "payments" in result.stdout  # type: ignore[attr-defined]
 
 

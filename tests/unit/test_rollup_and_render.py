@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,9 +12,11 @@ import pandas as pd
 from kubecharge.domain import periods
 from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
 from kubecharge.domain.ledger import CollectionPolicy
+from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.pipeline import ReportRequest, build_chargeback
+from kubecharge.render.focus import focus_rows
 from kubecharge.render.tables import chargeback_csv
 from kubecharge.rollup import namespace_hours
 
@@ -61,9 +65,31 @@ def test_csv_header_and_basis() -> None:
     assert header == (
         "period_start,period_end,team,namespace,cpu_core_hours_usage,cpu_core_hours_request,cpu_core_hours_charged,"
         "memory_gib_hours_usage,memory_gib_hours_request,memory_gib_hours_charged,storage_gib_hours,network_gib,"
-        "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency"
+        "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency,cluster"  # cluster appended last
     )
     fields = line.split(",")
+    assert fields[-1] == "c"  # one cluster: every line is the report's cluster
     assert fields[:4] == ["2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", "unallocated", "shop"]
     assert fields[6] == "2.000000000"  # request basis
     assert fields[12] == "1.000000000"  # 2 core-hours x 0.5
+
+
+def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> None:
+    rows = [replace(row, cluster=cluster) for cluster in ("east", "west") for row in namespace_hours(chunk())]
+    mapping = TeamMapping("shop", "shop", namespaces=frozenset({"shop"}), clusters=frozenset({"east"}))
+    request = ReportRequest(periods.parse("2026-10-01"), [mapping], UsageReportSpec(), "east+west", "prometheus",
+                            CollectionPolicy(HOUR), clusters=("east", "west"))  # fmt: skip
+    report = build_chargeback(rows, request)
+    # The mapping applies in east only: west's namespace of the same name is nobody's, and a line of its own.
+    assert [(line.team, line.namespace, line.cluster) for line in report.lines] == [
+        ("shop", "shop", "east"), ("unallocated", "shop", "west")]  # fmt: skip
+    assert report.lines[0].quantities == report.lines[1].quantities
+    csv_rows = chargeback_csv(report).decode().splitlines()[1:]
+    assert [row.split(",")[-1] for row in csv_rows] == ["east", "west"]
+    for row in focus_rows(report):
+        tags = json.loads(row["Tags"])
+        cluster = tags["kubecharge.io/cluster"]
+        assert row["SubAccountId"] == f"{cluster}/{tags['kubecharge.io/team']}"
+        assert row["ResourceId"] == f"{cluster}/shop"
+        assert row["BillingAccountName"] == "east+west"
+    assert {json.loads(row["Tags"])["kubecharge.io/cluster"] for row in focus_rows(report)} == {"east", "west"}

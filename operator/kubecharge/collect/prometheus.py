@@ -130,6 +130,21 @@ class PrometheusSource:
                 measures[_hour_start(timestamp)][measure] = round(float(value))
         return {hour: HourCompleteness(**found) for hour, found in measures.items()}
 
+    def label_values(self, label: str, series: str, start: datetime, end: datetime) -> list[str]:
+        """The values `label` takes on `series` in [start, end) (the label-values API, which Thanos, Mimir and
+        VictoriaMetrics serve too): how the clusters a querier holds are found."""
+        params = {"match[]": series, "start": start.timestamp(), "end": end.timestamp(), **self.access.parameters}
+
+        def send() -> list[dict[str, Any]]:
+            client = self._client()
+            response = client._session.get(
+                f"{self.url}/api/v1/label/{label}/values", params=params, headers=client.headers, auth=client.auth,
+                verify=client._session.verify, timeout=self.timeout_seconds,
+            )  # fmt: skip
+            return [{"value": value} for value in _answer(self.url, "cluster label", response)]
+
+        return sorted(str(item["value"]) for item in self._call("cluster_names", send))
+
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -147,24 +162,7 @@ class PrometheusSource:
             f"{self.url}/api/v1/query_range", data=form, headers=client.headers, auth=client.auth,
             verify=client._session.verify, timeout=self.timeout_seconds,
         )  # fmt: skip
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        if response.status_code != 200 or answer.get("status") != "success":
-            detail = answer.get("error") or response.text or response.reason
-            raise PrometheusUnavailable(
-                f"Prometheus at {self.url} rejected the {question} query (HTTP {response.status_code}): "
-                f"{_short(str(detail))}"
-            )
-        warnings = answer.get("warnings") or []
-        if warnings:
-            raise PrometheusUnavailable(
-                f"Prometheus at {self.url} answered the {question} query only in part ({_short('; '.join(warnings))}); "
-                "a partial answer would undercharge, so nothing of it was stored: check the stores or replicas "
-                "behind the querier, then retry"
-            )
-        result: list[dict[str, Any]] = answer.get("data", {}).get("result", [])
+        result: list[dict[str, Any]] = _answer(self.url, question, response).get("result", [])
         return result
 
     def _call(self, question: str, send: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -221,6 +219,27 @@ class PrometheusSource:
         labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
         labels[VALUE] = frame[VALUE].to_numpy()
         return labels
+
+
+def _answer(url: str, question: str, response: requests.Response) -> Any:
+    """The `data` of a successful, complete answer; an error or `warnings` (a partial answer) is a fault."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code != 200 or answer.get("status") != "success":
+        detail = answer.get("error") or response.text or response.reason
+        raise PrometheusUnavailable(
+            f"Prometheus at {url} rejected the {question} query (HTTP {response.status_code}): {_short(str(detail))}"
+        )
+    warnings = answer.get("warnings") or []
+    if warnings:
+        raise PrometheusUnavailable(
+            f"Prometheus at {url} answered the {question} query only in part ({_short('; '.join(warnings))}); "
+            "a partial answer would undercharge, so nothing of it was stored: check the stores or replicas "
+            "behind the querier, then retry"
+        )
+    return answer.get("data", {})
 
 
 @lru_cache(maxsize=8192)

@@ -194,6 +194,16 @@ def build(settings: QuerySettings) -> QuerySet:
     )
 
 
+def scrape_health_series(settings: QuerySettings) -> str:
+    """cAdvisor's `up`: where the values of the cluster label are looked up."""
+    return selector("up", labels={**settings.series_labels, **settings.cadvisor_job_labels})
+
+
+def for_cluster(settings: QuerySettings, labels: Mapping[str, str]) -> QuerySettings:
+    """The settings with one cluster's matchers added to every series."""
+    return settings.model_copy(update={"series_labels": {**settings.series_labels, **labels}})
+
+
 def scrape_completeness(cadvisor_up: str, state_up: str) -> str:
     """Targets and scrapes per hour for both jobs, each tagged with the `measure` it is (an `or` of 8 small
     aggregates over the `up` series only: cheap, and it replaces a whole-period presence query)."""

@@ -40,6 +40,7 @@ class ChargeLine:
     cpu_core_hours_charged: float
     memory_gib_hours_charged: float
     costs: Costs
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Chargeback:
     lines: tuple[ChargeLine, ...]
     teams_info: dict[str, TeamInfo]
     completeness: Completeness | None = None  # which hours of the period the numbers rest on
+    clusters: tuple[str, ...] = ()  # the clusters reported on (one line per team, cluster and namespace)
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""
@@ -89,7 +91,7 @@ class Chargeback:
                 cpu_core_hours_charged=sum(line.cpu_core_hours_charged for line in lines),
                 memory_gib_hours_charged=sum(line.memory_gib_hours_charged for line in lines),
                 costs=sum((line.costs for line in lines), Costs()),
-                namespaces=tuple(sorted(line.namespace for line in lines)),
+                namespaces=tuple(sorted({line.namespace for line in lines})),
             )
             for team, lines in grouped.items()
         ]

@@ -43,6 +43,9 @@ class Budget:
 
 @dataclass(frozen=True)
 class TeamMapping:
+    """One claim on namespaces; limited to `clusters` when a report spans many (same-named namespaces of
+    different clusters are different namespaces)."""
+
     name: str
     team: str
     namespaces: frozenset[str] = frozenset()
@@ -53,4 +56,9 @@ class TeamMapping:
     cost_center: str | None = None
     owners: tuple[str, ...] = ()
     budget: Budget | None = None
+    clusters: frozenset[str] = frozenset()  # the clusters it applies in; empty: every cluster
     raw: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+def applies_in(mapping: TeamMapping, cluster: str) -> bool:
+    return not mapping.clusters or cluster in mapping.clusters

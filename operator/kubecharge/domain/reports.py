@@ -45,4 +45,5 @@ class UsageReportSpec:
     config_map: ConfigMapOutput = field(default_factory=ConfigMapOutput)
     object_storage: ObjectStorageOutput | None = None
     prometheus_url: str | None = None
+    clusters: tuple[str, ...] = ()  # cluster label values to report on; empty: the operator's own cluster
     suspend: bool = False

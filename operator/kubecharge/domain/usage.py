@@ -64,6 +64,7 @@ class NamespaceHour:
     hour_start: datetime
     quantities: ResourceQuantities
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    cluster: str = ""
 
 
 @dataclass(frozen=True)

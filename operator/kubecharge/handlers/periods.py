@@ -11,15 +11,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kubernetes
 
 from kubecharge import pipeline
-from kubecharge.collect.prometheus import PrometheusSource
+from kubecharge.collect.clusters import cluster_sources
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.errors import KubechargeError
+from kubecharge.errors import KubechargeError, SourceError
 from kubecharge.handlers.state import OperatorState
 from kubecharge.kube.configmaps import ensure_configmap
 from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
@@ -80,10 +81,18 @@ def run_period(
     """Blocking: compute one period, publish its export (if configured), then its ConfigMap."""
     settings = state.settings
     url = spec.prometheus_url or settings.prometheus_url
-    source = PrometheusSource.from_settings(url, state.queries, settings, observer=state.metrics.observe_query)
-    request = pipeline.request_for(settings, run.period, mappings, spec, now=state.clock(), prometheus_url=url,
-                                   recollect=run.restate)  # fmt: skip
-    result = pipeline.run_report(source, state.queries, state.repository, request)
+    now = min(state.clock(), datetime.now(UTC))
+    try:
+        sources = cluster_sources(url, settings, run.period.start, min(run.period.end, now), spec.clusters,
+                                  observer=state.metrics.observe_query)  # fmt: skip
+    except SourceError as error:
+        asked = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
+                                     clusters=spec.clusters)  # fmt: skip
+        pipeline.record_failure(state.repository, asked, state.queries, error)
+        raise
+    request = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
+                                   recollect=run.restate, clusters=list(sources))  # fmt: skip
+    result = pipeline.run_report(sources, state.queries, state.repository, request)
     state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
     outputs: list[dict[str, Any]] = []
     export = None

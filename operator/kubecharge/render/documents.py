@@ -42,7 +42,10 @@ def context(report: Chargeback) -> dict[str, Any]:
         team["cpuEfficiency"] = _efficiency(team["cpuCoreHoursUsage"], team["cpuCoreHoursRequest"])
         team["memoryEfficiency"] = _efficiency(team["memoryGiBHoursUsage"], team["memoryGiBHoursRequest"])
         team["barShare"] = team["cost"]["total"] / top_cost
-    namespaces = sorted(data["lines"], key=lambda line: (-line["cost"]["total"], line["namespace"]))
+    many = len(data["clusters"]) > 1
+    for line in data["lines"]:  # over many clusters a namespace is named with its cluster
+        line["where"] = f"{line['cluster']}/{line['namespace']}" if many else line["namespace"]
+    namespaces = sorted(data["lines"], key=lambda line: (-line["cost"]["total"], line["where"]))
     data["topNamespaces"] = namespaces[:10]
     data["unallocatedNamespaces"] = [line for line in namespaces if line["team"] == "unallocated"]
     totals = data["totals"]

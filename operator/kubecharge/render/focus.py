@@ -1,7 +1,8 @@
 """FinOps FOCUS 1.2 cost-and-usage rows: one per period × team × namespace × SKU (cpu, memory, storage, network).
 
-Mapping: the cluster is the billing account, a team is a SubAccount, a namespace is a Resource (type
-`Namespace`); cluster, namespace and team are also in `Tags` under `kubecharge.io/`. This is internal
+Mapping: the report's cluster (or clusters, joined by `+`) is the billing account, a team in a cluster is a
+SubAccount (`<cluster>/<team>`), a namespace is a Resource (`<cluster>/<namespace>`, type `Namespace`); the line's
+cluster, namespace and team are also in `Tags` under `kubecharge.io/`. This is internal
 chargeback, so ProviderName = PublisherName = InvoiceIssuerName, and list, contracted, effective and billed cost
 are the same amount. Amounts are written unrounded (shortest exact decimal of the computed float).
 Rows whose quantity and cost are both zero (a namespace without PVCs has no storage row) are left out.
@@ -86,7 +87,8 @@ def focus_rows(report: Chargeback) -> list[dict[str, Any]]:
     rows = []
     for line in report.lines:
         info = report.teams_info.get(line.team)
-        tags = {f"{TAG_PREFIX}cluster": report.cluster, f"{TAG_PREFIX}namespace": line.namespace,
+        cluster = line.cluster or report.cluster  # the line's own cluster: a report may span many
+        tags = {f"{TAG_PREFIX}cluster": cluster, f"{TAG_PREFIX}namespace": line.namespace,
                 f"{TAG_PREFIX}team": line.team}  # fmt: skip
         for sku in SKUS:
             quantity, cost = _quantity_and_cost(line, sku)
@@ -107,12 +109,12 @@ def focus_rows(report: Chargeback) -> list[dict[str, Any]]:
                 "EffectiveCost": cost, "InvoiceId": invoice, "InvoiceIssuerName": PROVIDER, "ListCost": cost,
                 "ListUnitPrice": float(price), "PricingCategory": "Standard", "PricingQuantity": quantity,
                 "PricingUnit": sku.unit, "ProviderName": PROVIDER, "PublisherName": PROVIDER,
-                "ResourceId": f"{report.cluster}/{line.namespace}", "ResourceName": line.namespace,
+                "ResourceId": f"{cluster}/{line.namespace}", "ResourceName": line.namespace,
                 "ResourceType": "Namespace", "ServiceCategory": sku.service_category, "ServiceName": sku.service_name,
                 "ServiceSubcategory": sku.service_subcategory, "SkuId": f"kubecharge-{sku.key}",
                 "SkuMeter": sku.meter, "SkuPriceDetails": None,
                 "SkuPriceId": f"kubecharge-{sku.key}:{report.currency}:{price}",
-                "SubAccountId": f"{report.cluster}/{line.team}",
+                "SubAccountId": f"{cluster}/{line.team}",
                 "SubAccountName": (info.display_name if info and info.display_name else line.team),
                 "SubAccountType": "Team", "Tags": json.dumps(tags, sort_keys=True),
                 "x_ChargeBasis": str(report.basis), "x_CostCenter": info.cost_center if info else None,

@@ -21,6 +21,7 @@ CSV_COLUMNS = (
     "memory_gib_hours_usage", "memory_gib_hours_request", "memory_gib_hours_charged",
     "storage_gib_hours", "network_gib",
     "cost_cpu", "cost_memory", "cost_storage", "cost_network", "cost_total", "currency",
+    "cluster",  # appended: readers of the first 18 columns are unaffected
 )  # fmt: skip
 
 
@@ -57,7 +58,7 @@ def _row(report: Chargeback, line: ChargeLine) -> list[str]:
         number(q.memory_gib_hours_usage), number(q.memory_gib_hours_request), number(line.memory_gib_hours_charged),
         number(q.storage_gib_hours), number(q.network_gib),
         number(line.costs.cpu), number(line.costs.memory), number(line.costs.storage), number(line.costs.network),
-        number(line.costs.total), report.currency,
+        number(line.costs.total), report.currency, line.cluster or report.cluster,
     ]  # fmt: skip
 
 
@@ -99,6 +100,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
     return {
         "period": {"name": report.period_name, "start": iso(report.period_start), "end": iso(report.period_end)},
         "cluster": report.cluster,
+        "clusters": list(report.clusters or (report.cluster,)),
         "chargeBasis": str(report.basis),
         "currency": report.currency,
         "prices": report.prices,
@@ -124,6 +126,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
             {
                 "team": line.team,
                 "namespace": line.namespace,
+                "cluster": line.cluster or report.cluster,
                 **_quantities(line.quantities, line.cpu_core_hours_charged, line.memory_gib_hours_charged),
                 "cost": _costs(line.costs),
             }

@@ -179,7 +179,9 @@ class Repository:
 
             with self.engine.connect() as connection:
                 return [
-                    NamespaceHour(record[0], _utc(record[1]), ResourceQuantities(*record[3:]), labels(record[2]))
+                    NamespaceHour(
+                        record[0], _utc(record[1]), ResourceQuantities(*record[3:]), labels(record[2]), cluster
+                    )
                     for record in connection.execute(statement)
                 ]
 

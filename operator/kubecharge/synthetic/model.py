@@ -237,6 +237,7 @@ class Cluster:
     team_mappings: list[dict[str, object]]
     cluster_name: str = "synthetic"
     replicas: list[Replica] = field(default_factory=list)
+    external_labels: dict[str, str] = field(default_factory=dict)  # e.g. {"cluster": "east"} in a shared querier
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:

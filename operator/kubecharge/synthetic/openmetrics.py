@@ -47,6 +47,8 @@ class _Sink:
 
     def __init__(self, out: TextIO, cluster: Cluster) -> None:
         self.out = out
+        # A querier holding many clusters: every series carries its cluster's external label.
+        self.external = "".join(f',{k}="{_escape(v)}"' for k, v in sorted(cluster.external_labels.items()))
         self.replicas = [
             (f',{r.label}="{_escape(r.name)}"}}', cluster.slot_time(r.first_slot), cluster.slot_time(r.last_slot))
             for r in cluster.replicas
@@ -89,6 +91,8 @@ def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool 
 
 
 def _write(out: _Sink, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
+    if out.external:
+        prefix = prefix[:-1] + out.external + "}"
     _write_one(out, prefix, times, values)
     for label, low, high in out.replicas:
         inside = (times >= low) & (times < high)

@@ -1,0 +1,77 @@
+"""Which clusters a report covers, and how each one's series are selected.
+
+A Prometheus scraping one cluster usually has no cluster label: its series are the cluster named by
+`KUBECHARGE_CLUSTER_NAME` (or `--cluster`). A Thanos, Mimir or VictoriaMetrics holding many clusters tells them
+apart by a label (`KUBECHARGE_CLUSTER_LABEL`, default `cluster`); each cluster is then queried on its own, with
+that label as a matcher, so same-named namespaces (and the same node IPs) of two clusters never meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kubecharge.collect import promql
+from kubecharge.collect.prometheus import PrometheusSource, QueryObserver
+from kubecharge.errors import InputError
+from kubecharge.settings import Settings
+
+
+@dataclass(frozen=True)
+class ClusterScope:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)  # matchers on every series; none when unlabelled
+
+
+def resolve_clusters(
+    discovered: Sequence[str], requested: Sequence[str], *, all_clusters: bool, own: str, label: str
+) -> list[ClusterScope]:
+    """The clusters to report on. `discovered`: the values of the cluster label on the scrape-health series."""
+    wanted = list(dict.fromkeys(requested))
+    if not discovered:
+        if len(wanted) > 1:
+            raise InputError(
+                f"the metrics source has no `{label}` label, so it holds one cluster: ask for one cluster, or set "
+                "KUBECHARGE_CLUSTER_LABEL to the label that names clusters there"
+            )
+        return [ClusterScope(wanted[0] if wanted else own)]
+    known = sorted(set(discovered))
+    if all_clusters:
+        wanted = known
+    elif not wanted:
+        wanted = [own] if own in known or len(known) > 1 else known
+    missing = [name for name in wanted if name not in known]
+    if missing:
+        raise InputError(
+            f"no data for cluster {', '.join(missing)} in the period; the `{label}` label there has: "
+            f"{', '.join(known)} (choose with --cluster, or --all-clusters)"
+        )
+    return [ClusterScope(name, {label: name}) for name in wanted]
+
+
+def cluster_sources(
+    url: str,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    requested: Sequence[str] = (),
+    *,
+    all_clusters: bool = False,
+    observer: QueryObserver | None = None,
+) -> dict[str, PrometheusSource]:
+    """One source per cluster reported on, each selecting its cluster's series (none for an unlabelled one)."""
+    probe = PrometheusSource.from_settings(url, promql.build(settings.queries), settings, observer)
+    label = settings.cluster_label
+    if end <= start:  # nothing to collect yet (the run says so): no clusters to look up
+        return {name: probe for name in (requested or [settings.cluster_name])}
+    discovered = probe.label_values(label, promql.scrape_health_series(settings.queries), start, end)
+    scopes = resolve_clusters(discovered, requested, all_clusters=all_clusters, own=settings.cluster_name, label=label)
+    if len(scopes) == 1 and not scopes[0].labels:
+        return {scopes[0].name: probe}
+    return {
+        scope.name: PrometheusSource.from_settings(
+            url, promql.build(promql.for_cluster(settings.queries, scope.labels)), settings, observer
+        )
+        for scope in scopes
+    }
