@@ -16,6 +16,7 @@ install_system() {
   command -v prometheus >/dev/null && command -v promtool >/dev/null || wanted+=(prometheus)
   if [ "${1:-}" = "with-postgresql" ]; then
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
+    command -v victoria-metrics >/dev/null || wanted+=(victoria-metrics)  # the tests' second backend
   fi
   if [ "${#wanted[@]}" -gt 0 ]; then
     echo "==> installing ${wanted[*]} (Debian packages)"
@@ -23,9 +24,11 @@ install_system() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
   fi
   # The Debian package starts a service of its own; kubecharge runs private servers and never uses it.
-  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
-    $SUDO systemctl stop prometheus || true
-  fi
+  for service in prometheus victoria-metrics; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+      $SUDO systemctl stop "$service" || true
+    fi
+  done
 }
 
 install_focus_validator() {

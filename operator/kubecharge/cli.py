@@ -133,6 +133,7 @@ class ProducedReport:
     result: ReportResult
     seconds_waiting_on_prometheus: float
     export: PublishOutcome | None
+    queries_split: int = 0  # queries halved (again and again) to fit the backend's sample limit
 
 
 def produce_report(
@@ -188,7 +189,8 @@ def produce_report(
             final=final, manifest_fields=manifest_fields(request, result, queries),
         )  # fmt: skip
     publish_directory(out, result.files)
-    return ProducedReport(result, sum(s.seconds_waiting for s in sources.values()), export)
+    waited = sum(s.seconds_waiting for s in sources.values())
+    return ProducedReport(result, waited, export, sum(s.splits for s in sources.values()))
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -286,6 +288,8 @@ def report(
         f"wrote {', '.join(sorted(result.files))} to {out}",
         soft_wrap=True,
     )
+    if produced.queries_split:
+        stdout.print(f"{produced.queries_split} queries were split in time to fit the backend's sample limit.")
     export = produced.export
     if export is not None:
         if export.version:

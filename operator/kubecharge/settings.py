@@ -30,10 +30,10 @@ class QuerySettings(BaseSettings):
     overhead_memory_metric: str = "kube_pod_overhead_memory_bytes"
     pod_phase_metric: str = "kube_pod_status_phase"
     pod_info_metric: str = "kube_pod_info"
-    state_metrics_interval_seconds: int = Field(
-        default=60, ge=5, le=600,
+    state_metrics_interval_seconds: int | None = Field(
+        default=None, ge=5, le=600,
         description="kube-state-metrics' scrape interval or longer: the resolution at which the share of an hour "
-        "a pod ran or a PVC existed is read across shards and replicas.",
+        "a pod ran or a PVC existed is read across shards and replicas (unset: found from its `up` series).",
     )  # fmt: skip
     namespace_labels_metric: str = "kube_namespace_labels"
     pvc_storage_metric: str = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
     prometheus_concurrency: int = Field(
-        default=2, ge=1, le=16, description="Prometheus requests in flight at once (chunks are fetched ahead)."
+        default=4, ge=1, le=16, description="Prometheus requests in flight at once (chunks are fetched ahead)."
     )
     prometheus_tenant: str | None = Field(
         default=None, description="Tenant sent as X-Scope-OrgID on every query (Mimir, Cortex)."

@@ -236,7 +236,8 @@ def test_jittered_scrapes_at_15_and_30_seconds_match_truth(
 ) -> None:
     cluster, url = jittered
     assert all(t.jitter_seconds > 0 and t.offset_seconds > 0 for t in cluster.scrape_targets)
-    monkeypatch.setenv("KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS", str(cluster.step_seconds))
+    # The interval is not configured: kubecharge reads it from kube-state-metrics' `up` series.
+    monkeypatch.delenv("KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS", raising=False)
     mappings = tmp_path / "teams.yaml"
     mappings.write_text(yaml.safe_dump_all(cluster.team_mappings, sort_keys=False))
     code, output = run_in_process("report", "--prometheus", url, "--mappings", str(mappings), "--period", "2026-10-01",

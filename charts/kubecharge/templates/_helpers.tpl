@@ -97,8 +97,10 @@ capabilities:
 
 {{- define "kubecharge.prometheusEnv" -}}
 {{- with .Values.prometheus }}
+{{- if .stateMetricsIntervalSeconds }}
 - name: KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS
   value: {{ .stateMetricsIntervalSeconds | quote }}
+{{- end }}
 {{- if .tenant }}
 - name: KUBECHARGE_PROMETHEUS_TENANT
   value: {{ .tenant | quote }}

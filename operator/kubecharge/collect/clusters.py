@@ -8,14 +8,16 @@ that label as a matcher, so same-named namespaces (and the same node IPs) of two
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from kubecharge.collect import promql
 from kubecharge.collect.prometheus import PrometheusSource, QueryObserver
+from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import InputError
-from kubecharge.settings import Settings
+from kubecharge.settings import QuerySettings, Settings
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,21 @@ def resolve_clusters(
     return [ClusterScope(name, {label: name}) for name in wanted]
 
 
+def with_state_metrics_interval(
+    probe: PrometheusSource, queries: QuerySettings, start: datetime, end: datetime
+) -> QuerySettings:
+    """The query settings with kube-state-metrics' scrape interval as its `up` series show it (the densest hour,
+    so an outage does not stretch it): counting a pod's running time in steps shorter than the interval would
+    miss it. Set explicitly, the setting wins."""
+    if queries.state_metrics_interval_seconds is not None:
+        return queries
+    densest = probe.largest_value("state_metrics_interval", promql.densest_state_metrics_scrapes(queries), start, end)
+    if not densest:
+        return queries
+    interval = min(600, max(5, math.ceil(SECONDS_PER_HOUR / densest)))
+    return queries.model_copy(update={"state_metrics_interval_seconds": interval})
+
+
 def cluster_sources(
     url: str,
     settings: Settings,
@@ -60,18 +77,16 @@ def cluster_sources(
     all_clusters: bool = False,
     observer: QueryObserver | None = None,
 ) -> dict[str, PrometheusSource]:
-    """One source per cluster reported on, each selecting its cluster's series (none for an unlabelled one)."""
+    """One source per cluster reported on, each selecting its cluster's series (none for an unlabelled one), its
+    queries built for its own kube-state-metrics scrape interval."""
     probe = PrometheusSource.from_settings(url, promql.build(settings.queries), settings, observer)
     label = settings.cluster_label
     if end <= start:  # nothing to collect yet (the run says so): no clusters to look up
         return {name: probe for name in (requested or [settings.cluster_name])}
     discovered = probe.label_values(label, promql.scrape_health_series(settings.queries), start, end)
     scopes = resolve_clusters(discovered, requested, all_clusters=all_clusters, own=settings.cluster_name, label=label)
-    if len(scopes) == 1 and not scopes[0].labels:
-        return {scopes[0].name: probe}
-    return {
-        scope.name: PrometheusSource.from_settings(
-            url, promql.build(promql.for_cluster(settings.queries, scope.labels)), settings, observer
-        )
-        for scope in scopes
-    }
+    sources = {}
+    for scope in scopes:
+        queries = with_state_metrics_interval(probe, promql.for_cluster(settings.queries, scope.labels), start, end)
+        sources[scope.name] = PrometheusSource.from_settings(url, promql.build(queries), settings, observer)
+    return sources

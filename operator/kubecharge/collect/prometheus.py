@@ -49,6 +49,7 @@ class PrometheusSource:
         self.observer = observer
         self.access = access or Access()
         self.seconds_waiting = 0.0
+        self.splits = 0  # queries split in time for a backend's sample limit
         self._retries = retries
         self._waiting_lock = threading.Lock()
         self._local = threading.local()
@@ -130,6 +131,14 @@ class PrometheusSource:
                 measures[_hour_start(timestamp)][measure] = round(float(value))
         return {hour: HourCompleteness(**found) for hour, found in measures.items()}
 
+    def largest_value(self, question: str, query: str, start: datetime, end: datetime) -> float | None:
+        """The largest value of an hourly range query over [start, end), if it has any."""
+        form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
+                "step": "3600", **self.access.parameters}  # fmt: skip
+        series = self._call(question, lambda: self._post(question, form))
+        values = [float(value) for s in series for _, value in s["values"]]
+        return max(values) if values else None
+
     def label_values(self, label: str, series: str, start: datetime, end: datetime) -> list[str]:
         """The values `label` takes on `series` in [start, end) (the label-values API, which Thanos, Mimir and
         VictoriaMetrics serve too): how the clusters a querier holds are found."""
@@ -148,11 +157,26 @@ class PrometheusSource:
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """One range query over [start, end), split in two halves (again and again) when the backend refuses it
+        for loading too many samples: at a large cluster's scale one day can exceed Prometheus' default
+        --query.max-samples, and the halves' series simply add up (each hour is in exactly one half)."""
         query = getattr(self.queries, question)
         form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
                 "step": "3600", "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms",
                 **self.access.parameters}  # fmt: skip
-        return self._call(question, lambda: self._post(question, form))
+        try:
+            return self._call(question, lambda: self._post(question, form))
+        except TooManySamples as error:
+            hours = int((end - start) / timedelta(hours=1))
+            if hours <= 1:
+                raise PrometheusUnavailable(
+                    f"{error}; even one hour is too large for this backend's sample limit: select fewer series "
+                    "per query (KUBECHARGE_QUERY_SERIES_LABELS) or raise the limit"
+                ) from None
+            with self._waiting_lock:
+                self.splits += 1
+            middle = start + timedelta(hours=hours // 2)
+            return self._range(question, start, middle) + self._range(question, middle, end)
 
     def _post(self, question: str, form: Mapping[str, Any]) -> list[dict[str, Any]]:
         """One range query on the client's session (its retries, auth and CA). prometheus-api-client's own
@@ -221,6 +245,14 @@ class PrometheusSource:
         return labels
 
 
+class TooManySamples(PrometheusUnavailable):
+    """The backend refused a query for the samples it would load (a smaller time range will do)."""
+
+
+# Prometheus and Thanos ("would load too many samples"), VictoriaMetrics (-search.maxSamplesPerQuery).
+_TOO_MANY_SAMPLES = ("too many samples", "maxSamplesPerQuery", "maxPointsPerTimeseries")
+
+
 def _answer(url: str, question: str, response: requests.Response) -> Any:
     """The `data` of a successful, complete answer; an error or `warnings` (a partial answer) is a fault."""
     try:
@@ -229,6 +261,8 @@ def _answer(url: str, question: str, response: requests.Response) -> Any:
         answer = {}
     if response.status_code != 200 or answer.get("status") != "success":
         detail = answer.get("error") or response.text or response.reason
+        if any(fragment in str(detail) for fragment in _TOO_MANY_SAMPLES):
+            raise TooManySamples(f"Prometheus at {url} refused the {question} query: {_short(str(detail))}")
         raise PrometheusUnavailable(
             f"Prometheus at {url} rejected the {question} query (HTTP {response.status_code}): {_short(str(detail))}"
         )

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
 from kubecharge.settings import QuerySettings
 
+DEFAULT_STATE_METRICS_INTERVAL_SECONDS = 60  # where no `up` says otherwise
 COUNTER_WINDOW = "1h"
 OVERHEAD_CONTAINER = "(pod overhead)"  # the row a pod's RuntimeClass overhead is charged on
 GAUGE_WINDOW = "3599s"
@@ -101,7 +102,7 @@ def build(settings: QuerySettings) -> QuerySet:
     real_containers = (*in_pod, 'container!=""', 'container!="POD"')
     cadvisor_up = selector("up", labels=cadvisor)
     state_up = selector("up", labels=state)
-    interval = settings.state_metrics_interval_seconds
+    interval = settings.state_metrics_interval_seconds or DEFAULT_STATE_METRICS_INTERVAL_SECONDS
     # Steps of the scrape interval, each looking back a quarter more (scrapes are jittered): every step in which a
     # sample exists anywhere counts once, whichever shard or replica exported it. The steps start one look-back
     # into the hour, so no step reads a sample of the hour before (where data ends, that would be a whole hour).
@@ -192,6 +193,12 @@ def build(settings: QuerySettings) -> QuerySet:
         ),
         scrape_completeness=scrape_completeness(cadvisor_up, state_up),
     )
+
+
+def densest_state_metrics_scrapes(settings: QuerySettings) -> str:
+    """Per hour, the most scrapes any kube-state-metrics target had: 3600 s over it is the scrape interval."""
+    up = selector("up", labels={**settings.series_labels, **settings.state_metrics_job_labels})
+    return f"max(count_over_time({up}[1h]))"
 
 
 def scrape_health_series(settings: QuerySettings) -> str:

@@ -1,0 +1,138 @@
+"""Benchmark: a month of one cluster and of two, with 1 and 4 concurrent requests, against the floor.
+
+    python -m benchmarks.clusters_month --namespaces 50 --pods-per-namespace 20 --days 30 --step 300 --keep DIR
+
+Two synthetic clusters (different seeds, the same namespace names and node IPs, a `cluster` label on every series)
+are backfilled into one Prometheus. For one cluster (`--cluster east`) and for both, the floor is the minimal
+correct Prometheus work for that report: every query of kubecharge's QuerySet for each cluster, one day per
+request, one request at a time, each answer read to the end and nothing else done with it (after a warm-up
+pass, so everything finds the TSDB in the page cache). Then `kubecharge report` runs for the month into an empty
+ledger in a child process with KUBECHARGE_PROMETHEUS_CONCURRENCY=1 and =4, its peak RSS and Prometheus' sampled.
+Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) the generated TSDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from benchmarks.measure import report_in_child
+from benchmarks.report_scale import DESIGNED_NAMESPACES
+from kubecharge.collect import promql
+from kubecharge.settings import QuerySettings
+from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
+from kubecharge.synthetic.model import Cluster, Size, build_cluster
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+CLUSTERS = (("east", 7), ("west", 23))
+
+
+def floor(url: str, clusters: list[str], interval: int, start: datetime, end: datetime) -> dict[str, float]:
+    """Every query of the report for each cluster, one day per request, sequentially."""
+    session = requests.Session()
+    began = time.perf_counter()
+    samples = requests_sent = 0
+    for name in clusters:
+        settings = promql.for_cluster(QuerySettings(state_metrics_interval_seconds=interval), {"cluster": name})
+        queries = promql.build(settings).as_dict()
+        day = start
+        while day < end:
+            chunk_end = min(day + timedelta(days=1), end)
+            for query in queries.values():
+                form = {"query": query, "start": (day + timedelta(hours=1)).timestamp(),
+                        "end": chunk_end.timestamp(), "step": "3600", "stats": "all"}  # fmt: skip
+                answer = session.post(f"{url}/api/v1/query_range", data=form, timeout=600)
+                answer.raise_for_status()
+                stats = answer.json()["data"].get("stats", {}).get("samples", {})
+                samples += int(stats.get("totalQueryableSamples", 0))
+                requests_sent += 1
+            day = chunk_end
+    return {"seconds": time.perf_counter() - began, "requests": requests_sent, "samples": samples}
+
+
+def ensure_history(clusters: list[Cluster], work: Path) -> float:
+    tsdb = work / "tsdb"
+    if tsdb.is_dir() and any(tsdb.iterdir()):
+        return 0.0
+    began = time.perf_counter()
+    for cluster in clusters:
+        backfill(cluster, tsdb, work / f"scratch-{cluster.cluster_name}",
+                 on_window=lambda d, n: print(f"  backfilled window {d}/{n}", file=sys.stderr, flush=True))  # fmt: skip
+    return time.perf_counter() - began
+
+
+def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Path) -> dict[str, Any]:
+    size = Size(extra_namespaces=max(0, namespaces - DESIGNED_NAMESPACES), pods_per_namespace=pods_per_namespace)
+    clusters = []
+    for name, seed in CLUSTERS:
+        cluster = build_cluster(START, days=days, step_seconds=step, seed=seed, size=size)
+        cluster.cluster_name, cluster.external_labels = name, {"cluster": name}
+        clusters.append(cluster)
+    backfill_seconds = ensure_history(clusters, work)
+    mappings = work / "teams.yaml"
+    mappings.write_text(yaml.safe_dump_all(clusters[0].team_mappings))
+    end = START + timedelta(days=days)
+    period = f"{START:%Y-%m-%d}/{end:%Y-%m-%d}"
+    result: dict[str, Any] = {
+        "namespaces_per_cluster": len(clusters[0].namespaces),
+        "pods_per_cluster": len(clusters[0].pods),
+        "days": days,
+        "step_seconds": step,
+        "backfill_seconds": round(backfill_seconds, 1),
+    }
+    with LocalPrometheus(work / "tsdb") as prometheus:
+        for names in (["east"], ["east", "west"]):
+            label = f"{len(names)}_cluster"
+            floor(prometheus.url, names, step, START, end)  # warm-up: the runs below all find the page cache warm
+            floor_run = floor(prometheus.url, names, step, START, end)
+            result[f"{label}_floor_seconds"] = round(floor_run["seconds"], 2)
+            result[f"{label}_floor_requests"] = floor_run["requests"]
+            result[f"{label}_floor_samples"] = floor_run["samples"]
+            for concurrency in (1, 4):
+                database = work / f"ledger-{label}-{concurrency}.db"
+                database.unlink(missing_ok=True)
+                os.environ["KUBECHARGE_PROMETHEUS_CONCURRENCY"] = str(concurrency)
+                args = ["--prometheus", prometheus.url, "--mappings", str(mappings), "--period", period,
+                        "--db", f"sqlite:///{database}", "--out", str(work / f"out-{label}-{concurrency}")]  # fmt: skip
+                for name in names:
+                    args += ["--cluster", name]
+                child = report_in_child(prometheus, args)
+                key = f"{label}_concurrency_{concurrency}"
+                result[f"{key}_seconds"] = round(child["wall_seconds"], 2)
+                result[f"{key}_vs_floor"] = round(child["wall_seconds"] / floor_run["seconds"], 3)
+                result[f"{key}_kubecharge_peak_rss_mib"] = child["kubecharge_peak_rss_mib"]
+                result[f"{key}_prometheus_peak_rss_mib"] = child["prometheus_peak_rss_mib"]
+                result[f"{key}_total_cost"] = child["total_cost"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--pods-per-namespace", type=int, default=20)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--step", type=int, default=300)
+    parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
