@@ -15,11 +15,7 @@ Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) t
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +25,7 @@ import psutil
 import requests
 import yaml
 
-from benchmarks.measure import report_in_child
+from benchmarks.measure import month_main, report_in_child
 from benchmarks.report_scale import DESIGNED_NAMESPACES
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import Settings
@@ -122,20 +118,7 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--namespaces", type=int, default=50)
-    parser.add_argument("--pods-per-namespace", type=int, default=20)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--step", type=int, default=300)
-    parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+    month_main(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -53,3 +58,24 @@ def report_in_child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, A
     result["kubecharge_peak_rss_mib"] = round(own_peak / 2**20, 1)
     result["prometheus_peak_rss_mib"] = round(prometheus_peak / 2**20, 1)
     return result
+
+
+MonthRun = Callable[[int, int, int, int, Path], dict[str, Any]]
+
+
+def month_main(run: MonthRun, doc: str | None) -> None:
+    """The month benchmarks' command line: size, days, step and `--keep DIR`; prints `run`'s figures as JSON."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--pods-per-namespace", type=int, default=20)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--step", type=int, default=300)
+    parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from kubecharge.attribute import metric_label_name, owner
+from datetime import UTC, datetime
+
+from kubecharge.attribute import attribute, metric_label_name, owner
 from kubecharge.domain.mappings import LabelSelector, SelectorRequirement, TeamMapping
+from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
+from kubecharge.handlers.mappings import mapping_status
 
 
 def test_sanitized_label_names() -> None:
@@ -45,3 +49,15 @@ def test_match_expressions() -> None:
 
 def test_unclaimed_is_unallocated() -> None:
     assert owner("sandbox", {}, [TeamMapping("a", "alpha", namespaces=frozenset({"prod"}))]) == "unallocated"
+
+
+def test_a_mapping_limited_to_other_clusters_claims_nothing_here() -> None:
+    east_only = TeamMapping("pay", "payments", namespaces=frozenset({"shop"}), clusters=frozenset({"east"}))
+    everywhere = TeamMapping("web", "web", namespace_patterns=("sh*",))
+    rows = [NamespaceHour("shop", datetime(2026, 10, 1, tzinfo=UTC), ResourceQuantities(), {}, cluster)
+            for cluster in ("east", "west")]  # fmt: skip
+    owners = [(a.row.cluster, a.team) for a in attribute(rows, [east_only, everywhere])]
+    assert owners == [("east", "payments"), ("west", "web")]
+    now = datetime(2026, 10, 1, tzinfo=UTC)
+    assert mapping_status("pay", [east_only, everywhere], {"shop": {}}, now, "east")["matchedNamespaces"] == ["shop"]
+    assert mapping_status("pay", [east_only, everywhere], {"shop": {}}, now, "west")["matchedNamespaces"] == []

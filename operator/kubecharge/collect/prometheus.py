@@ -132,7 +132,9 @@ class PrometheusSource:
         return {hour: HourCompleteness(**found) for hour, found in measures.items()}
 
     def largest_value(self, question: str, query: str, start: datetime, end: datetime) -> float | None:
-        """The largest value of an hourly range query over [start, end), if it has any."""
+        """The largest value of an hourly range query over the whole hours of [start, end), if it has any."""
+        if end - start < timedelta(hours=1):
+            return None
         form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
                 "step": "3600", **self.access.parameters}  # fmt: skip
         series = self._call(question, lambda: self._post(question, form))

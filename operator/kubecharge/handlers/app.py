@@ -74,7 +74,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             return
         mappings = valid_mappings(_bodies(team_mappings))
         labels = {key: next(iter(namespace_labels[key])) for key in namespace_labels}
-        fresh = mapping_status(name, mappings, labels, state.clock())
+        fresh = mapping_status(name, mappings, labels, state.clock(), state.settings.cluster_name)
         old = dict(body.get("status") or {})
         if fresh["conflicts"] and fresh["conflicts"] != old.get("conflicts"):
             kopf.warn(body, reason="MappingConflict",

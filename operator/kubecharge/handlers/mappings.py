@@ -10,16 +10,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kubecharge.attribute import claims
+from kubecharge.attribute import claims, in_cluster
 from kubecharge.domain.mappings import TeamMapping
 
 
 def mapping_status(
-    name: str, mappings: list[TeamMapping], namespace_labels: Mapping[str, Mapping[str, str]], now: datetime
+    name: str,
+    mappings: list[TeamMapping],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+    now: datetime,
+    cluster: str | None = None,
 ) -> dict[str, Any]:
-    """Status for mapping `name`: namespaces it wins, and every namespace it shares with another mapping."""
+    """Status for mapping `name`: namespaces it wins, and every namespace it shares with another mapping, in this
+    operator's own `cluster` (a mapping limited to other clusters claims nothing here)."""
     matched: list[str] = []
     conflicts: list[dict[str, Any]] = []
+    if cluster is not None:
+        mappings = in_cluster(mappings, cluster)
     for namespace in sorted(namespace_labels):
         found = claims(namespace, namespace_labels[namespace], mappings, sanitize=False)
         names = [claim.mapping.name for claim in found]
