@@ -1,0 +1,50 @@
+"""Two synthetic clusters (different seeds, the same namespace names and node IPs) in one Prometheus, each series
+carrying its `cluster` label; the `identity` mapping applies in east only."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
+from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
+
+ONLY_EAST = "identity"  # this team's mapping applies in east only: its namespaces in west are nobody's
+
+
+@dataclass
+class TwoClusters:
+    clusters: dict[str, Cluster]
+    url: str
+    mappings_file: Path
+    mappings: list[dict[str, object]]
+
+    def expected(self, name: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """A cluster's truth by team, with the east-only mapping claiming nothing in west."""
+        model: Truth = truth(self.clusters[name])
+        if name != "east":
+            model.owners = {key: "unallocated" if team == ONLY_EAST else team for key, team in model.owners.items()}
+        return model.by_team(start, end)
+
+
+@contextmanager
+def two_clusters(start: datetime, work: Path, days: float = 1) -> Iterator[TwoClusters]:
+    built = {}
+    for name, seed in (("east", 7), ("west", 23)):
+        cluster = build_cluster(start, days=days, step_seconds=60, seed=seed)
+        cluster.cluster_name, cluster.external_labels = name, {"cluster": name}
+        backfill(cluster, work / "tsdb", work / f"scratch-{name}")
+        built[name] = cluster
+    mappings = copy.deepcopy(built["east"].team_mappings)
+    for mapping in mappings:
+        if mapping["spec"]["team"] == ONLY_EAST:  # type: ignore[index]
+            mapping["spec"]["clusters"] = ["east"]  # type: ignore[index]
+    (work / "teams.yaml").write_text(yaml.safe_dump_all(mappings, sort_keys=False))
+    with LocalPrometheus(work / "tsdb") as server:
+        yield TwoClusters(built, server.url, work / "teams.yaml", mappings)
