@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from kubecharge.cli import app
@@ -37,3 +38,26 @@ def by_team(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
             if key.startswith(("cpu_", "memory_", "storage_", "network_", "cost_")):
                 team[key] = team.get(key, 0.0) + float(value)
     return teams
+
+
+# CSV column -> truth quantity (the default basis is max: charged = sum of per-container-hour max).
+TRUTH_OF_COLUMN = {
+    "cpu_core_hours_usage": "cpu_core_hours_usage",
+    "cpu_core_hours_request": "cpu_core_hours_request",
+    "cpu_core_hours_charged": "cpu_core_hours_max",
+    "memory_gib_hours_usage": "memory_gib_hours_usage",
+    "memory_gib_hours_request": "memory_gib_hours_request",
+    "memory_gib_hours_charged": "memory_gib_hours_max",
+    "storage_gib_hours": "storage_gib_hours",
+    "network_gib": "network_gib",
+}
+
+
+def assert_teams_match_truth(rows: list[dict[str, str]], expected: dict[str, dict[str, float]], what: str = "") -> None:
+    """Every team with anything in the truth is in the CSV rows, and every quantity within 1 % of its truth."""
+    measured = by_team(rows)
+    assert set(measured) == {team for team, values in expected.items() if any(values.values())}, what
+    for team, values in measured.items():
+        for column, quantity in TRUTH_OF_COLUMN.items():
+            want = expected[team][quantity]
+            assert values[column] == pytest.approx(want, rel=0.01, abs=1e-6), f"{what} {team} {column}: truth {want}"

@@ -11,21 +11,11 @@ import requests
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
 from tests.postgres import fresh_database
-from tests.support import by_team, read_csv, run_in_process
+from tests.support import TRUTH_OF_COLUMN, by_team, read_csv, run_in_process
 
 END = START.replace(day=3)
 
-# CSV column -> truth quantity (the default basis is max: charged = sum of per-container-hour max).
-COLUMNS = {
-    "cpu_core_hours_usage": "cpu_core_hours_usage",
-    "cpu_core_hours_request": "cpu_core_hours_request",
-    "cpu_core_hours_charged": "cpu_core_hours_max",
-    "memory_gib_hours_usage": "memory_gib_hours_usage",
-    "memory_gib_hours_request": "memory_gib_hours_request",
-    "memory_gib_hours_charged": "memory_gib_hours_max",
-    "storage_gib_hours": "storage_gib_hours",
-    "network_gib": "network_gib",
-}
+COLUMNS = TRUTH_OF_COLUMN  # CSV column -> truth quantity
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

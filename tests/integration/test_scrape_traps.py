@@ -24,7 +24,7 @@ from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 from tests.conftest import PERIOD, START
 from tests.integration.test_accuracy import COLUMNS
-from tests.support import read_csv, run_in_process
+from tests.support import assert_teams_match_truth, read_csv, run_in_process
 
 END = START + timedelta(days=2)
 CADVISOR = 'job="kubelet", metrics_path="/metrics/cadvisor"'
@@ -246,16 +246,7 @@ def test_jittered_scrapes_at_15_and_30_seconds_match_truth(
     assert code == 0, output
     end = cluster.end
     expected = truth(cluster).by_team(START, end)
-    measured: dict[str, dict[str, float]] = {}
-    for row in read_csv(tmp_path / "out" / "chargeback.csv"):
-        into = measured.setdefault(row["team"], {})
-        for column in COLUMNS:
-            into[column] = into.get(column, 0.0) + float(row[column])
-    assert set(measured) == {team for team, values in expected.items() if any(values.values())}
-    for team, values in measured.items():
-        for column, quantity in COLUMNS.items():
-            want = expected[team][quantity]
-            assert values[column] == pytest.approx(want, rel=0.01, abs=1e-6), f"{team} {column}: vs truth {want}"
+    assert_teams_match_truth(read_csv(tmp_path / "out" / "chargeback.csv"), expected)
     # A dashboard that assumes one-minute scrapes multiplies every sample by 60 s.
     memory = sum(t["memory_gib_hours_usage"] for t in expected.values())
     naive = total(

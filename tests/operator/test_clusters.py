@@ -14,9 +14,9 @@ import pytest
 from kubecharge.settings import Settings
 from kubecharge.store import schema
 from kubecharge.synthetic.local_prometheus import free_port
-from tests.integration.test_accuracy import COLUMNS
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, wait_for
+from tests.support import assert_teams_match_truth
 from tests.two_clusters import ONLY_EAST, TwoClusters, two_clusters
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -60,15 +60,7 @@ def test_a_report_over_two_clusters_charges_each_its_own(setup: tuple[Kube, TwoC
     rows = wait_for(lambda: lines(kube), what="the two-cluster ConfigMap")
     for name in ("east", "west"):
         expected = data.expected(name, START, START + timedelta(days=1))
-        measured: dict[str, dict[str, float]] = {}
-        for row in (r for r in rows if r["cluster"] == name):
-            into = measured.setdefault(row["team"], {})
-            for column in COLUMNS:
-                into[column] = into.get(column, 0.0) + float(row[column])
-        assert set(measured) == {team for team, values in expected.items() if any(values.values())}
-        for team, values in measured.items():
-            for column, quantity in COLUMNS.items():
-                assert values[column] == pytest.approx(expected[team][quantity], rel=0.01, abs=1e-6), (name, team)
+        assert_teams_match_truth([row for row in rows if row["cluster"] == name], expected, name)
 
 
 def test_a_mapping_limited_to_another_cluster_claims_nothing_here(setup: tuple[Kube, TwoClusters]) -> None:
