@@ -180,7 +180,7 @@ def app_only_request(cluster: Cluster, start: datetime, end: datetime) -> float:
 
 
 def test_init_containers_sidecars_and_overhead_are_charged_as_kubernetes_reserves(
-    report: tuple[Path, str], cluster: Cluster, cluster_truth: Truth
+    report: tuple[Path, str], prometheus_url: str, cluster: Cluster, cluster_truth: Truth
 ) -> None:
     kinds = {c.kind for pod in cluster.pods for c in pod.containers}
     assert kinds == {"app", "init", "sidecar"}
@@ -192,6 +192,12 @@ def test_init_containers_sidecars_and_overhead_are_charged_as_kubernetes_reserve
         truth_between(cluster_truth, START, END, "memory_gib_hours_request"), rel=0.01
     )
     assert app_only_request(cluster, START, END) < 0.9 * requested  # without them requests are far too low
+    # The same query, blind to init containers and overhead (their metrics named as absent), finds only that.
+    blind = QuerySettings(
+        init_requests_metric="absent", overhead_cpu_metric="absent", state_metrics_interval_seconds=60
+    )
+    naive = total(prometheus_url, promql.build(blind).cpu_request_core_hours)
+    assert naive == pytest.approx(app_only_request(cluster, START, END), rel=0.01)
 
 
 def test_a_pod_moving_between_state_metrics_shards_mid_hour_is_charged_the_whole_hour(
