@@ -8,7 +8,9 @@ correct Prometheus work for that report: every query of kubecharge's QuerySet fo
 request, one request at a time, each answer read to the end and nothing else done with it (after a warm-up
 pass, so everything finds the TSDB in the page cache). Then `kubecharge report` runs for the month into an empty
 ledger in a child process with KUBECHARGE_PROMETHEUS_CONCURRENCY=1 and =4, its peak RSS and Prometheus' sampled.
-Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) the generated TSDB.
+Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) the generated TSDB; an interrupted
+backfill resumes at its first unfinished day (a 30-day month of two 1,000-pod clusters is about 7 GB of
+OpenMetrics per cluster-day, over an hour of promtool here).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _backfill_one(cluster: Cluster, work: Path) -> None:
     def progress(done: int, total: int) -> None:
         print(f"  {name}: backfilled window {done}/{total}", file=sys.stderr, flush=True)
 
-    backfill(cluster, work / f"tsdb-{name}", work / f"scratch-{name}", on_window=progress)
+    backfill(cluster, work / f"tsdb-{name}", work / f"scratch-{name}", on_window=progress, resume=True)
 
 
 def ensure_history(clusters: list[Cluster], work: Path) -> float:

@@ -39,13 +39,19 @@ def backfill(
     scratch_dir: Path,
     hours_per_window: int = 24,
     on_window: Callable[[int, int], None] | None = None,
+    resume: bool = False,
 ) -> None:
-    """Write the cluster's series into TSDB blocks under `tsdb_dir`, one window at a time."""
+    """Write the cluster's series into TSDB blocks under `tsdb_dir`, one window at a time. With `resume`, each
+    finished window leaves a marker in `scratch_dir` and a later call skips it (a month of a large cluster takes
+    long enough to be done in parts)."""
     promtool = binary("promtool")
     tsdb_dir.mkdir(parents=True, exist_ok=True)
     scratch_dir.mkdir(parents=True, exist_ok=True)
     all_windows = list(windows(cluster, hours_per_window))
     for done, window in enumerate(all_windows, start=1):
+        marker = scratch_dir / f"done-{window[0]}"
+        if resume and marker.exists():
+            continue
         text = scratch_dir / f"window-{window[0]}.om"
         write_window(cluster, window, text)
         subprocess.run(
@@ -63,6 +69,8 @@ def backfill(
             capture_output=True,
         )
         text.unlink()
+        if resume:
+            marker.touch()
         if on_window is not None:
             on_window(done, len(all_windows))
 
