@@ -23,10 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
-from benchmarks.measure import month_main, report_in_child
+from benchmarks.measure import floor, month_main, report_in_child
 from benchmarks.report_scale import DESIGNED_NAMESPACES
 from kubecharge.collect import promql
 from kubecharge.settings import QuerySettings
@@ -37,27 +36,10 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 CLUSTERS = (("east", 7), ("west", 23))
 
 
-def floor(url: str, clusters: list[str], interval: int, start: datetime, end: datetime) -> dict[str, float]:
-    """Every query of the report for each cluster, one day per request, sequentially."""
-    session = requests.Session()
-    began = time.perf_counter()
-    samples = requests_sent = 0
-    for name in clusters:
-        settings = promql.for_cluster(QuerySettings(state_metrics_interval_seconds=interval), {"cluster": name})
-        queries = promql.build(settings).as_dict()
-        day = start
-        while day < end:
-            chunk_end = min(day + timedelta(days=1), end)
-            for query in queries.values():
-                form = {"query": query, "start": (day + timedelta(hours=1)).timestamp(),
-                        "end": chunk_end.timestamp(), "step": "3600", "stats": "all"}  # fmt: skip
-                answer = session.post(f"{url}/api/v1/query_range", data=form, timeout=600)
-                answer.raise_for_status()
-                stats = answer.json()["data"].get("stats", {}).get("samples", {})
-                samples += int(stats.get("totalQueryableSamples", 0))
-                requests_sent += 1
-            day = chunk_end
-    return {"seconds": time.perf_counter() - began, "requests": requests_sent, "samples": samples}
+def cluster_queries(names: list[str], interval: int) -> list[promql.QuerySet]:
+    """kubecharge's query set for each cluster (its label as matcher), at the history's scrape interval."""
+    base = QuerySettings(state_metrics_interval_seconds=interval)
+    return [promql.build(promql.for_cluster(base, {"cluster": name})) for name in names]
 
 
 def _backfill_one(cluster: Cluster, work: Path) -> None:
@@ -121,8 +103,9 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         result["compaction_wait_seconds"] = round(settle(work / "tsdb"), 1)
         for names in (["east"], ["east", "west"]):
             label = f"{len(names)}_cluster"
-            floor(prometheus.url, names, step, START, end)  # warm-up: the runs below all find the page cache warm
-            floor_run = floor(prometheus.url, names, step, START, end)
+            queries = cluster_queries(names, step)
+            floor(prometheus.url, queries, START, end)  # warm-up: the runs below all find the page cache warm
+            floor_run = floor(prometheus.url, queries, START, end)
             result[f"{label}_floor_seconds"] = round(floor_run["seconds"], 2)
             result[f"{label}_floor_requests"] = floor_run["requests"]
             result[f"{label}_floor_samples"] = floor_run["samples"]

@@ -22,38 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import requests
 import yaml
 
-from benchmarks.measure import month_main, report_in_child
+from benchmarks.measure import floor, month_main, report_in_child
 from benchmarks.report_scale import DESIGNED_NAMESPACES
 from kubecharge.collect.promql import build as build_queries
-from kubecharge.settings import Settings
+from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Size, build_cluster
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-def floor(url: str, start: datetime, end: datetime) -> dict[str, float]:
-    """Every query of the report, one day per request, sequentially; samples from Prometheus' own stats."""
-    queries = build_queries(Settings().queries).as_dict()
-    session = requests.Session()
-    began = time.perf_counter()
-    samples = requests_sent = 0
-    day = start
-    while day < end:
-        chunk_end = min(day + timedelta(days=1), end)
-        for query in queries.values():
-            form = {"query": query, "start": (day + timedelta(hours=1)).timestamp(), "end": chunk_end.timestamp(),
-                    "step": "3600", "stats": "all"}  # fmt: skip
-            answer = session.post(f"{url}/api/v1/query_range", data=form, timeout=600)
-            answer.raise_for_status()
-            stats = answer.json()["data"].get("stats", {}).get("samples", {})
-            samples += int(stats.get("totalQueryableSamples", 0))
-            requests_sent += 1
-        day = chunk_end
-    return {"seconds": time.perf_counter() - began, "requests": requests_sent, "samples": samples}
 
 
 def ensure_history(cluster: Cluster, work: Path) -> float:
@@ -82,13 +60,16 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         assert prometheus.process is not None
         idle_mib = psutil.Process(prometheus.process.pid).memory_info().rss / 2**20
         base = ["--prometheus", prometheus.url, *common]
-        floor(prometheus.url, START, end)  # a first pass warms Prometheus' page cache: both runs below find it warm
-        floor_run = floor(prometheus.url, START, end)
+        queries = [build_queries(QuerySettings(state_metrics_interval_seconds=step))]
+        floor(
+            prometheus.url, queries, START, end
+        )  # a first pass warms Prometheus' page cache: both runs below find it warm
+        floor_run = floor(prometheus.url, queries, START, end)
         empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
         full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])
         tick = report_in_child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
         tick_hours = int(tick["hours_queried"])
-        tick_floor = floor(prometheus.url, tick_at.replace(minute=0) - timedelta(hours=tick_hours),
+        tick_floor = floor(prometheus.url, queries, tick_at.replace(minute=0) - timedelta(hours=tick_hours),
                            tick_at.replace(minute=0))  # fmt: skip
     return {
         "namespaces": len(cluster.namespaces),
