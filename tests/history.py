@@ -29,9 +29,7 @@ class History:
             found[meta.parent.name] = (int(data["minTime"]), int(data["maxTime"]))
         return found
 
-    def serve(
-        self, *, drop: tuple[datetime, datetime] | None = None, port: int | None = None, flags: tuple[str, ...] = ()
-    ) -> LocalPrometheus:
+    def serve(self, *, drop: tuple[datetime, datetime] | None = None, port: int | None = None) -> LocalPrometheus:
         """A started Prometheus over a fresh copy, without the blocks that lie wholly inside `drop` [start, end)."""
         self.copies += 1
         tsdb = self.work / f"copy-{self.copies}" / "tsdb"
@@ -44,6 +42,6 @@ class History:
             shutil.copytree(self.pristine / name, tsdb / name)
             kept += 1
         assert kept, "no block left to serve"
-        server = LocalPrometheus(tsdb, port=port, flags=flags)
+        server = LocalPrometheus(tsdb, port=port)
         server.start()
         return server

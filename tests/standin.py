@@ -25,10 +25,14 @@ class Behaviour:
     required_headers: dict[str, str] = field(default_factory=dict)
     warn_on: str | None = None  # a fragment of the queries answered with Thanos' partial-response warning
     fail_on: str | None = None  # ... answered with Thanos' error when partial_response=false
+    max_range_hours: int | None = None  # range queries over more hours are refused as Prometheus refuses a query
+    # that would load more than --query.max-samples (what a day of a 5,000-pod cluster is to the default limit)
+    refused: int = 0
     seen: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)  # (headers, form) per query
 
 
 WARNING = "No StoreAPIs matched for this query"
+TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
 
 
 @contextmanager
@@ -55,6 +59,12 @@ def standin(upstream: str, behaviour: Behaviour, tls: ssl.SSLContext | None = No
             query = form.get("query", "")
             if self.path.startswith("/api/v1/query"):
                 behaviour.seen.append((headers, form))
+            if behaviour.max_range_hours and self.path.startswith("/api/v1/query_range"):
+                hours = (float(form["end"]) - float(form["start"])) / 3600 + 1
+                if hours > behaviour.max_range_hours:
+                    behaviour.refused += 1
+                    self._send(422, {"status": "error", "errorType": "execution", "error": TOO_MANY_SAMPLES})
+                    return
             if behaviour.fail_on and behaviour.fail_on in query:
                 self._send(422, {"status": "error", "errorType": "execution",
                                  "error": "receive series from store: partial response disabled"})  # fmt: skip

@@ -135,9 +135,7 @@ class PrometheusSource:
         """The largest value of an hourly range query over the whole hours of [start, end), if it has any."""
         if end - start < timedelta(hours=1):
             return None
-        form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
-                "step": "3600", **self.access.parameters}  # fmt: skip
-        series = self._call(question, lambda: self._post(question, form))
+        series = self._query_range(question, query, start, end)
         values = [float(value) for s in series for _, value in s["values"]]
         return max(values) if values else None
 
@@ -159,10 +157,12 @@ class PrometheusSource:
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return self._query_range(question, getattr(self.queries, question), start, end)
+
+    def _query_range(self, question: str, query: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """One range query over [start, end), split in two halves (again and again) when the backend refuses it
         for loading too many samples: at a large cluster's scale one day can exceed Prometheus' default
-        --query.max-samples, and the halves' series simply add up (each hour is in exactly one half)."""
-        query = getattr(self.queries, question)
+        sample limit, and the halves' series simply add up (each hour is in exactly one half)."""
         form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
                 "step": "3600", "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms",
                 **self.access.parameters}  # fmt: skip
@@ -178,7 +178,7 @@ class PrometheusSource:
             with self._waiting_lock:
                 self.splits += 1
             middle = start + timedelta(hours=hours // 2)
-            return self._range(question, start, middle) + self._range(question, middle, end)
+            return self._query_range(question, query, start, middle) + self._query_range(question, query, middle, end)
 
     def _post(self, question: str, form: Mapping[str, Any]) -> list[dict[str, Any]]:
         """One range query on the client's session (its retries, auth and CA). prometheus-api-client's own

@@ -84,13 +84,10 @@ def free_port() -> int:
 class LocalPrometheus:
     """`with LocalPrometheus(tsdb) as prom: prom.url` — a private Prometheus over an existing TSDB."""
 
-    def __init__(
-        self, tsdb_dir: Path, port: int | None = None, log_path: Path | None = None, flags: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, tsdb_dir: Path, port: int | None = None, log_path: Path | None = None) -> None:
         self.tsdb_dir = tsdb_dir
         self.port = port or free_port()
         self.log_path = log_path or tsdb_dir.parent / "prometheus.log"
-        self.flags = flags  # e.g. a *lower* --query.max-samples, to show a smaller budget is met
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -108,7 +105,6 @@ class LocalPrometheus:
                 f"--storage.tsdb.path={self.tsdb_dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--storage.tsdb.retention.time=100y",  # query limits stay at their defaults, as in production
-                *self.flags,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
