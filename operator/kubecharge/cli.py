@@ -1,11 +1,15 @@
 """The `kubecharge` command line. Scripts depend on `kubecharge report`'s options and exit codes: keep them.
 
-Exit codes: 0 success; 1 unexpected; 2 bad input (manifest, period, option); 3 Prometheus unreachable or
-empty; 4 database error. A user error prints one line on stderr, never a traceback, and writes nothing.
+Exit codes: 0 success; 1 unexpected; 2 bad input (manifest, period, option, an unwritable --out or
+--publish folder); 3 Prometheus unreachable or empty; 4 database error; 5 the report folder or object storage
+refused a write after the run; 6 `verify` found a mismatch. A user error prints one line on stderr, never a
+traceback, and writes nothing: every input is checked before the first write.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -51,6 +56,16 @@ app = typer.Typer(
 )
 stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
 stderr = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    """The KUBECHARGE_* settings; a bad value is one line naming the variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "_".join(str(part) for part in first["loc"] if isinstance(part, str)).upper()
+        raise InputError(f"KUBECHARGE_{where}: {first['msg']}; fix the environment variable") from None
 
 
 def fail(error: KubechargeError) -> typer.Exit:
@@ -123,9 +138,12 @@ def print_teams(chargeback: Chargeback) -> None:
     )
 
 
-def s3_options(settings: Settings) -> S3Options:
-    """Endpoint and region from settings; credentials from the standard AWS environment (boto3's chain)."""
-    return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+def s3_options(settings: Settings, spec: UsageReportSpec | None = None) -> S3Options:
+    """Endpoint and region from settings; credentials from the standard AWS environment (boto3's chain);
+    the Object Lock retention of finals from the report's objectStorage output, if it has one."""
+    storage = spec.object_storage if spec is not None else None
+    options = S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    return dataclasses.replace(options, retention=storage.retention) if storage is not None else options
 
 
 @dataclass(frozen=True)
@@ -157,7 +175,7 @@ def produce_report(
     mappings = manifests.load_team_mappings(mappings_path)
     spec = manifests.load_usage_report(report_path) if report_path is not None else UsageReportSpec()
     check_target(out)
-    store = open_store(publish, s3_options(settings)) if publish else None
+    store = open_store(publish, s3_options(settings, spec)) if publish else None
     queries = build_queries(settings.queries)
     url = spec.prometheus_url or prometheus
     requested = list(clusters or spec.clusters)
@@ -175,7 +193,7 @@ def produce_report(
             record_failure(repository, asked, queries, error)
             raise
         request = request_for(settings, period, mappings, spec, now=now, prometheus_url=url, recollect=recollect,
-                              source=source, clusters=list(sources))  # fmt: skip
+                              source=source, clusters=list(sources), runner=f"cli@{socket.gethostname()}")  # fmt: skip
         with chunk_progress(f"Querying {period.name}") as progress:
             result = run_report(sources, queries, repository, request, progress)
     finally:
@@ -261,7 +279,7 @@ def report(
     KUBECHARGE_RECHECK_HOURS, for late data), so history outlives Prometheus' retention.
     """
     try:
-        settings = Settings()
+        settings = load_settings()
         produced = produce_report(
             settings=settings,
             prometheus=prometheus or settings.prometheus_url,
@@ -305,7 +323,7 @@ def verify(
     """Re-read a published export and check every file against its manifest's size and SHA-256."""
     try:
         location = url.rstrip("/").removesuffix("/manifest.json")
-        problems = verify_export(open_store(location, s3_options(Settings())), "")
+        problems = verify_export(open_store(location, s3_options(load_settings()), for_writing=False), "")
     except KubechargeError as error:
         raise fail(error) from None
     if problems:
@@ -346,7 +364,7 @@ def operator() -> None:
     from kubecharge.handlers.app import run_operator  # kopf is only needed here
 
     try:
-        settings = Settings()
+        settings = load_settings()
         asyncio.run(run_operator(settings))
     except KubechargeError as error:
         raise fail(error) from None
@@ -366,7 +384,7 @@ def db_upgrade(
     from kubecharge.store import schema
 
     try:
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         before = schema.current(url)
         schema.upgrade(url)
         stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url)}", soft_wrap=True)
@@ -383,7 +401,7 @@ def db_downgrade(
     from kubecharge.store import schema
 
     try:
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         before = schema.current(url)
         schema.downgrade(url, revision)
         stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url) or 'none'}", soft_wrap=True)
@@ -399,7 +417,7 @@ def db_current(
     from kubecharge.store import schema
 
     try:
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         stdout.print(f"{url}: {schema.current(url) or 'none'} (this kubecharge needs {schema.head()})",
                      soft_wrap=True)  # fmt: skip
     except KubechargeError as error:

@@ -8,6 +8,7 @@ file, the document and the field named.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -20,6 +21,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
+from kubecharge.domain.names import dns_label_problem
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.reports import ConfigMapOutput, ObjectStorageOutput, Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
@@ -27,6 +29,8 @@ from kubecharge.errors import ManifestError
 from kubecharge.resources import crds_dir
 
 API_VERSION = "kubecharge.io/v1alpha1"
+MAX_MANIFEST_BYTES = 3 * 1024 * 1024  # the Kubernetes API's own request limit: no real manifest is larger
+MAX_MANIFEST_VALUES = 100_000  # values once YAML aliases are expanded: a YAML bomb stops here, not in memory
 _CRD_FILES = {"TeamMapping": "teammappings.kubecharge.io.yaml", "UsageReport": "usagereports.kubecharge.io.yaml"}
 
 
@@ -38,16 +42,47 @@ def crd_schema(kind: str) -> dict[str, Any]:
     return cast(dict[str, Any], version["schema"]["openAPIV3Schema"])
 
 
+def _walk_problems(document: Any) -> list[str]:
+    """Non-finite numbers (YAML's `.nan`, `.inf`, `1e400`), which JSON cannot carry and the schema's bounds do
+    not catch, and documents that expand past MAX_MANIFEST_VALUES values (anchors and aliases)."""
+    problems: list[str] = []
+    pending: list[tuple[str, Any]] = [("", document)]
+    seen = 0
+    while pending:
+        where, value = pending.pop()
+        seen += 1
+        if seen > MAX_MANIFEST_VALUES:
+            return [f"(document): expands to more than {MAX_MANIFEST_VALUES:,} values (YAML anchors and aliases?); "
+                    "write the manifest out plainly"]  # fmt: skip
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where.lstrip('.') or '(document)'}: {value!r} is not a finite number")
+        elif isinstance(value, Mapping):
+            pending.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((f"{where}.{index}", item) for index, item in enumerate(value))
+    return sorted(problems)
+
+
 def schema_errors(kind: str, document: Mapping[str, Any]) -> list[str]:
     """Every way `document` breaks the kind's schema, as 'field: problem' strings (empty when valid)."""
+    problems = _walk_problems(document)
+    if problems:  # checked first: expanding a YAML bomb into JSON would exhaust memory
+        return problems
     validator = OAS30Validator(crd_schema(kind))
     plain = json.loads(json.dumps(document, default=dict))  # kopf's Body and other mapping views, as plain JSON
-    problems = []
     for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
         where = ".".join(str(part) for part in error.absolute_path) or "(document)"
         message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
         problems.append(f"{where}: {message}")
     return problems
+
+
+def report_name_problem(document: Mapping[str, Any]) -> str | None:
+    """A UsageReport's name and namespace become label values and object-key prefixes: both DNS labels."""
+    metadata = document.get("metadata") or {}
+    return dns_label_problem("metadata.name", metadata.get("name")) or (
+        dns_label_problem("metadata.namespace", metadata["namespace"]) if "namespace" in metadata else None
+    )
 
 
 def _documents(path: Path) -> Iterable[tuple[str, int, dict[str, Any]]]:
@@ -58,6 +93,12 @@ def _documents(path: Path) -> Iterable[tuple[str, int, dict[str, Any]]]:
         raise ManifestError(f"{path}: the folder holds no .yaml or .yml files")
     for file in files:
         try:
+            size = file.stat().st_size
+            if size > MAX_MANIFEST_BYTES:
+                raise ManifestError(
+                    f"{file}: {size:,} bytes is more than a manifest can be ({MAX_MANIFEST_BYTES:,}, the Kubernetes "
+                    "API's request limit); give the TeamMapping / UsageReport files only"
+                )
             documents = list(yaml.safe_load_all(file.read_text()))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
@@ -83,6 +124,10 @@ def _check(kind: str, where: str, document: dict[str, Any]) -> None:
     problems = schema_errors(kind, document)
     if problems:
         raise ManifestError(f"{where} ({kind} {name}) breaks the CRD schema: " + "; ".join(problems))
+    if kind == "UsageReport":
+        problem = report_name_problem(document)
+        if problem:
+            raise ManifestError(f"{where}: {problem}")
 
 
 def load_team_mappings(path: Path) -> list[TeamMapping]:
@@ -188,6 +233,7 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
                 url=storage["url"],
                 secret_ref=(storage.get("secretRef") or {}).get("name"),
                 formats=tuple(storage.get("formats") or ObjectStorageOutput.formats),
+                retention=parse_duration(storage.get("retention", "2555d")),
             )
             if storage
             else None

@@ -49,6 +49,7 @@ class ReportRequest:
     chunk_hours: int = 24
     concurrency: int = 1
     clusters: tuple[str, ...] = ()  # every cluster reported on; empty: just `cluster`
+    runner: str = ""  # the replica (pod) or CLI making the run, for the audit trail
 
     @property
     def cluster_names(self) -> tuple[str, ...]:
@@ -83,6 +84,7 @@ def request_for(
     recollect: bool = False,
     source: str | None = None,
     clusters: Sequence[str] = (),
+    runner: str = "",
 ) -> ReportRequest:
     """The request the CLI and the operator both build: ledger source, collection policy, chunking.
 
@@ -106,6 +108,7 @@ def request_for(
         chunk_hours=settings.query_chunk_hours,
         concurrency=settings.prometheus_concurrency,
         clusters=tuple(clusters),
+        runner=runner,
     )
 
 
@@ -274,6 +277,7 @@ def run_record(request: ReportRequest, queries: QuerySet) -> ReportRun:
         mappings_sha256=snapshot_sha,
         mappings_json=snapshot,
         kubecharge_version=__version__,
+        runner=request.runner,
     )
 
 

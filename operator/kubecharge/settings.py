@@ -5,9 +5,10 @@ No other module reads the environment. The CLI's options override these; the cha
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +99,21 @@ class Settings(BaseSettings):
     default_object_storage_url: str | None = Field(
         default=None, description="Export UsageReports that name no object storage here (s3://... or file:///...)."
     )
+    prometheus_url_allowed_prefixes: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes a UsageReport's spec.prometheus.url may start with (JSON list); empty: a "
+        "report can only use the operator's own Prometheus, so no namespace user can make it fetch other URLs.",
+    )
+
+    @field_validator("prometheus_url_allowed_prefixes")
+    @classmethod
+    def _prefixes_end_at_a_path(cls, prefixes: list[str]) -> list[str]:
+        """`http://prom` would also allow `http://prom.attacker.example`: a prefix must end in `/`."""
+        for prefix in prefixes:
+            if not re.match(r"^https?://[^/]+/", prefix):
+                raise ValueError(f"{prefix!r}: an allowed prefix is scheme://host[:port]/, then any path")
+        return prefixes
+
     s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for MinIO, Ceph, ... (AWS: unset).")
     s3_region: str | None = Field(default=None, description="S3 region (default us-east-1).")
 
@@ -116,3 +132,15 @@ class Settings(BaseSettings):
     liveness_port: int = Field(default=8080, ge=0, le=65535, description="Port of kopf's /healthz (0: none).")
     peering_name: str = Field(default="kubecharge", description="kopf peering name shared by the replicas.")
     standalone: bool = Field(default=False, description="Run without kopf peering (one replica only).")
+    peering_priority: int | None = Field(
+        default=None,
+        description="kopf peering priority; unset: the earlier a replica started the higher (a random tie-break), "
+        "so replicas never tie and a restarted one does not take over from one that is running.",
+    )
+    peering_lifetime_seconds: int = Field(
+        default=60, ge=5, le=3600, description="How long a silent replica counts as alive before another takes over."
+    )
+    pod_name: str | None = Field(default=None, description="This replica's name in status and leases (the pod's).")
+    run_lease_seconds: float = Field(
+        default=900.0, gt=0, description="A report's run lease in the database, renewed while the run progresses."
+    )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubecharge.handlers.app import peering_priority, replica_identity
 from kubecharge.settings import QuerySettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,8 +70,58 @@ def test_rbac_has_no_wildcards_and_is_least_privilege(rendered: list[dict[str, A
     granted = {(group, resource): set(rule["verbs"]) for rule in role["rules"] for group in rule["apiGroups"]
                for resource in rule["resources"]}  # fmt: skip
     assert granted[("", "namespaces")] == {"get", "list", "watch"}
-    assert granted[("", "secrets")] == {"get"}
+    assert ("", "secrets") not in granted  # Secrets are never readable cluster-wide unless opted in
     assert ("kubecharge.io", "usagereports/status") in granted
+
+
+def _secret_access(docs: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[str] | None]]:
+    """namespace -> (verbs, resourceNames) of every namespaced grant on Secrets bound to the operator."""
+    roles = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs if d["kind"] == "Role"}
+    found = {}
+    for binding in (d for d in docs if d["kind"] == "RoleBinding"):
+        namespace = binding["metadata"]["namespace"]
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubecharge", "namespace": "kubecharge"}]
+        for rule in roles[(namespace, binding["roleRef"]["name"])]["rules"]:
+            if "secrets" in rule["resources"]:
+                found[namespace] = (rule["verbs"], rule.get("resourceNames"))
+    return found
+
+
+def test_secrets_are_read_only_where_reports_keep_them(tmp_path: Path) -> None:
+    assert _secret_access(render(tmp_path)) == {}  # the default reads no Secret at all
+    production = render(tmp_path, "-f", str(PRODUCTION_VALUES))
+    assert _secret_access(production) == {"finance": (["get"], None)}
+    named = render(tmp_path, "--set", "rbac.secretNamespaces={finance,shop}", "--set", "rbac.secretNames={s3-creds}")
+    assert _secret_access(named) == {"finance": (["get"], ["s3-creds"]), "shop": (["get"], ["s3-creds"])}
+    wide = render(tmp_path, "--set", "rbac.clusterWideSecrets=true", "--set", "rbac.secretNamespaces={finance}")
+    assert _secret_access(wide) == {}
+    (role,) = [doc for doc in wide if doc["kind"] == "ClusterRole"]
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]} in role["rules"]
+
+
+def test_replicas_peer_with_distinct_priorities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf pauses every replica when priorities tie: the production values must give each pod its own."""
+    production = render(tmp_path, "-f", str(PRODUCTION_VALUES))
+    (deployment,) = [doc for doc in production if doc["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 2
+    (peering,) = [doc for doc in production if doc["kind"] == "ClusterKopfPeering"]
+    env = {e["name"]: e for e in _operator(production)["env"]}
+    assert env["KUBECHARGE_PEERING_NAME"]["value"] == peering["metadata"]["name"]
+    assert env["KUBECHARGE_STANDALONE"]["value"] == "false"
+    assert env["KUBECHARGE_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert "KUBECHARGE_PEERING_PRIORITY" not in env  # one fixed value in a Deployment would be the same in each pod
+    priorities, identities = set(), set()
+    for pod in ("kubecharge-7d9f-abcde", "kubecharge-7d9f-fghij"):  # two pods of the Deployment, as started
+        for name, item in env.items():
+            if "value" in item:
+                monkeypatch.setenv(name, item["value"])
+        monkeypatch.setenv("KUBECHARGE_POD_NAME", pod)
+        settings = Settings()
+        priorities.add(peering_priority(settings))
+        identities.add(replica_identity(settings))
+    assert len(priorities) == 2
+    assert identities == {"kubecharge-7d9f-abcde", "kubecharge-7d9f-fghij"}
+    assert Settings().peering_lifetime_seconds == 60
 
 
 def test_pod_runs_non_root_read_only_without_privileges(rendered: list[dict[str, Any]]) -> None:

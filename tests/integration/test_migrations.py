@@ -36,7 +36,7 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0003" in output
+    assert "0001 -> 0004" in output
     assert _dump(engine) == before  # every rollup kept, to the bit
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
@@ -80,7 +80,7 @@ def test_the_ledger_migration_downgrades_keeping_one_source_per_hour(database_ur
             connection.execute(insert, {"source": source, "h": HOUR, "cpu": cpu})
     code, output = run_in_process("db", "downgrade", "0002", "--db", database_url)
     assert code == 0, output
-    assert "0003 -> 0002" in output
+    assert "0004 -> 0002" in output
     with engine.connect() as connection:
         rows = connection.execute(sqlalchemy.text("SELECT namespace, cpu_core_hours_usage FROM hourly_usage")).all()
     assert [tuple(row) for row in rows] == [("shop", 1.0)]  # the source that sorts first, deterministically

@@ -3,8 +3,9 @@
 kmock 0.8 stores objects as plain JSON; a real API server also stamps `uid`, `resourceVersion` (bumped on every
 write, honoured on `?watch=true&resourceVersion=`), `creationTimestamp`, `generation` (bumped on spec changes),
 `metadata.namespace` from the URL and a name from `generateName`, answers a create with 201,
-and parses `/api/v1/namespaces[/NAME]` as the namespaces resource.
-This subclass adds exactly that, so the real kopf operator runs against it over HTTP.
+and parses `/api/v1/namespaces[/NAME]` as the namespaces resource; kopf's peering resources are known.
+This subclass adds exactly that, so the real kopf operator runs against it over HTTP. `refuse` makes the
+server answer writes of one resource in one namespace with an error Status, as RBAC or validation would.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp.web
 import attrs
 import kmock
 from kmock._internal import enums, parsing, rendering
@@ -39,12 +41,21 @@ parsing.parse_path = _parse_path  # kmock 0.8 reads /api/v1/namespaces/NAME as a
 @attrs.define(kw_only=True)
 class ClusterEmulator(kmock.KubernetesEmulator):
     _version: int = attrs.field(default=0, init=False)
+    # (plural, namespace) -> (HTTP status, reason, message) for creates and updates
+    refuse: dict[tuple[str, str], tuple[int, str, str]] = attrs.field(factory=dict, init=False)
 
     def _next_version(self) -> str:
         self._version += 1
         return str(self._version)
 
     async def _handle(self, request: rendering.Request) -> Any:
+        if request.resource is not None and request.action in {enums.action.CREATE, enums.action.UPDATE}:
+            refusal = self.refuse.get((str(request.resource.plural), str(request.namespace or "")))
+            if refusal is not None:
+                code, reason, message = refusal
+                status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+                          "reason": reason, "message": message}  # fmt: skip
+                return aiohttp.web.json_response(status, status=code)
         data = request.data
         if request.resource is not None and isinstance(data, dict):
             metadata = data.setdefault("metadata", {})
@@ -96,6 +107,12 @@ CRDS = {
         verbs={"get", "list", "watch", "create", "patch", "update", "delete"}),
     "kubecharge.io/v1alpha1/teammappings": kmock.ResourceInfo(
         kind="TeamMapping", singular="teammapping", namespaced=False, subresources={"status"},
+        verbs={"get", "list", "watch", "create", "patch", "update", "delete"}),
+    "kopf.dev/v1/clusterkopfpeerings": kmock.ResourceInfo(
+        kind="ClusterKopfPeering", singular="clusterkopfpeering", namespaced=False,
+        verbs={"get", "list", "watch", "create", "patch", "update", "delete"}),
+    "kopf.dev/v1/kopfpeerings": kmock.ResourceInfo(
+        kind="KopfPeering", singular="kopfpeering", namespaced=True,
         verbs={"get", "list", "watch", "create", "patch", "update", "delete"}),
 }  # fmt: skip
 

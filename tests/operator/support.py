@@ -13,6 +13,7 @@ import kubernetes
 
 from kubecharge.handlers.app import run_operator
 from kubecharge.settings import Settings
+from kubecharge.synthetic.model import Cluster
 
 T = TypeVar("T")
 GROUP, VERSION = "kubecharge.io", "v1alpha1"
@@ -105,6 +106,30 @@ class Kube:
 
     def events(self, namespace: str, name: str) -> list[Any]:
         return [e for e in self.core.list_namespaced_event(namespace).items if e.involved_object.name == name]
+
+
+def populate(kube: Kube, cluster: Cluster, *report_namespaces: str) -> None:
+    """The cluster's namespaces (with their labels at the end of the history), its TeamMappings, and empty
+    namespaces for the UsageReports."""
+    for namespace in cluster.namespaces:
+        kube.namespace(namespace.name, namespace.labels_at(cluster.slots - 1))
+    for name in report_namespaces:
+        kube.namespace(name, {})
+    for mapping in cluster.team_mappings:
+        kube.apply_mapping(dict(mapping))
+
+
+def status_of(kube: Kube, namespace: str, name: str, phase: str, reason: str | None = None) -> dict[str, Any]:
+    """Wait until the report's status has `phase` (and its Ready condition `reason`); return the status."""
+
+    def probe() -> dict[str, Any] | None:
+        status = kube.report(namespace, name).get("status") or {}
+        ready = (status.get("conditions") or [{}])[0]
+        if status.get("phase") == phase and (reason is None or ready.get("reason") == reason):
+            return status
+        return None
+
+    return wait_for(probe, what=f"{namespace}/{name} {phase} {reason or ''}".strip())
 
 
 class TcpRelay:

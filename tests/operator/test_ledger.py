@@ -49,6 +49,12 @@ def prometheus_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def gappy_port() -> int:
+    """The second Prometheus' port, known before the operator starts so its settings can allow it."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
 def served(history: History, prometheus_port: int) -> Iterator[dict[str, LocalPrometheus]]:
     """The Prometheus the operator talks to; a test may replace it (same address) with a trimmed one."""
     holder = {"server": history.serve(port=prometheus_port)}
@@ -62,7 +68,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture(scope="module")
-def setup(cluster: Cluster, served: dict[str, LocalPrometheus], clock: Clock,
+def setup(cluster: Cluster, served: dict[str, LocalPrometheus], clock: Clock, gappy_port: int,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, Settings]]:  # fmt: skip
     work = tmp_path_factory.mktemp("operator-ledger")
     with running_emulator() as (_, url):
@@ -76,7 +82,7 @@ def setup(cluster: Cluster, served: dict[str, LocalPrometheus], clock: Clock,
             kube_api_url=url, prometheus_url=served["server"].url, database_url=f"sqlite:///{work / 'ledger.db'}",
             cluster_name="synthetic", report_interval_seconds=2, mapping_interval_seconds=1, retry_delay_seconds=1,
             retry_max_delay_seconds=2, metrics_port=free_port(), liveness_port=free_port(), standalone=True,
-            recheck_hours=RECHECK_HOURS,
+            recheck_hours=RECHECK_HOURS, prometheus_url_allowed_prefixes=[f"http://127.0.0.1:{gappy_port}/"],
         )  # fmt: skip
         schema.upgrade(settings.database_url)
         thread = OperatorThread(settings, clock=clock).start()
@@ -155,11 +161,13 @@ def test_each_tick_asks_only_for_new_hours_and_the_recheck_window(
     assert status["phase"] == "Provisional"
 
 
-def test_finalizing_a_period_with_gaps_says_so(setup: tuple[Kube, Settings], history: History, clock: Clock) -> None:
+def test_finalizing_a_period_with_gaps_says_so(
+    setup: tuple[Kube, Settings], history: History, clock: Clock, gappy_port: int
+) -> None:
     kube, _ = setup
     assert clock.moment == datetime(2026, 10, 2, 23, 10, tzinfo=UTC)  # left there by the test above
     # A second Prometheus (its own source in the ledger) that never had the first 18 hours of 2026-10-01.
-    gappy = history.serve(drop=(START, START + timedelta(hours=18)))
+    gappy = history.serve(drop=(START, START + timedelta(hours=18)), port=gappy_port)
     try:
         kube.apply_report(REPORTS_NS, {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
                                        "metadata": {"name": "gappy", "namespace": REPORTS_NS},

@@ -51,7 +51,13 @@ def kube(cluster: Cluster) -> Iterator[Kube]:
 
 
 @pytest.fixture(scope="module")
-def settings(kube: Kube, prometheus_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def relay_port() -> int:
+    """The port of the relay a report points at, known before the operator starts so its settings allow it."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def settings(kube: Kube, prometheus_url: str, relay_port: int, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     work = tmp_path_factory.mktemp("operator")
     code, output = run_in_process("db", "upgrade", "--db", f"sqlite:///{work / 'operator.db'}")
     assert code == 0, output
@@ -60,6 +66,7 @@ def settings(kube: Kube, prometheus_url: str, tmp_path_factory: pytest.TempPathF
         database_url=f"sqlite:///{work / 'operator.db'}", cluster_name="synthetic",
         report_interval_seconds=3, mapping_interval_seconds=1, retry_delay_seconds=1, retry_max_delay_seconds=2,
         metrics_port=free_port(), liveness_port=free_port(), standalone=True,
+        prometheus_url_allowed_prefixes=[f"http://127.0.0.1:{relay_port}/"],
     )  # fmt: skip
 
 
@@ -184,9 +191,9 @@ def test_restart_leaves_one_configmap_per_period_unchanged(kube: Kube, operator:
 
 
 def test_prometheus_outage_fails_visibly_and_recovers(
-    kube: Kube, operator: Operator, prometheus: LocalPrometheus
+    kube: Kube, operator: Operator, prometheus: LocalPrometheus, relay_port: int
 ) -> None:
-    relay = TcpRelay(prometheus.port, free_port())
+    relay = TcpRelay(prometheus.port, relay_port)
     relay.up()
     kube.apply_report(REPORTS_NS, report_manifest("outage", prometheus={"url": relay.url}))
     wait_for(lambda: (kube.report(REPORTS_NS, "outage").get("status") or {}).get("phase") == "Provisional",

@@ -22,6 +22,11 @@ def utc(*parts: int) -> datetime:
         ("2026-02-28", utc(2026, 2, 28), utc(2026, 3, 1), "2026-02-28"),
         ("2026-W01", utc(2025, 12, 29), utc(2026, 1, 5), "2026-W01"),
         ("2026-10-01/2026-10-03", utc(2026, 10, 1), utc(2026, 10, 3), "2026-10-01_2026-10-03"),
+        # Ranges that are not whole days keep their hours: two halves of a day are two names, not one.
+        ("2026-10-01T00:00/2026-10-01T06:00", utc(2026, 10, 1), utc(2026, 10, 1, 6), "2026-10-01T00_2026-10-01T06"),
+        ("2026-10-01T06:00/2026-10-01T12:00", utc(2026, 10, 1, 6), utc(2026, 10, 1, 12), "2026-10-01T06_2026-10-01T12"),
+        ("2026-10-01T18:00/2026-10-03", utc(2026, 10, 1, 18), utc(2026, 10, 3), "2026-10-01T18_2026-10-03T00"),
+        ("2026-01-01/2027-01-01", utc(2026, 1, 1), utc(2027, 1, 1), "2026-01-01_2027-01-01"),  # a year: allowed
     ],
 )
 def test_parse(text: str, start: datetime, end: datetime, name: str) -> None:
@@ -30,7 +35,16 @@ def test_parse(text: str, start: datetime, end: datetime, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-13", "2026-02-30", "yesterday", "2026-10-03/2026-10-01", "2026-10-01T00:30/2026-10-02"]
+    "text",
+    [
+        "2026-13",
+        "2026-02-30",
+        "yesterday",
+        "2026-10-03/2026-10-01",
+        "2026-10-01T00:30/2026-10-02",
+        "2010-01-01/2030-01-01",
+        "2026-01-01/2027-01-03",
+    ],
 )
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(PeriodError):

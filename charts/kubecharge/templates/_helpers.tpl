@@ -97,6 +97,10 @@ capabilities:
 
 {{- define "kubecharge.prometheusEnv" -}}
 {{- with .Values.prometheus }}
+{{- if .allowedReportUrlPrefixes }}
+- name: KUBECHARGE_PROMETHEUS_URL_ALLOWED_PREFIXES
+  value: {{ toJson .allowedReportUrlPrefixes | quote }}
+{{- end }}
 {{- if .stateMetricsIntervalSeconds }}
 - name: KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS
   value: {{ .stateMetricsIntervalSeconds | quote }}

@@ -150,7 +150,11 @@ class PrometheusSource:
                 f"{self.url}/api/v1/label/{label}/values", params=params, headers=client.headers, auth=client.auth,
                 verify=client._session.verify, timeout=self.timeout_seconds,
             )  # fmt: skip
-            return [{"value": value} for value in _answer(self.url, "cluster label", response)]
+            values = _answer(self.url, "cluster label", response)
+            if not isinstance(values, list):
+                raise PrometheusUnavailable(f"Prometheus at {self.url} answered the label-values query with data "
+                                            "that is not a list of values; check the URL")  # fmt: skip
+            return [{"value": value} for value in values]
 
         return sorted(str(item["value"]) for item in self._call("cluster_names", send))
 
@@ -188,8 +192,7 @@ class PrometheusSource:
             f"{self.url}/api/v1/query_range", data=form, headers=client.headers, auth=client.auth,
             verify=client._session.verify, timeout=self.timeout_seconds,
         )  # fmt: skip
-        result: list[dict[str, Any]] = _answer(self.url, question, response).get("result", [])
-        return result
+        return _series(self.url, question, _answer(self.url, question, response))
 
     def _call(self, question: str, send: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         began = time.perf_counter()
@@ -256,26 +259,48 @@ _TOO_MANY_SAMPLES = ("too many samples", "maxSamplesPerQuery", "maxPointsPerTime
 
 
 def _answer(url: str, question: str, response: requests.Response) -> Any:
-    """The `data` of a successful, complete answer; an error or `warnings` (a partial answer) is a fault."""
+    """The `data` of a successful, complete answer; an error or `warnings` (a partial answer) is a fault.
+
+    Only Prometheus' own `error` text is quoted back; any other body (an HTML page, a proxy's answer, whatever
+    a wrong URL returns) is described by its status, never echoed into logs, status or Events."""
     try:
         answer = response.json()
     except ValueError:
-        answer = {}
-    if response.status_code != 200 or answer.get("status") != "success":
-        detail = answer.get("error") or response.text or response.reason
-        if any(fragment in str(detail) for fragment in _TOO_MANY_SAMPLES):
-            raise TooManySamples(f"Prometheus at {url} refused the {question} query: {_short(str(detail))}")
+        answer = None
+    if not isinstance(answer, dict) or answer.get("status") not in {"success", "error"}:
         raise PrometheusUnavailable(
-            f"Prometheus at {url} rejected the {question} query (HTTP {response.status_code}): {_short(str(detail))}"
+            f"Prometheus at {url} answered the {question} query with HTTP {response.status_code} "
+            f"{response.reason or ''} and a body that is not a Prometheus API answer; check that the URL is the "
+            "base URL of Prometheus (or of Thanos, Mimir's /prometheus, VictoriaMetrics)"
         )
-    warnings = answer.get("warnings") or []
+    if response.status_code != 200 or answer.get("status") != "success":
+        detail = str(answer.get("error") or response.reason)
+        if any(fragment in detail for fragment in _TOO_MANY_SAMPLES):
+            raise TooManySamples(f"Prometheus at {url} refused the {question} query: {_short(detail)}")
+        raise PrometheusUnavailable(
+            f"Prometheus at {url} rejected the {question} query (HTTP {response.status_code}): {_short(detail)}"
+        )
+    warnings = "; ".join(map(str, answer.get("warnings") or []))
     if warnings:
         raise PrometheusUnavailable(
-            f"Prometheus at {url} answered the {question} query only in part ({_short('; '.join(warnings))}); "
+            f"Prometheus at {url} answered the {question} query only in part ({_short(warnings)}); "
             "a partial answer would undercharge, so nothing of it was stored: check the stores or replicas "
             "behind the querier, then retry"
         )
-    return answer.get("data", {})
+    return answer.get("data")
+
+
+def _series(url: str, question: str, data: Any) -> list[dict[str, Any]]:
+    """The series of a range answer, checked for shape: a 200 from something else is a fault, not a KeyError."""
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("metric"), dict) and isinstance(s.get("values"), list) for s in result
+    ):
+        raise PrometheusUnavailable(
+            f"Prometheus at {url} answered the {question} query with data that is not a range-query result; "
+            "check that the URL points at a Prometheus API"
+        )
+    return result
 
 
 @lru_cache(maxsize=8192)

@@ -1,7 +1,9 @@
 """Reporting periods: UTC, half-open [start, end), aligned to hours.
 
 A period's `name` appears in ConfigMap names, object keys and labels, so it is stable and sortable:
-`YYYY-MM` for a month, `YYYY-Www` for an ISO week, `YYYY-MM-DD` for a day, `START_END` for a custom range.
+`YYYY-MM` for a month, `YYYY-Www` for an ISO week, `YYYY-MM-DD` for a day, `START_END` for a custom range
+(`YYYY-MM-DD_YYYY-MM-DD`, or `YYYY-MM-DDTHH_YYYY-MM-DDTHH` when it does not start and end at midnight).
+A custom range is at most `MAX_CUSTOM_DAYS` long: longer spans are several periods, not one huge query.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from enum import StrEnum
 from kubecharge.errors import PeriodError
 
 HOUR = timedelta(hours=1)
+MAX_CUSTOM_DAYS = 366
 
 
 class PeriodKind(StrEnum):
@@ -48,6 +51,8 @@ class Period:
             return f"{year}-W{week:02d}"
         if self.kind is PeriodKind.DAILY:
             return f"{self.start:%Y-%m-%d}"
+        if self.start.hour or self.end.hour:  # a range that is not whole days keeps its hours in its name
+            return f"{self.start:%Y-%m-%dT%H}_{self.end:%Y-%m-%dT%H}"
         return f"{self.start:%Y-%m-%d}_{self.end:%Y-%m-%d}"
 
     @property
@@ -142,5 +147,12 @@ def parse(text: str) -> Period:
         raise PeriodError(f"period {text!r} is not a real date ({error}); {_HELP}") from None
     if "/" in value:
         start_text, _, end_text = value.partition("/")
-        return Period(_parse_bound(start_text, text), _parse_bound(end_text, text), PeriodKind.CUSTOM)
+        period = Period(_parse_bound(start_text, text), _parse_bound(end_text, text), PeriodKind.CUSTOM)
+        if period.end - period.start > timedelta(days=MAX_CUSTOM_DAYS):
+            days = (period.end - period.start) / timedelta(days=1)
+            raise PeriodError(
+                f"period {text!r} spans {days:,.0f} days; a custom period is at most {MAX_CUSTOM_DAYS} days: "
+                "report a longer span as several months"
+            )
+        return period
     raise PeriodError(f"unknown period {text!r}; {_HELP}")

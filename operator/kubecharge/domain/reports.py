@@ -21,6 +21,9 @@ class Pricing:
     network_gib: Decimal = Decimal("0.01")
 
 
+DEFAULT_RETENTION = timedelta(days=2555)  # 7 years, what finance records are commonly kept for
+
+
 @dataclass(frozen=True)
 class ConfigMapOutput:
     enabled: bool = True
@@ -32,6 +35,7 @@ class ObjectStorageOutput:
     url: str
     secret_ref: str | None = None
     formats: tuple[str, ...] = ("csv", "json", "focus", "parquet", "html", "markdown")
+    retention: timedelta = DEFAULT_RETENTION  # S3 Object Lock on finals; zero: no lock asked for
 
 
 @dataclass(frozen=True)

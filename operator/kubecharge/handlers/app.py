@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
+import socket
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +45,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 300
         settings.persistence.finalizer = "kubecharge.io/finalizer"
+        settings.peering.lifetime = app_settings.peering_lifetime_seconds
+        settings.peering.mandatory = not app_settings.standalone  # no peering object: fail, never run unpeered
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -100,6 +106,23 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     return registry
 
 
+def replica_identity(settings: Settings) -> str:
+    """The pod's name where the chart sets it, else host and process: unique among running replicas."""
+    return settings.pod_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+PRIORITY_BASE = 2**53  # the largest integer a JSON reader is sure to keep exact
+
+
+def peering_priority(settings: Settings) -> int:
+    """kopf pauses every replica when the top priorities tie, and pauses a running one when a higher one
+    appears. The earlier a replica started, the higher its priority (microseconds, with a random tie-break),
+    so replicas never tie and a rolling restart never takes reports away from a replica in the middle of a run."""
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    return PRIORITY_BASE - time.time_ns() // 1000 - random.randrange(1000)
+
+
 def build_state(settings: Settings, clock: Clock | None = None) -> OperatorState:
     return OperatorState(
         settings=settings,
@@ -108,6 +131,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> OperatorState
         kube=api_client(settings.kube_api_url),
         metrics=OperatorMetrics(),
         clock=clock or (lambda: datetime.now(UTC)),
+        identity=replica_identity(settings),
     )
 
 
@@ -127,6 +151,7 @@ async def run_operator(
             clusterwide=True,
             standalone=settings.standalone,
             peering_name=None if settings.standalone else settings.peering_name,
+            priority=None if settings.standalone else peering_priority(settings),
             liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None,
             memo=kopf.Memo(state=state),
             stop_flag=stop_flag,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ import kubernetes
 from kubecharge import pipeline
 from kubecharge.collect.clusters import cluster_sources
 from kubecharge.domain.mappings import TeamMapping
-from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.domain.reports import DEFAULT_RETENTION, UsageReportSpec
 from kubecharge.errors import KubechargeError, SourceError
 from kubecharge.handlers.state import OperatorState
 from kubecharge.kube.configmaps import ensure_configmap
@@ -27,6 +27,8 @@ from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_ex
 from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.render.configmap import configmap_data
 from kubecharge.schedule import PlannedRun
+
+SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION")
 
 
 class SecretError(KubechargeError):
@@ -53,17 +55,21 @@ def s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
     and AWS_REGION); without a secretRef, the operator's own environment (e.g. IRSA) and settings."""
     settings = state.settings
     secret_name = spec.object_storage.secret_ref if spec.object_storage else None
+    retention = spec.object_storage.retention if spec.object_storage else DEFAULT_RETENTION
     if not secret_name:
-        return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+        return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region, retention=retention)
     core = kubernetes.client.CoreV1Api(state.kube)
     try:
         secret = core.read_namespaced_secret(secret_name, spec.namespace)
     except kubernetes.client.exceptions.ApiException as error:
+        hint = ("the operator reads Secrets only in the namespaces its chart grants (rbac.secretNamespaces)"
+                if error.status == 403 else "create it or fix spec.outputs.objectStorage.secretRef")  # fmt: skip
         raise SecretError(
             f"cannot read Secret {spec.namespace}/{secret_name} for object storage ({error.status} {error.reason}); "
-            "create it or fix spec.outputs.objectStorage.secretRef"
+            f"{hint}"
         ) from None
-    values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+    values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()
+              if key in SECRET_KEYS}  # only the keys named: nothing else of the Secret is decoded or kept  # fmt: skip
     missing = [key for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if key not in values]
     if missing:
         raise SecretError(f"Secret {spec.namespace}/{secret_name} lacks {', '.join(missing)}")
@@ -72,13 +78,20 @@ def s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
         region=values.get("AWS_REGION") or settings.s3_region,
         access_key_id=values["AWS_ACCESS_KEY_ID"],
         secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
+        retention=retention,
     )
 
 
 def run_period(
-    state: OperatorState, body: Mapping[str, Any], spec: UsageReportSpec, mappings: list[TeamMapping], run: PlannedRun
+    state: OperatorState,
+    body: Mapping[str, Any],
+    spec: UsageReportSpec,
+    mappings: list[TeamMapping],
+    run: PlannedRun,
+    renew: Callable[[], None] = lambda: None,
 ) -> PeriodOutcome:
-    """Blocking: compute one period, publish its export (if configured), then its ConfigMap."""
+    """Blocking: compute one period, publish its export (if configured), then its ConfigMap. `renew` keeps the
+    report's run lease: called as chunks are stored and before anything is published."""
     settings = state.settings
     url = spec.prometheus_url or settings.prometheus_url
     now = min(state.clock(), datetime.now(UTC))
@@ -87,12 +100,13 @@ def run_period(
                                   observer=state.metrics.observe_query)  # fmt: skip
     except SourceError as error:
         asked = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
-                                     clusters=spec.clusters)  # fmt: skip
+                                     clusters=spec.clusters, runner=state.identity)  # fmt: skip
         pipeline.record_failure(state.repository, asked, state.queries, error)
         raise
     request = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
-                                   recollect=run.restate, clusters=list(sources))  # fmt: skip
-    result = pipeline.run_report(sources, state.queries, state.repository, request)
+                                   recollect=run.restate, clusters=list(sources), runner=state.identity)  # fmt: skip
+    result = pipeline.run_report(sources, state.queries, state.repository, request, lambda done, total: renew())
+    renew()
     state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
     outputs: list[dict[str, Any]] = []
     export = None

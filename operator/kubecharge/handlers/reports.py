@@ -32,9 +32,14 @@ from kubecharge.handlers.status import (
     now_text,
     period_entry,
 )
-from kubecharge.manifests import schema_errors, team_mapping_from_object, usage_report_from_object
+from kubecharge.manifests import report_name_problem, schema_errors, team_mapping_from_object, usage_report_from_object
+from kubecharge.settings import Settings
 
 RESTATE_ANNOTATION = "kubecharge.io/restate"
+
+
+class LeaseLost(KubechargeError):
+    """Another replica took this report's run lease while this one ran it (this one was too slow to renew)."""
 
 
 def valid_mappings(bodies: list[Mapping[str, Any]]) -> list[TeamMapping]:
@@ -77,6 +82,62 @@ def _backoff(state: OperatorState, uid: str) -> float:
     return float(min(delay, state.settings.retry_max_delay_seconds))
 
 
+def admission_problem(body: Mapping[str, Any], settings: Settings) -> tuple[str, str] | None:
+    """Why this operator will not run a UsageReport as written, as (reason, message), before any work.
+
+    The API server enforces the schema; this also guards against one that does not, and adds what a schema
+    cannot say: names fit for labels and object keys, and inputs this operator's settings do not allow."""
+    problems = schema_errors("UsageReport", body)
+    if problems:
+        return "InvalidSpec", "spec breaks the CRD schema: " + "; ".join(problems)
+    problem = report_name_problem(body)
+    if problem:
+        return "InvalidName", f"{problem}; recreate the report under such a name"
+    spec = body.get("spec") or {}
+    url = str((spec.get("prometheus") or {}).get("url") or "")
+    candidate = url if url.endswith("/") else url + "/"  # `http://p:9090` is under the prefix `http://p:9090/`
+    if url and not any(candidate.startswith(prefix) for prefix in settings.prometheus_url_allowed_prefixes):
+        return "PrometheusUrlNotAllowed", (
+            f"spec.prometheus.url {summary(url, 120)} is not allowed by this operator: remove it to use the "
+            "operator's own Prometheus, or ask the platform team to add its prefix to the chart value "
+            "prometheus.allowedReportUrlPrefixes"
+        )
+    storage = ((spec.get("outputs") or {}).get("objectStorage") or {}).get("url", "")
+    if storage.startswith("file:"):
+        return "ObjectStorageNotAllowed", (
+            "spec.outputs.objectStorage.url may not be a file:// URL in a UsageReport (it would write into the "
+            "operator's own volumes); use s3://bucket/prefix, or leave it out to use the operator's default"
+        )
+    return None
+
+
+def summary(text: str, limit: int = 400) -> str:
+    """One line of at most `limit` characters: what goes into status and Events, never a whole body."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def failure_of(error: BaseException) -> tuple[str, str]:
+    """(reason, message) for status and Events: a user's error as it says, anything else summarised."""
+    if isinstance(error, KubechargeError):
+        return type(error).__name__, summary(str(error))
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return "FileSystemError", summary(f"{error.strerror or type(error).__name__}{where}; retrying")
+    return "InternalError", f"internal error ({type(error).__name__}); the operator's log has the details; retrying"
+
+
+def _fail(body: kopf.Body, patch: kopf.Patch, reason: str, message: str, now: datetime, elapsed: float) -> None:
+    status = dict(body.get("status") or {})
+    patch.status.update(
+        phase="Failed",
+        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed", "message": message},
+        conditions=condition(False, reason, message, now, status.get("conditions")),
+        observedGeneration=body["metadata"].get("generation"),
+    )  # fmt: skip
+    kopf.warn(body, reason="ReportFailed", message=f"{reason}: {message}")
+
+
 async def reconcile_report(
     body: kopf.Body, patch: kopf.Patch, state: OperatorState, mapping_bodies: list[Mapping[str, Any]], logger: Any
 ) -> None:
@@ -86,14 +147,14 @@ async def reconcile_report(
     lock = state.locks.setdefault(uid, asyncio.Lock())
     async with lock:
         now = state.clock()
-        problems = schema_errors("UsageReport", body)
-        if problems:  # the API server enforces the schema; this guards against one that does not
-            message = "spec breaks the CRD schema: " + "; ".join(problems)
-            patch.status.update(phase="Failed", conditions=condition(False, "InvalidSpec", message, now),
-                                observedGeneration=meta.get("generation"),
-                                lastRun={"time": now_text(now), "durationSeconds": 0, "result": "Failed",
-                                         "message": message})  # fmt: skip
-            kopf.warn(body, reason="ReportFailed", message=message)
+        refused = admission_problem(body, state.settings)
+        if refused is not None:
+            reason, message = refused
+            previous = dict(body.get("status") or {})
+            said = (previous.get("conditions") or [{}])[0]
+            if previous.get("observedGeneration") == meta.get("generation") and said.get("reason") == reason:
+                return  # already in status and an Event; the report waits for its spec (or name) to change
+            _fail(body, patch, reason, message, now, 0.0)
             raise kopf.PermanentError(message)
         spec = usage_report_from_object(body)
         if spec.object_storage is None and state.settings.default_object_storage_url:
@@ -105,96 +166,120 @@ async def reconcile_report(
             patch.status["conditions"] = condition(False, "Suspended", "spec.suspend is true", now)
             patch.status["observedGeneration"] = meta.get("generation")
             return
-        mappings = valid_mappings(mapping_bodies)
-        finalized = list(status.get("finalizedPeriods") or [])
-        restate = (meta.get("annotations") or {}).get(RESTATE_ANNOTATION)
-        began = time.perf_counter()
-        outcomes: list[PeriodOutcome] = []
+        lease = f"usagereport/{uid}"
+        holder = await asyncio.to_thread(state.repository.take_lease, lease, state.identity,
+                                         state.settings.run_lease_seconds)  # fmt: skip
+        if holder is not None:  # peering paused us too late, or another replica's run overlaps: never both
+            logger.info(f"{spec.namespace}/{spec.name} is being run by {holder}; trying again later")
+            raise kopf.TemporaryError(f"being run by {holder}", delay=state.settings.retry_delay_seconds)
         try:
-            for run in schedule.plan(spec, now, finalized, restate):
-                try:
-                    outcomes.append(await asyncio.to_thread(run_period, state, body, spec, mappings, run))
-                except PeriodNotStarted:
-                    outcomes.append(PeriodOutcome(run, None, waiting=True))
-                except NoUsageData:
-                    if run.period.contains(now):  # the current period must have data: the setup is wrong
-                        raise
-                    # An earlier period without any data (the cluster or its monitoring is newer): nothing
-                    # to charge, and its empty hours are in the ledger, so asking again costs nothing.
-                    outcomes.append(PeriodOutcome(run, None, no_data=True))
-        except KubechargeError as error:
-            elapsed = time.perf_counter() - began
-            reason = type(error).__name__
-            state.metrics.run_failures_total.labels(spec.namespace, spec.name, reason).inc()
-            delay = _backoff(state, uid)
-            patch.status.update(
-                phase="Failed",
-                lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed",
-                         "message": str(error)},
-                conditions=condition(False, reason, str(error), now, status.get("conditions")),
-                observedGeneration=meta.get("generation"),
-                periods=merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes]),
-                outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
-            )  # fmt: skip
-            if any(o.run.final for o in outcomes):
-                patch.status["finalizedPeriods"] = sorted(set(finalized) | {o.run.period.name for o in outcomes
-                                                                              if o.run.final})  # fmt: skip
-            kopf.warn(body, reason="ReportFailed", message=str(error))
-            logger.error(f"report run failed ({reason}), retrying in {delay:.0f}s: {error}")
-            raise kopf.TemporaryError(str(error), delay=delay) from None
+            await _run_periods(body, patch, state, spec, status, mapping_bodies, logger, lease, now)
+        finally:
+            await asyncio.to_thread(state.repository.release_lease, lease, state.identity)
 
+
+async def _run_periods(
+    body: kopf.Body, patch: kopf.Patch, state: OperatorState, spec: UsageReportSpec, status: dict[str, Any],
+    mapping_bodies: list[Mapping[str, Any]], logger: Any, lease: str, now: datetime,
+) -> None:  # fmt: skip
+    meta = body["metadata"]
+    uid = meta["uid"]
+    mappings = valid_mappings(mapping_bodies)
+    finalized = list(status.get("finalizedPeriods") or [])
+    restate = (meta.get("annotations") or {}).get(RESTATE_ANNOTATION)
+    began = time.perf_counter()
+    outcomes: list[PeriodOutcome] = []
+
+    def renew() -> None:
+        holder = state.repository.take_lease(lease, state.identity, state.settings.run_lease_seconds)
+        if holder is not None:
+            raise LeaseLost(f"the run lease of this report passed to {holder} while this replica ran it; "
+                            "that replica carries on")  # fmt: skip
+
+    try:
+        for run in schedule.plan(spec, now, finalized, restate):
+            try:
+                outcomes.append(await asyncio.to_thread(run_period, state, body, spec, mappings, run, renew))
+            except PeriodNotStarted:
+                outcomes.append(PeriodOutcome(run, None, waiting=True))
+            except NoUsageData:
+                if run.period.contains(now):  # the current period must have data: the setup is wrong
+                    raise
+                # An earlier period without any data (the cluster or its monitoring is newer): nothing
+                # to charge, and its empty hours are in the ledger, so asking again costs nothing.
+                outcomes.append(PeriodOutcome(run, None, no_data=True))
+    except Exception as error:
         elapsed = time.perf_counter() - began
-        state.failures.pop(uid, None)
-        current = outcomes[-1]
-        periods = merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes])
-        newly_final = [o.run.period.name for o in outcomes if o.run.final]
+        reason, message = failure_of(error)
+        if not isinstance(error, KubechargeError):
+            logger.exception(f"report run failed unexpectedly ({type(error).__name__})")
+        state.metrics.run_failures_total.labels(spec.namespace, spec.name, reason).inc()
+        delay = _backoff(state, uid)
+        _fail(body, patch, reason, message, now, elapsed)
         patch.status.update(
-            phase="Pending" if current.waiting else "Provisional",
-            lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Succeeded",
-                     "message": "waiting for the period's first complete hour" if current.waiting else ""},
-            conditions=[*condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now,
-                                   status.get("conditions")),
-                        completeness_condition(periods, now, status.get("conditions"))],
-            observedGeneration=meta.get("generation"),
-            periods=periods,
+            periods=merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes]),
             outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
-            **current_status(current),
         )  # fmt: skip
-        if newly_final:
-            patch.status["finalizedPeriods"] = sorted(set(finalized) | set(newly_final))
-        if restate is not None:
-            patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
-            if restate not in finalized:
-                known = ", ".join(finalized) or "none"
-                kopf.warn(
-                    body,
-                    reason="RestateIgnored",
-                    message=f"{restate} is not a finalized period of this report ({known}); nothing restated",
-                )
-        _record_restatements(body, patch, state, spec, status, outcomes, now)
-        state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
-        state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
-        if current.result is not None:
-            chargeback = current.result.chargeback
-            unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
-            state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
-            state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
-            current_data = chargeback.completeness
-            if current_data is not None and current_data.hours_elapsed:
-                ratio = current_data.hours_collected / current_data.hours_elapsed
-                state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(ratio)
-        for outcome in outcomes:
-            if outcome.result is None:
-                continue
-            chargeback = outcome.result.chargeback
-            kopf.info(body, reason="ReportFinished",
-                      message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
-                              f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
-            data = chargeback.completeness
-            if outcome.run.final and data is not None and not data.complete:
-                kopf.warn(body, reason="FinalizedWithGaps",
-                          message=f"{outcome.run.period.name} was finalized with {data.describe()}")  # fmt: skip
-            for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
-                kopf.warn(body, reason="MappingConflict",
-                          message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "
-                                  f"{', '.join(names)}; {names[0]} wins")  # fmt: skip
+        patch.status["lastRun"]["operator"] = state.identity
+        if any(o.run.final for o in outcomes):
+            patch.status["finalizedPeriods"] = sorted(set(finalized) | {o.run.period.name for o in outcomes
+                                                                          if o.run.final})  # fmt: skip
+        logger.error(f"report run failed ({reason}), retrying in {delay:.0f}s: {message}")
+        raise kopf.TemporaryError(message, delay=delay) from None
+
+    elapsed = time.perf_counter() - began
+    state.failures.pop(uid, None)
+    current = outcomes[-1]
+    periods = merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes])
+    newly_final = [o.run.period.name for o in outcomes if o.run.final]
+    patch.status.update(
+        phase="Pending" if current.waiting else "Provisional",
+        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Succeeded",
+                 "message": "waiting for the period's first complete hour" if current.waiting else "",
+                 "operator": state.identity},
+        conditions=[*condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now,
+                               status.get("conditions")),
+                    completeness_condition(periods, now, status.get("conditions"))],
+        observedGeneration=meta.get("generation"),
+        periods=periods,
+        outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
+        **current_status(current),
+    )  # fmt: skip
+    if newly_final:
+        patch.status["finalizedPeriods"] = sorted(set(finalized) | set(newly_final))
+    if restate is not None:
+        patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
+        if restate not in finalized:
+            known = ", ".join(finalized) or "none"
+            kopf.warn(
+                body,
+                reason="RestateIgnored",
+                message=f"{restate} is not a finalized period of this report ({known}); nothing restated",
+            )
+    _record_restatements(body, patch, state, spec, status, outcomes, now)
+    state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
+    state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
+    if current.result is not None:
+        chargeback = current.result.chargeback
+        unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
+        state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
+        state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
+        current_data = chargeback.completeness
+        if current_data is not None and current_data.hours_elapsed:
+            ratio = current_data.hours_collected / current_data.hours_elapsed
+            state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(ratio)
+    for outcome in outcomes:
+        if outcome.result is None:
+            continue
+        chargeback = outcome.result.chargeback
+        kopf.info(body, reason="ReportFinished",
+                  message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
+                          f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
+        data = chargeback.completeness
+        if outcome.run.final and data is not None and not data.complete:
+            kopf.warn(body, reason="FinalizedWithGaps",
+                      message=f"{outcome.run.period.name} was finalized with {data.describe()}")  # fmt: skip
+        for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
+            kopf.warn(body, reason="MappingConflict",
+                      message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "
+                              f"{', '.join(names)}; {names[0]} wins")  # fmt: skip

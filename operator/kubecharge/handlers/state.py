@@ -27,5 +27,6 @@ class OperatorState:
     kube: kubernetes.client.ApiClient
     metrics: OperatorMetrics
     clock: Clock
+    identity: str  # this replica's name: in status, run records and run leases
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)

@@ -6,11 +6,28 @@ falls back to a patch. A ConfigMap is replaced in one request, so a reader never
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+
+from kubecharge.errors import KubernetesApiError
+
+
+@contextmanager
+def _refusals(namespace: str, name: str) -> Iterator[None]:
+    """A refusal by the API server as one line: which ConfigMap and what the server answered (never its body)."""
+    try:
+        yield
+    except ApiException as error:
+        hints = {403: "grant the operator's ServiceAccount get/create/patch on configmaps there",
+                 422: "the API server finds the ConfigMap invalid (too large, or a bad label)"}  # fmt: skip
+        hint = hints.get(error.status or 0, "retrying")
+        raise KubernetesApiError(
+            f"cannot write ConfigMap {namespace}/{name}: the API server answered {error.status} {error.reason}; {hint}"
+        ) from None
 
 
 def ensure_configmap(
@@ -22,7 +39,13 @@ def ensure_configmap(
     owner: Mapping[str, Any],
 ) -> tuple[bool, str]:
     """Make the ConfigMap hold `data` and `labels`; returns (changed, resourceVersion)."""
-    core = kubernetes.client.CoreV1Api(api)
+    with _refusals(namespace, name):
+        return _ensure(kubernetes.client.CoreV1Api(api), namespace, name, labels, data, owner)
+
+
+def _ensure(
+    core: Any, namespace: str, name: str, labels: Mapping[str, str], data: Mapping[str, str], owner: Mapping[str, Any]
+) -> tuple[bool, str]:
     body: Any = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

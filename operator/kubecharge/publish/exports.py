@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubecharge.publish.objectstore import ObjectStore, StorageTargetError
+from kubecharge.publish.objectstore import ObjectExistsError, ObjectStore, StorageTargetError
 
 MANIFEST = "manifest.json"
 NUMBERS = "chargeback.csv"  # the file whose content decides whether the numbers changed
@@ -149,11 +149,17 @@ def publish_export(
         "drift": change,
     }
     written = []
-    for name, data in sorted(files.items()):
-        store.put(f"{base}/{version}/{name}", data, immutable=final)
-        written.append(name)
-    manifest_bytes = (json.dumps(manifest, indent=2) + "\n").encode()
-    store.put(f"{base}/{version}/{MANIFEST}", manifest_bytes, immutable=final)
+    try:  # every file is an exclusive create: a second writer of the same version fails on its first file
+        for name, data in sorted(files.items()):
+            store.put(f"{base}/{version}/{name}", data, immutable=final, exclusive=True)
+            written.append(name)
+        manifest_bytes = (json.dumps(manifest, indent=2) + "\n").encode()
+        store.put(f"{base}/{version}/{MANIFEST}", manifest_bytes, immutable=final, exclusive=True)
+    except ObjectExistsError:
+        raise ObjectExistsError(
+            f"{location}/{version} is being written by another writer at the same time; nothing of this run was "
+            "published there, and the next run compares its numbers with that version"
+        ) from None
     reason = f"restates {restates.name}" if restates else f"new {state} numbers"
     return PublishOutcome(location, version, reason, sha256(manifest_bytes), change, version, [*written, MANIFEST])
 

@@ -1,8 +1,10 @@
 """Object storage behind one small interface, with two real targets: `s3://bucket/prefix` and `file:///path`.
 
-`put(..., immutable=True)` is how a final export is written: it refuses to replace an existing object on every
-target, and on an S3 bucket with Object Lock enabled it also sets COMPLIANCE retention, so not even the
-account owner can delete or overwrite it before the retention ends.
+`put(..., exclusive=True)` creates an object only if its key is free (S3 `If-None-Match: *`, a hard link on a
+file system), so two writers can never mix their files in one export version. `put(..., immutable=True)` is
+how a final export is written: exclusive, and on an S3 bucket with Object Lock enabled it also sets COMPLIANCE
+retention, so not even the account owner can delete or overwrite it before the retention ends. When a lock is
+asked for and the bucket's lock state cannot be read, the final is refused rather than written unlocked.
 """
 
 from __future__ import annotations
@@ -28,17 +30,28 @@ class ImmutableObjectError(StorageTargetError):
     """An attempt to replace an object that is final."""
 
 
+class ObjectExistsError(StorageTargetError):
+    """An exclusive create found the key taken: another writer got there first."""
+
+
 class ObjectStore(Protocol):
     @property
     def url(self) -> str: ...
 
-    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None: ...
+    def put(self, key: str, data: bytes, *, immutable: bool = False, exclusive: bool = False) -> None: ...
 
     def get(self, key: str) -> bytes: ...
 
     def exists(self, key: str) -> bool: ...
 
     def keys(self, prefix: str) -> list[str]: ...
+
+
+def _taken(location: str, immutable: bool) -> StorageTargetError:
+    """What an exclusive create that found its key taken says."""
+    if immutable:
+        return ImmutableObjectError(f"{location} is final and is never overwritten")
+    return ObjectExistsError(f"{location} was written by another writer at the same time")
 
 
 def _join(*parts: str) -> str:
@@ -59,24 +72,39 @@ class FileStore:
             raise InputError(f"object key {key!r} leaves the export folder")
         return path
 
-    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None:
+    def check_writable(self) -> None:
+        """Refuse a folder this process cannot write before any work is done (nothing is created here)."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"{self.url}: {folder} is not a folder this process can write; fix its permissions "
+                             "or publish elsewhere")  # fmt: skip
+
+    def put(self, key: str, data: bytes, *, immutable: bool = False, exclusive: bool = False) -> None:
         path = self._path(key)
-        if immutable and path.exists():
-            raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        if immutable:
-            os.chmod(temporary, 0o444)
-            try:
-                os.link(temporary, path)  # fails if the name exists: no race can replace a final file
-            except FileExistsError:
-                raise ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten") from None
-            finally:
-                os.unlink(temporary)
-        else:
-            os.replace(temporary, path)
+        taken = _taken(f"{self.url}/{key}", immutable)
+        if (immutable or exclusive) and path.exists():
+            raise taken
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            if immutable:
+                os.chmod(temporary, 0o444)
+            if immutable or exclusive:
+                try:
+                    os.link(temporary, path)  # fails if the name exists: no race can replace it
+                except FileExistsError:
+                    raise taken from None
+                finally:
+                    os.unlink(temporary)
+            else:
+                os.replace(temporary, path)
+        except OSError as error:
+            raise StorageTargetError(f"cannot write {self.url}/{key} ({error.strerror}); check the folder's "
+                                     "permissions and free space") from None  # fmt: skip
 
     def get(self, key: str) -> bytes:
         try:
@@ -100,7 +128,7 @@ class S3Store:
     bucket: str
     prefix: str
     client: Any
-    retention: timedelta = timedelta(days=7 * 365)
+    retention: timedelta = timedelta(days=2555)  # zero: no Object Lock asked for
 
     @property
     def url(self) -> str:
@@ -121,25 +149,38 @@ class S3Store:
             raise StorageTargetError(f"object storage unreachable while trying to {what} ({error})") from None
 
     def _object_lock(self) -> bool:
-        from botocore.exceptions import ClientError
+        """Whether finals get a COMPLIANCE lock: the bucket has Object Lock and a retention is asked for."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        if not self.retention:
+            return False
         try:
             answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
-        except ClientError:
-            return False
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ObjectLockConfigurationNotFoundError":
+                return False  # a bucket without Object Lock: finals rest on conditional writes alone
+            raise StorageTargetError(
+                f"cannot read the Object Lock state of bucket {self.bucket} ({code}), so a final would be written "
+                "without its lock: grant s3:GetBucketObjectLockConfiguration, or set "
+                "spec.outputs.objectStorage.retention: 0d to write finals without a lock"
+            ) from None
+        except BotoCoreError as error:
+            raise StorageTargetError(f"object storage unreachable while reading bucket {self.bucket}'s Object Lock "
+                                     f"state ({type(error).__name__})") from None  # fmt: skip
         return bool(answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
 
-    def put(self, key: str, data: bytes, *, immutable: bool = False) -> None:
+    def put(self, key: str, data: bytes, *, immutable: bool = False, exclusive: bool = False) -> None:
         from botocore.exceptions import ClientError
 
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
-        if not immutable:
+        if not immutable and not exclusive:
             self._call(f"write {key}", lambda: self.client.put_object(**arguments))
             return
-        refused = ImmutableObjectError(f"{self.url}/{key} is final and is never overwritten")
+        refused = _taken(f"{self.url}/{key}", immutable)
         if self.exists(key):
             raise refused
-        if self._object_lock():
+        if immutable and self._object_lock():
             arguments["ObjectLockMode"] = "COMPLIANCE"
             arguments["ObjectLockRetainUntilDate"] = datetime.now(UTC) + self.retention
         try:
@@ -187,15 +228,20 @@ class S3Options:
     region: str | None = None
     access_key_id: str | None = None
     secret_access_key: str | None = None
+    retention: timedelta = timedelta(days=2555)
 
 
-def open_store(url: str, s3: S3Options = S3Options()) -> ObjectStore:
-    """A store for `s3://bucket/prefix` (standard AWS credentials unless given) or `file:///path`."""
+def open_store(url: str, s3: S3Options = S3Options(), *, for_writing: bool = True) -> ObjectStore:
+    """A store for `s3://bucket/prefix` (standard AWS credentials unless given) or `file:///path`; a folder
+    that cannot be written is refused here, before any work, unless the store is only read."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         if not parsed.path.startswith("/"):
             raise InputError(f"{url}: a file URL needs an absolute path, like file:///srv/exports")
-        return FileStore(Path(parsed.path))
+        store = FileStore(Path(parsed.path))
+        if for_writing:
+            store.check_writable()
+        return store
     if parsed.scheme == "s3" and parsed.netloc:
         import boto3
 
@@ -203,5 +249,5 @@ def open_store(url: str, s3: S3Options = S3Options()) -> ObjectStore:
             "s3", endpoint_url=s3.endpoint_url, region_name=s3.region or "us-east-1",
             aws_access_key_id=s3.access_key_id, aws_secret_access_key=s3.secret_access_key,
         )  # fmt: skip
-        return S3Store(parsed.netloc, parsed.path.strip("/"), client)
+        return S3Store(parsed.netloc, parsed.path.strip("/"), client, s3.retention)
     raise InputError(f"{url}: publish to s3://bucket/prefix or file:///absolute/path")

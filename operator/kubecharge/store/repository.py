@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from kubecharge.domain.ledger import HourCompleteness, ranges
@@ -22,7 +22,7 @@ from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
-from kubecharge.store.tables import HourlyUsage, LedgerHour, ReportRun
+from kubecharge.store.tables import HourlyUsage, LedgerHour, ReportRun, RunLease
 
 
 def _utc(moment: datetime) -> datetime:
@@ -232,6 +232,44 @@ class Repository:
                 return list(session.exec(statement))
 
         return list(self._guard(read, "read runs"))
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> str | None:
+        """Take or renew lease `name` for `holder`; None when held now, else the replica that holds it.
+
+        One conditional UPDATE (ours, or expired) or one INSERT: the database decides, so two replicas asking at
+        the same moment cannot both win."""
+
+        def write() -> str | None:
+            now = datetime.now(UTC)
+            until = now + timedelta(seconds=seconds)
+            with Session(self.engine) as session, session.begin():
+                taken = session.execute(
+                    update(RunLease)
+                    .where(col(RunLease.name) == name)
+                    .where(or_(col(RunLease.holder) == holder, col(RunLease.expires_at) < now))
+                    .values(holder=holder, expires_at=until)
+                )
+                if getattr(taken, "rowcount", 0) == 1:
+                    return None
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.add(RunLease(name=name, holder=holder, expires_at=until))
+                return None
+            except IntegrityError:
+                with Session(self.engine) as session:
+                    current = session.get(RunLease, name)
+                    return current.holder if current is not None else "another replica"
+
+        result: str | None = self._guard(write, f"take the run lease {name}")
+        return result
+
+    def release_lease(self, name: str, holder: str) -> None:
+        def write() -> None:
+            with Session(self.engine) as session, session.begin():
+                session.execute(delete(RunLease).where(col(RunLease.name) == name)
+                                .where(col(RunLease.holder) == holder))  # fmt: skip
+
+        self._guard(write, f"release the run lease {name}")
 
     def close(self) -> None:
         self.engine.dispose()

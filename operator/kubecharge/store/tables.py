@@ -79,3 +79,14 @@ class ReportRun(SQLModel, table=True):
     hours_queried: int = 0  # hours asked from Prometheus by this run (the rest came from the ledger)
     hours_replaced: int = 0  # of those, hours whose stored rollups were replaced
     completeness_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    runner: str = Field(default="", max_length=253)  # the replica (pod) or CLI that made the run
+
+
+class RunLease(SQLModel, table=True):
+    """Which replica runs a report now, and until when (renewed while the run progresses)."""
+
+    __tablename__ = "run_leases"
+
+    name: str = Field(primary_key=True, max_length=512)
+    holder: str = Field(max_length=253)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
