@@ -361,10 +361,13 @@ def operator() -> None:
     """
     import asyncio
 
+    import kopf
+
     from kubecharge.handlers.app import run_operator  # kopf is only needed here
 
     try:
         settings = load_settings()
+        kopf.configure(log_format=kopf.LogFormat.FULL)  # kopf's and kubecharge's logs at INFO on stderr
         asyncio.run(run_operator(settings))
     except KubechargeError as error:
         raise fail(error) from None

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -152,6 +152,7 @@ async def run_operator(
             standalone=settings.standalone,
             peering_name=None if settings.standalone else settings.peering_name,
             priority=None if settings.standalone else peering_priority(settings),
+            identity=cast(Any, state.identity),  # kopf's Identity is a NewType of str: the same name everywhere
             liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None,
             memo=kopf.Memo(state=state),
             stop_flag=stop_flag,
