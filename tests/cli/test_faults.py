@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubecharge.synthetic.model import Truth
+from tests.proxy import FaultyProxy, Handler, Intercept, forward, relay
 from tests.support import assert_teams_match_truth, read_csv, run_cli
 
 PERIOD = "2026-10-01/2026-10-02"
@@ -38,9 +41,11 @@ class Baseline:
     report: Path
 
 
-def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, in order: what 'the database unchanged' is compared on."""
-    with sqlite3.connect(db) as connection:
+def dump(db: Path, *, read_only: bool = False) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in order: what 'the database unchanged' is compared on (`read_only`: a file on a
+    read-only mount, where SQLite cannot even create its WAL index)."""
+    where = f"file:{db}?mode=ro&immutable=1" if read_only else str(db)
+    with contextlib.closing(sqlite3.connect(where, uri=read_only)) as connection:
         tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
 
@@ -205,3 +210,79 @@ def test_a_period_whose_first_day_has_no_data_is_charged_from_the_days_that_have
     assert "Completeness: data for 24 of 48 hours; no data 2026-09-30T00:00Z–2026-09-30T23:00Z" in result.stdout
     truth = cluster_truth.by_team(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
     assert_teams_match_truth(read_csv(out / "chargeback.csv"), truth, "first day empty")
+
+
+def reset(handler: Handler, _: int) -> bool:
+    handler.close_connection = True
+    handler.connection.shutdown(socket.SHUT_RDWR)  # the connection dies with no answer at all
+    return True
+
+
+def truncated(handler: Handler, _: int) -> bool:
+    relay(handler, *forward(handler, handler.server.upstream), send_bytes=40)  # type: ignore[attr-defined]
+    return True
+
+
+def slow(handler: Handler, _: int) -> bool:
+    time.sleep(4)  # past KUBECHARGE_PROMETHEUS_TIMEOUT_SECONDS=1, on every try
+    return reset(handler, 0)
+
+
+def dies_after_twelve(handler: Handler, seen: int) -> bool:
+    return seen >= 12 and reset(handler, seen)  # answers the first chunks, then is gone
+
+
+@pytest.mark.parametrize("fault", [reset, truncated, slow, dies_after_twelve], ids=lambda f: f.__name__)
+def test_a_prometheus_that_fails_mid_answer_leaves_every_hour_as_it_was(
+    prometheus_url: str, mappings_file: Path, baseline: Baseline, db: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, fault: Intercept,
+) -> None:  # fmt: skip
+    """Recollecting the period in 6-hour chunks, four at a time: whatever had arrived is the same hours again."""
+    proxy = FaultyProxy(prometheus_url, fault)
+    proxy.server.upstream = prometheus_url  # type: ignore[attr-defined]
+    monkeypatch.setenv("KUBECHARGE_QUERY_CHUNK_HOURS", "6")
+    monkeypatch.setenv("KUBECHARGE_PROMETHEUS_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("KUBECHARGE_PROMETHEUS_RETRIES", "1")
+    before = dump(db)
+    out = tmp_path / "out"
+    try:
+        args = report_args(proxy.url, mappings_file, out, db, "--report", str(baseline.report), "--recollect",
+                           "--source", prometheus_url)  # fmt: skip
+        assert_clean_failure(run_cli(*args), 3, f"Prometheus at {proxy.url}")
+    finally:
+        proxy.close()
+    assert not out.exists()
+    after = dump(db)
+    assert after["hourly_usage"] == before["hourly_usage"]  # every rollup as it was, to the bit
+    collected = [(row[:3], row[4:]) for row in before["ledger_hours"]]  # all but collected_at (column 4)
+    assert [(row[:3], row[4:]) for row in after["ledger_hours"]] == collected
+    with contextlib.closing(sqlite3.connect(db)) as connection:  # the run is in the audit trail, as failed
+        assert connection.execute("SELECT result FROM report_runs ORDER BY id DESC LIMIT 1").fetchone() == ("failed",)
+    assert_rerun_identical(prometheus_url, mappings_file, baseline, db, tmp_path)
+
+
+def test_a_read_only_database_is_one_line_and_nothing_written(
+    prometheus_url: str, mappings_file: Path, baseline: Baseline, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], check=True)
+    shutil.copy(baseline.db, folder / "k.db")
+    before = dump(folder / "k.db")
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        (folder / "k.db").chmod(0o444)
+    out = tmp_path / "out"
+    try:
+        args = report_args(prometheus_url, mappings_file, out, folder / "k.db", "--report", str(baseline.report))
+        assert_clean_failure(run_cli(*args), 4, "k.db failed", "unable to open database file")
+        assert not out.exists()
+        assert dump(folder / "k.db", read_only=True) == before
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)

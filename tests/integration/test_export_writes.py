@@ -9,10 +9,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +18,7 @@ import pytest
 
 from kubecharge.publish.exports import publish_export, verify
 from kubecharge.publish.objectstore import ObjectExistsError, ObjectStore, S3Options, open_store
+from tests.proxy import FaultyProxy, Handler, answer
 from tests.support import run_cli
 
 FIELDS = {"schema": "kubecharge.io/export-manifest/v1"}
@@ -66,56 +63,20 @@ def test_two_writers_of_one_provisional_version_never_mix_their_files(kind: str,
     assert [k.rsplit("/", 2)[1] for k in store.keys("finance/monthly/2026-10")] == ["v1-provisional"] * 3
 
 
-class LockStateRefused:
-    """An HTTP proxy in front of the S3 server that answers GetObjectLockConfiguration with AccessDenied."""
-
-    def __init__(self, upstream: str) -> None:
-        self.refused = 0
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _forward(self) -> None:
-                if "object-lock" in self.path:
-                    proxy.refused += 1
-                    body = (b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>denied</Message>"
-                            b"</Error>")  # fmt: skip
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                request = urllib.request.Request(f"{upstream}{self.path}", data=self.rfile.read(length) or None,
-                                                 method=self.command, headers=dict(self.headers))  # fmt: skip
-                try:
-                    with urllib.request.urlopen(request) as answer:
-                        status, headers, body = answer.status, answer.headers, answer.read()
-                except urllib.error.HTTPError as error:
-                    status, headers, body = error.code, error.headers, error.read()
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in {"content-length", "transfer-encoding", "connection", "server", "date"}:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward  # noqa: N815 (http.server's names)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def refuse_lock_state(handler: Handler, _: int) -> bool:
+    """GetObjectLockConfiguration answered with AccessDenied; every other request goes to the S3 server."""
+    if "object-lock" not in handler.path:
+        return False
+    answer(handler, 403, b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>",
+           "application/xml")  # fmt: skip
+    return True
 
 
 @pytest.fixture
-def lock_state_refused(aws: Any) -> Iterator[LockStateRefused]:
-    proxy = LockStateRefused(aws.meta.endpoint_url)
+def lock_state_refused(aws: Any) -> Iterator[FaultyProxy]:
+    proxy = FaultyProxy(aws.meta.endpoint_url, refuse_lock_state)
     yield proxy
-    proxy.server.shutdown()
+    proxy.close()
 
 
 def cli_publish(prometheus_url: str, mappings: Path, tmp: Path, url: str, retention: str) -> Any:
@@ -128,7 +89,7 @@ def cli_publish(prometheus_url: str, mappings: Path, tmp: Path, url: str, retent
 
 
 def test_a_final_is_refused_when_the_bucket_lock_state_cannot_be_read(
-    prometheus_url: str, mappings_file: Path, aws: Any, lock_state_refused: LockStateRefused, tmp_path: Path,
+    prometheus_url: str, mappings_file: Path, aws: Any, lock_state_refused: FaultyProxy, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("KUBECHARGE_S3_ENDPOINT_URL", lock_state_refused.url)
@@ -139,7 +100,6 @@ def test_a_final_is_refused_when_the_bucket_lock_state_cannot_be_read(
     assert len(lines) == 1, result.stderr
     assert "cannot read the Object Lock state of bucket finance-locked (AccessDenied)" in lines[0]
     assert "retention: 0d" in lines[0]
-    assert lock_state_refused.refused >= 1
     listed = aws.list_objects_v2(Bucket="finance-locked", Prefix=f"unreadable/{tmp_path.name}")
     assert listed.get("KeyCount") == 0  # not one file of the final, locked or not
 

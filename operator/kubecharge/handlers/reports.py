@@ -167,15 +167,23 @@ async def reconcile_report(
             patch.status["observedGeneration"] = meta.get("generation")
             return
         lease = f"usagereport/{uid}"
-        holder = await asyncio.to_thread(state.repository.take_lease, lease, state.identity,
-                                         state.settings.run_lease_seconds)  # fmt: skip
+        try:
+            holder = await asyncio.to_thread(state.repository.take_lease, lease, state.identity,
+                                             state.settings.run_lease_seconds)  # fmt: skip
+        except KubechargeError as error:  # the database is down: say so, and retry
+            reason, message = failure_of(error)
+            _fail(body, patch, reason, message, now, 0.0)
+            raise kopf.TemporaryError(message, delay=_backoff(state, uid)) from None
         if holder is not None:  # peering paused us too late, or another replica's run overlaps: never both
             logger.info(f"{spec.namespace}/{spec.name} is being run by {holder}; trying again later")
             raise kopf.TemporaryError(f"being run by {holder}", delay=state.settings.retry_delay_seconds)
         try:
             await _run_periods(body, patch, state, spec, status, mapping_bodies, logger, lease, now)
         finally:
-            await asyncio.to_thread(state.repository.release_lease, lease, state.identity)
+            try:
+                await asyncio.to_thread(state.repository.release_lease, lease, state.identity)
+            except KubechargeError as error:  # it expires on its own; the run's own outcome is what counts
+                logger.warning(f"could not release the run lease ({error}); it expires by itself")
 
 
 async def _run_periods(
