@@ -7,6 +7,7 @@ file, the document and the field named.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -63,6 +64,29 @@ def _walk_problems(document: Any) -> list[str]:
     return sorted(problems)
 
 
+def _unknown_fields(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
+    """Fields the schema does not know, as kubectl's strict field validation reports them, with the nearest
+    known name: a typo (`namespace:` for `namespaces:`) must not silently drop what it meant to say."""
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        return [p for index, item in enumerate(value) for p in _unknown_fields(items, item, f"{where}.{index}")]
+    known = schema.get("properties")
+    if not isinstance(value, Mapping) or not isinstance(known, Mapping):
+        return []
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    problems = []
+    for key, item in value.items():
+        path = f"{where}.{key}".lstrip(".")
+        if key in known:
+            problems += _unknown_fields(known[key], item, path)
+        elif not isinstance(schema.get("additionalProperties"), Mapping):
+            nearest = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {f'{where}.{nearest[0]}'.lstrip('.')}?" if nearest else ""
+            problems.append(f"{path}: unknown field{hint}")
+    return problems
+
+
 def schema_errors(kind: str, document: Mapping[str, Any]) -> list[str]:
     """Every way `document` breaks the kind's schema, as 'field: problem' strings (empty when valid)."""
     problems = _walk_problems(document)
@@ -70,6 +94,7 @@ def schema_errors(kind: str, document: Mapping[str, Any]) -> list[str]:
         return problems
     validator = OAS30Validator(crd_schema(kind))
     plain = json.loads(json.dumps(document, default=dict))  # kopf's Body and other mapping views, as plain JSON
+    problems = _unknown_fields(crd_schema(kind), plain, "")
     for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
         where = ".".join(str(part) for part in error.absolute_path) or "(document)"
         message = error.message if len(error.message) <= 200 else error.message[:200] + "…"

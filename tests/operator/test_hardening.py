@@ -194,3 +194,15 @@ def test_a_configmap_the_api_server_refuses_fails_the_report_and_changes_nothing
     assert status["lastRun"]["result"] == "Succeeded"
     after = kube.configmaps("locked", name)[f"{name}-2026-10-02"]
     assert after.data != before[f"{name}-2026-10-02"].data  # the usage basis, written once allowed
+
+
+def test_a_typo_in_a_field_is_refused_in_status_with_the_nearest_name(
+    setup: tuple[ClusterEmulator, Kube, Settings],
+) -> None:
+    """kubectl's strict field validation refuses it; the operator must not silently charge on `max` instead."""
+    _, kube, settings = setup
+    kube.apply_report(REPORTS_NS, report("typo", chargebasis="usage"))
+    status = status_of(kube, REPORTS_NS, "typo", "Failed", "InvalidSpec")
+    assert "spec.chargebasis: unknown field; did you mean spec.chargeBasis?" in status["lastRun"]["message"]
+    assert runs(settings, "typo") == 0
+    assert kube.configmaps(REPORTS_NS, "typo") == {}

@@ -73,3 +73,35 @@ def test_a_folder_of_manifests_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("48h", 172800), ("2d", 172800), ("1h30m", 5400), ("90s", 90)])
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "problem"),
+    [
+        ("TeamMapping", {"team": "shop", "namespace": ["shop"]},
+         "spec.namespace: unknown field; did you mean spec.namespaces?"),
+        ("UsageReport", {"chargebasis": "usage"}, "spec.chargebasis: unknown field; did you mean spec.chargeBasis?"),
+        ("UsageReport", {"pricing": {"cpuCorehour": 0.03}},
+         "spec.pricing.cpuCorehour: unknown field; did you mean spec.pricing.cpuCoreHour?"),
+        ("UsageReport", {"outputs": {"objectStorage": {"url": "s3://finance/x", "retention_days": 90}}},
+         "spec.outputs.objectStorage.retention_days: unknown field; did you mean "
+         "spec.outputs.objectStorage.retention?"),
+        ("TeamMapping", {"team": "shop", "namespaceSelector": {"matchExpressions": [
+            {"key": "team", "operator": "In", "value": ["shop"]}]}},
+         "spec.namespaceSelector.matchExpressions.0.value: unknown field; did you mean "
+         "spec.namespaceSelector.matchExpressions.0.values?"),
+        ("UsageReport", {"colour": "blue"}, "spec.colour: unknown field"),
+    ],
+)  # fmt: skip
+def test_unknown_fields_are_refused_with_the_nearest_known_name(kind: str, spec: dict[str, object],
+                                                                problem: str) -> None:  # fmt: skip
+    document = {"apiVersion": "kubecharge.io/v1alpha1", "kind": kind, "metadata": {"name": "x"}, "spec": spec}
+    assert problem in schema_errors(kind, document)
+
+
+def test_a_typo_in_a_mapping_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "teams.yaml"
+    path.write_text("apiVersion: kubecharge.io/v1alpha1\nkind: TeamMapping\nmetadata: {name: shop}\n"
+                    "spec: {team: shop, namespace: [shop]}\n")  # fmt: skip
+    with pytest.raises(ManifestError, match=r"spec\.namespace: unknown field; did you mean spec\.namespaces\?"):
+        load_team_mappings(path)
