@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,21 @@ def assert_teams_match_truth(rows: list[dict[str, str]], expected: dict[str, dic
         for column, quantity in TRUTH_OF_COLUMN.items():
             want = expected[team][quantity]
             assert values[column] == pytest.approx(want, rel=0.01, abs=1e-6), f"{what} {team} {column}: truth {want}"
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+    """A user error as the CLI must report it: the exit code, no traceback, one line holding every fragment."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -9,6 +9,7 @@ traceback, and writes nothing: every input is checked before the first write.
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -44,7 +47,7 @@ from kubecharge.publish.directory import check_target, publish_directory
 from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
 from kubecharge.publish.exports import verify as verify_export
 from kubecharge.publish.objectstore import S3Options, open_store
-from kubecharge.settings import Settings
+from kubecharge.settings import QuerySettings, Settings
 from kubecharge.store.repository import Repository
 
 app = typer.Typer(
@@ -52,8 +55,27 @@ app = typer.Typer(
     help="Kubernetes chargeback from Prometheus: per-team core-hours, GiB-hours and cost.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,  # help texts say `[default: ...]` literally; as Rich markup it would vanish
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        stdout.print(f"kubecharge {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Kubernetes chargeback from Prometheus: per-team core-hours, GiB-hours and cost."""
+
+
 stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
 stderr = Console(stderr=True)
 
@@ -66,6 +88,12 @@ def load_settings() -> Settings:
         first = error.errors()[0]
         where = "_".join(str(part) for part in first["loc"] if isinstance(part, str)).upper()
         raise InputError(f"KUBECHARGE_{where}: {first['msg']}; fix the environment variable") from None
+    except SettingsError as error:  # a value that is not even parseable, e.g. JSON settings given as a=b
+        found = re.search(r'field "(\w+)"', str(error))
+        field = found[1] if found else ""
+        prefix = "KUBECHARGE_QUERY_" if field in QuerySettings.model_fields else "KUBECHARGE_"
+        example = '{"cluster": "prod"}'
+        raise InputError(f"{prefix}{field.upper()} is not valid JSON; write it like {example}") from None
 
 
 def fail(error: KubechargeError) -> typer.Exit:
@@ -108,7 +136,10 @@ def print_teams(chargeback: Chargeback) -> None:
         "Network GiB",
         f"Cost {chargeback.currency}",
     ):
-        table.add_column(column, justify="left" if column == "Team" else "right")
+        if column == "Team":  # never cut a team's name; numbers wrap (fold) rather than lose digits
+            table.add_column(column, no_wrap=True, min_width=max((len(t.team) for t in chargeback.teams()), default=4))
+        else:
+            table.add_column(column, justify="right", overflow="fold")
     for team in chargeback.teams():
         table.add_row(
             team.team,
@@ -157,7 +188,7 @@ class ProducedReport:
 def produce_report(
     *,
     settings: Settings,
-    prometheus: str,
+    prometheus: str | None,
     mappings_path: Path,
     period_text: str,
     out: Path,
@@ -169,15 +200,19 @@ def produce_report(
     recollect: bool = False,
     as_of: datetime | None = None,
     source: str | None = None,
+    force: bool = False,
 ) -> ProducedReport:
-    """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good."""
+    """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good.
+
+    `prometheus` is the command line's `--prometheus` (None when not given): it wins over the UsageReport's
+    `spec.prometheus.url`, which wins over KUBECHARGE_PROMETHEUS_URL."""
     period = periods.parse(period_text)
     mappings = manifests.load_team_mappings(mappings_path)
     spec = manifests.load_usage_report(report_path) if report_path is not None else UsageReportSpec()
-    check_target(out)
+    check_target(out, force=force)
     store = open_store(publish, s3_options(settings, spec)) if publish else None
     queries = build_queries(settings.queries)
-    url = spec.prometheus_url or prometheus
+    url = check_prometheus_url(prometheus or spec.prometheus_url or settings.prometheus_url)
     requested = list(clusters or spec.clusters)
     if len(requested) == 1:  # one cluster by name: also this cluster's name where the series carry none
         settings = settings.model_copy(update={"cluster_name": requested[0]})
@@ -206,9 +241,18 @@ def produce_report(
             store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),
             final=final, manifest_fields=manifest_fields(request, result, queries),
         )  # fmt: skip
-    publish_directory(out, result.files)
+    publish_directory(out, result.files, force=force)
     waited = sum(s.seconds_waiting for s in sources.values())
     return ProducedReport(result, waited, export, sum(s.splits for s in sources.values()))
+
+
+def check_prometheus_url(url: str) -> str:
+    """A Prometheus URL without a scheme or host is bad input with its fix, not an unreachable server."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        fixed = f"http://{url.strip()}" if "://" not in url else "http://HOST:9090"
+        raise InputError(f"Prometheus URL {url!r} needs http:// or https:// and a host, e.g. {fixed}")
+    return url
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -272,6 +316,9 @@ def report(
         str | None,
         typer.Option("--source", help="Name of the metrics source in the database [default: the Prometheus URL]."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into an --out folder that holds other files than a report's.")
+    ] = False,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
 
@@ -282,7 +329,7 @@ def report(
         settings = load_settings()
         produced = produce_report(
             settings=settings,
-            prometheus=prometheus or settings.prometheus_url,
+            prometheus=prometheus,
             mappings_path=mappings,
             period_text=period,
             out=out,
@@ -294,6 +341,7 @@ def report(
             recollect=recollect,
             as_of=parse_moment(as_of),
             source=source,
+            force=force,
         )
     except KubechargeError as error:
         raise fail(error) from None

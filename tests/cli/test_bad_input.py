@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PERIOD
-from tests.support import run_cli
+from tests.support import closed_port, run_cli
 
 GOOD_REPORT = """
 apiVersion: kubecharge.io/v1alpha1
@@ -19,12 +18,6 @@ spec:
   chargeBasis: max
   pricing: {currency: EUR, cpuCoreHour: 0.03, memoryGiBHour: 0.004}
 """
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _assert_clean_failure(result: object, out: Path, *fragments: str) -> None:
@@ -93,7 +86,7 @@ def test_negative_price(prometheus_url: str, mappings_file: Path, tmp_path: Path
 
 
 def test_unreachable_prometheus(mappings_file: Path, out: Path) -> None:
-    result = _report(f"http://127.0.0.1:{_closed_port()}", mappings_file, out)
+    result = _report(f"http://127.0.0.1:{closed_port()}", mappings_file, out)
     _assert_clean_failure(result, out, "unreachable")
     assert result.returncode == 3  # type: ignore[attr-defined]
 
@@ -108,7 +101,7 @@ def test_a_failed_run_leaves_an_existing_report_untouched(
     out = tmp_path / "report"
     out.mkdir()
     (out / "chargeback.csv").write_text("previous\n")
-    result = _report(f"http://127.0.0.1:{_closed_port()}", mappings_file, out)
+    result = _report(f"http://127.0.0.1:{closed_port()}", mappings_file, out)
     assert result.returncode != 0  # type: ignore[attr-defined]
     assert (out / "chargeback.csv").read_text() == "previous\n"
     assert sorted(p.name for p in out.iterdir()) == ["chargeback.csv"]

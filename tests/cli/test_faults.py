@@ -23,7 +23,7 @@ import pytest
 
 from kubecharge.synthetic.model import Truth
 from tests.proxy import FaultyProxy, Handler, Intercept, forward, relay
-from tests.support import assert_teams_match_truth, read_csv, run_cli
+from tests.support import assert_one_line_failure, assert_teams_match_truth, read_csv, run_cli
 
 PERIOD = "2026-10-01/2026-10-02"
 REPORT = """apiVersion: kubecharge.io/v1alpha1
@@ -91,16 +91,6 @@ def read_only_folder(path: Path) -> Iterator[Path]:
             path.chmod(0o755)
 
 
-def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def assert_rerun_identical(prometheus_url: str, mappings: Path, baseline: Baseline, db: Path, tmp_path: Path) -> None:
     out = tmp_path / "rerun"
     result = run_cli(*report_args(prometheus_url, mappings, out, db, "--report", str(baseline.report)))
@@ -119,7 +109,7 @@ def test_prices_that_are_not_finite_numbers_are_refused(
     before = dump(db)
     out = tmp_path / "out"
     result = run_cli(*report_args(prometheus_url, mappings_file, out, db, "--report", str(report)))
-    assert_clean_failure(result, 2, "spec.pricing.cpuCoreHour", shown)
+    assert_one_line_failure(result, 2, "spec.pricing.cpuCoreHour", shown)
     assert not out.exists()
     assert dump(db) == before
     assert_rerun_identical(prometheus_url, mappings_file, baseline, db, tmp_path)
@@ -134,7 +124,7 @@ def test_a_yaml_bomb_is_refused_without_expanding_it(prometheus_url: str, db: Pa
     before = dump(db)
     out = tmp_path / "out"
     result = run_cli(*report_args(prometheus_url, bomb, out, db))
-    assert_clean_failure(result, 2, "teams.yaml", "expands to more than 100,000 values")
+    assert_one_line_failure(result, 2, "teams.yaml", "expands to more than 100,000 values")
     assert not out.exists()
     assert dump(db) == before
 
@@ -148,7 +138,7 @@ def test_a_50_mb_manifest_is_refused_unread(prometheus_url: str, db: Path, tmp_p
     assert huge.stat().st_size > 50 * 1000 * 1000
     before = dump(db)
     result = run_cli(*report_args(prometheus_url, huge, tmp_path / "out", db))
-    assert_clean_failure(result, 2, "teams.yaml", "bytes is more than a manifest can be")
+    assert_one_line_failure(result, 2, "teams.yaml", "bytes is more than a manifest can be")
     assert dump(db) == before
 
 
@@ -157,7 +147,7 @@ def test_a_twenty_year_period_is_refused_before_any_query(prometheus_url: str, m
     before = dump(db)
     args = report_args(prometheus_url, mappings_file, tmp_path / "out", db)
     args[args.index(PERIOD)] = "2010-01-01/2030-01-01"
-    assert_clean_failure(run_cli(*args), 2, "spans 7,305 days", "at most 366 days")
+    assert_one_line_failure(run_cli(*args), 2, "spans 7,305 days", "at most 366 days")
     assert dump(db) == before
 
 
@@ -172,7 +162,7 @@ def test_a_report_name_that_leaves_its_prefix_is_refused_before_any_write(
     args = report_args(
         prometheus_url, mappings_file, out, db, "--report", str(report), "--publish", f"file://{exports}"
     )
-    assert_clean_failure(run_cli(*args), 2, "metadata.name '../../etc' is not a DNS label")
+    assert_one_line_failure(run_cli(*args), 2, "metadata.name '../../etc' is not a DNS label")
     assert dump(db) == before  # the hours were not even re-checked
     assert not out.exists()
     assert not exports.exists()
@@ -191,7 +181,7 @@ def test_an_unwritable_target_folder_is_refused_before_any_write(
         args = report_args(prometheus_url, mappings_file, out, db, "--report", str(baseline.report), *publish)
         said = {"--out": f"--out {out}: this process cannot write in {locked}",
                 "--publish": f"file://{locked}/finance: {locked} is not a folder this process can write"}  # fmt: skip
-        assert_clean_failure(run_cli(*args), 2, said[target])
+        assert_one_line_failure(run_cli(*args), 2, said[target])
         assert not out.exists()
         assert list(locked.iterdir()) == []
     assert dump(db) == before
@@ -248,7 +238,7 @@ def test_a_prometheus_that_fails_mid_answer_leaves_every_hour_as_it_was(
     try:
         args = report_args(proxy.url, mappings_file, out, db, "--report", str(baseline.report), "--recollect",
                            "--source", prometheus_url)  # fmt: skip
-        assert_clean_failure(run_cli(*args), 3, f"Prometheus at {proxy.url}")
+        assert_one_line_failure(run_cli(*args), 3, f"Prometheus at {proxy.url}")
     finally:
         proxy.close()
     assert not out.exists()
@@ -278,7 +268,7 @@ def test_a_read_only_database_is_one_line_and_nothing_written(
     out = tmp_path / "out"
     try:
         args = report_args(prometheus_url, mappings_file, out, folder / "k.db", "--report", str(baseline.report))
-        assert_clean_failure(run_cli(*args), 4, "k.db failed", "unable to open database file")
+        assert_one_line_failure(run_cli(*args), 4, "k.db failed", "unable to open database file")
         assert not out.exists()
         assert dump(folder / "k.db", read_only=True) == before
     finally:

@@ -21,21 +21,38 @@ class OutputError(KubechargeError):
     exit_code = 5
 
 
-def check_target(out_dir: Path) -> None:
-    """Refuse an unusable target before any work is done."""
+REPORT_FILES = frozenset({"chargeback.csv", "chargeback.json", "report.md", "report.html"})
+
+
+def check_target(out_dir: Path, *, force: bool = False) -> None:
+    """Refuse an unusable target before any work is done, and a folder holding files that are not a report's
+    (a typo in --out must not overwrite someone's work) unless `force`."""
     out_dir = out_dir.resolve()
     if not out_dir.parent.is_dir():
         raise InputError(f"--out {out_dir}: its parent folder {out_dir.parent} does not exist; create it first")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} is a file, not a folder; choose a folder")
+    others = sorted(p.name for p in out_dir.iterdir() if p.name not in REPORT_FILES) if out_dir.is_dir() else []
+    if others and not force:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise InputError(f"--out {out_dir} holds files that are not a kubecharge report ({shown}); choose an empty "
+                         "or new folder, or pass --force to write the report files beside them")  # fmt: skip
     for folder in (out_dir.parent, *([out_dir] if out_dir.exists() else [])):
         if not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(f"--out {out_dir}: this process cannot write in {folder}; fix its permissions or "
                              "choose another folder")  # fmt: skip
 
 
-def publish_directory(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
-    check_target(out_dir)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_directory(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False) -> list[Path]:
+    """Write `files` into `out_dir` all at once; a new folder gets the permissions the umask allows (a
+    staging folder is created private, 0700, and opened up before it is renamed into place)."""
+    check_target(out_dir, force=force)
     out_dir = out_dir.resolve()
     parent = out_dir.parent
     try:
@@ -44,6 +61,7 @@ def publish_directory(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
             for name, content in files.items():
                 (staging / name).write_bytes(content)
             if not out_dir.exists():
+                staging.chmod(0o777 & ~_umask())
                 staging.rename(out_dir)
             else:
                 for name in files:

@@ -8,6 +8,7 @@ hour either as it was or as newly collected, never a mix; an emptier answer neve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +21,13 @@ from sqlmodel import Session, col, create_engine, select
 from kubecharge.domain.ledger import HourCompleteness, ranges
 from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
-from kubecharge.errors import StorageError
+from kubecharge.errors import InputError, StorageError
 from kubecharge.store import schema
 from kubecharge.store.tables import HourlyUsage, LedgerHour, ReportRun, RunLease
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -43,8 +48,11 @@ class Repository:
         self.url = url
         try:
             self.engine: Engine = create_engine(url)
-        except Exception as error:
-            raise StorageError(f"database URL {url!r} is not usable ({error}); give an SQLAlchemy URL") from None
+        except Exception as error:  # a URL SQLAlchemy cannot even read is the user's input, not a database fault
+            postgresql = "postgresql+psycopg://USER:PASSWORD@HOST:5432/DB"
+            hint = postgresql if url.startswith("postg") else f"sqlite:///path/to/kubecharge.db or {postgresql}"
+            raise InputError(f"database URL {_without_password(url)!r} is not usable ({type(error).__name__}); "
+                             f"write it like {hint}") from None  # fmt: skip
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:
