@@ -7,7 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from kubecharge.cli import parse_moment, produce_report
+from kubecharge.cli import parse_moment
+from kubecharge.jobs import produce_report
 from kubecharge.settings import Settings
 
 

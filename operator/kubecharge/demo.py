@@ -21,6 +21,7 @@ from kubecharge.domain import periods
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.periods import Period, PeriodKind
 from kubecharge.errors import KubechargeError
+from kubecharge.jobs import produce_report
 from kubecharge.settings import Settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, PrometheusMissing, backfill
 from kubecharge.synthetic.model import build_cluster, truth
@@ -47,8 +48,6 @@ def run_demo(
     console: Console,
     print_teams: Callable[[Chargeback], None],
 ) -> None:
-    from kubecharge.cli import produce_report  # the CLI's own code path, not a copy
-
     if 3600 % step_seconds:
         raise DemoError(f"--step {step_seconds}: choose a divisor of 3600 (60, 120, 300, ...)")
     work = keep or Path(tempfile.mkdtemp(prefix="kubecharge-demo-"))
