@@ -161,14 +161,26 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
 
 
 def build_chargeback(
-    rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None
+    rows: Sequence[NamespaceHour],
+    request: ReportRequest,
+    completeness: Completeness | None = None,
+    bounds: tuple[datetime, datetime] | None = None,
 ) -> Chargeback:
+    """The priced report over `bounds` (default: the period), with its days when it is the whole period."""
     spec = request.report
     lines = pricing.price(attribute.attribute(rows, request.mappings), spec.charge_basis, spec.pricing)
+    start, end = bounds or (request.period.start, request.period.end)
+    days: tuple[Chargeback, ...] = ()
+    if bounds is None:
+        by_day: dict[datetime, list[NamespaceHour]] = {}
+        for row in rows:
+            by_day.setdefault(row.hour_start.replace(hour=0), []).append(row)
+        days = tuple(build_chargeback(day_rows, request, None, (max(day, start), min(day + timedelta(days=1), end)))
+                     for day, day_rows in sorted(by_day.items()))  # fmt: skip
     return Chargeback(
         period_name=request.period.name,
-        period_start=request.period.start,
-        period_end=request.period.end,
+        period_start=start,
+        period_end=end,
         cluster=request.cluster,
         clusters=request.cluster_names,
         basis=spec.charge_basis,
@@ -177,20 +189,26 @@ def build_chargeback(
         lines=tuple(lines),
         teams_info=team_info(request.mappings),
         completeness=completeness,
+        days=days,
+        state="final" if request.policy.now >= request.period.end + spec.finalize_after else "provisional",
+        generated_at=datetime.now(UTC),
     )
 
 
 def render_all(chargeback: Chargeback) -> dict[str, bytes]:
     return {
         "chargeback.csv": tables.chargeback_csv(chargeback),
+        "chargeback-daily.csv": tables.daily_csv(chargeback),
         "chargeback.json": tables.chargeback_json(chargeback),
         "report.md": documents.report_markdown(chargeback),
         "report.html": documents.report_html(chargeback),
+        **{f"teams/{team}.md": page for team, page in documents.team_markdowns(chargeback).items()},
     }
 
 
 FORMAT_FILES = {
     "csv": "chargeback.csv",
+    "daily": "chargeback-daily.csv",
     "json": "chargeback.json",
     "focus": "focus.csv",
     "parquet": "focus.parquet",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PERIOD
-from tests.support import closed_port, run_cli
+from tests.support import closed_port, read_csv, run_cli
 
 GOOD_REPORT = """
 apiVersion: kubecharge.io/v1alpha1
@@ -114,7 +114,10 @@ def test_a_good_report_manifest_sets_currency_and_prices(
     report.write_text(GOOD_REPORT)
     result = _report(prometheus_url, mappings_file, out, "--report", str(report))
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
-    assert sorted(p.name for p in out.iterdir()) == ["chargeback.csv", "chargeback.json", "report.html", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["chargeback-daily.csv", "chargeback.csv", "chargeback.json",
+                                                     "report.html", "report.md", "teams"]  # fmt: skip
+    pages = sorted(p.name for p in (out / "teams").iterdir())
+    assert pages == sorted(f"{team}.md" for team in {row["team"] for row in read_csv(out / "chargeback.csv")})
     assert b",EUR,default\r\n" in (out / "chargeback.csv").read_bytes()  # currency, then the cluster
     assert "payments" in result.stdout  # type: ignore[attr-defined]
 

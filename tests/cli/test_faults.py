@@ -41,6 +41,10 @@ class Baseline:
     report: Path
 
 
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def dump(db: Path, *, read_only: bool = False) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, in order: what 'the database unchanged' is compared on (`read_only`: a file on a
     read-only mount, where SQLite cannot even create its WAL index)."""
@@ -62,7 +66,7 @@ def baseline(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.
     report.write_text(REPORT.format(name="monthly", cpu="0.03"))
     result = run_cli(*report_args(prometheus_url, mappings_file, work / "out", work / "k.db", "--report", str(report)))
     assert result.returncode == 0, result.stderr
-    return Baseline(work / "k.db", {p.name: p.read_bytes() for p in (work / "out").iterdir()}, report)
+    return Baseline(work / "k.db", files_in(work / "out"), report)
 
 
 @pytest.fixture
@@ -95,7 +99,7 @@ def assert_rerun_identical(prometheus_url: str, mappings: Path, baseline: Baseli
     out = tmp_path / "rerun"
     result = run_cli(*report_args(prometheus_url, mappings, out, db, "--report", str(baseline.report)))
     assert result.returncode == 0, result.stderr
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == baseline.files
+    assert files_in(out) == baseline.files
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import requests
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
 from tests.postgres import fresh_database
-from tests.support import TRUTH_OF_COLUMN, by_team, read_csv, run_in_process
+from tests.support import TRUTH_OF_COLUMN, assert_teams_match_truth, by_team, read_csv, run_in_process
 
 END = START.replace(day=3)
 
@@ -136,3 +137,25 @@ def test_naive_queries_fall_into_the_node_level_and_resource_endpoint_traps(
     network = sum(t["network_gib"] for t in truth.values())
     nameless = 'sum(increase(container_network_transmit_bytes_total{namespace=""}[1h])) / 1073741824'
     assert _instant_sum(prometheus_url, nameless) > network
+
+
+def test_the_daily_csv_adds_up_to_the_period_and_each_day_matches_truth(report_dir: Path, cluster_truth: Truth) -> None:
+    period = read_csv(report_dir / "chargeback.csv")
+    daily = read_csv(report_dir / "chargeback-daily.csv")
+    assert list(daily[0]) == list(period[0])  # the same columns
+    days = sorted({row["period_start"] for row in daily})
+    assert days == ["2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z"]
+    numeric = [
+        column for column in period[0] if column.startswith(("cpu_", "memory_", "storage_", "network_", "cost_"))
+    ]
+    for line in period:
+        same = [row for row in daily if (row["team"], row["namespace"], row["cluster"]) == (line["team"],
+                line["namespace"], line["cluster"])]  # fmt: skip
+        assert same, line
+        for column in numeric:
+            total = sum(float(row[column]) for row in same)
+            assert total == pytest.approx(float(line[column]), rel=1e-9, abs=1e-9), (line["namespace"], column)
+    for day in days:
+        start = datetime.fromisoformat(day)
+        assert_teams_match_truth([row for row in daily if row["period_start"] == day],
+                                 cluster_truth.by_team(start, start + timedelta(days=1)), day)  # fmt: skip

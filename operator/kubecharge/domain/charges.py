@@ -78,6 +78,9 @@ class Chargeback:
     teams_info: dict[str, TeamInfo]
     completeness: Completeness | None = None  # which hours of the period the numbers rest on
     clusters: tuple[str, ...] = ()  # the clusters reported on (one line per team, cluster and namespace)
+    days: tuple[Chargeback, ...] = ()  # the same lines per UTC day of the period (for finance's pivot tables)
+    state: str = "provisional"  # final once the report's finalizeAfter has passed since the period ended
+    generated_at: datetime | None = None  # when this rendering was made (shown in HTML only: numbers stay stable)
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""

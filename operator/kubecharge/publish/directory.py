@@ -21,7 +21,8 @@ class OutputError(KubechargeError):
     exit_code = 5
 
 
-REPORT_FILES = frozenset({"chargeback.csv", "chargeback.json", "report.md", "report.html"})
+REPORT_FILES = frozenset({"chargeback.csv", "chargeback-daily.csv", "chargeback.json", "report.md", "report.html",
+                          "teams"})  # fmt: skip
 
 
 def check_target(out_dir: Path, *, force: bool = False) -> None:
@@ -59,12 +60,14 @@ def publish_directory(out_dir: Path, files: Mapping[str, bytes], *, force: bool 
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
         try:
             for name, content in files.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)  # teams/<team>.md
                 (staging / name).write_bytes(content)
             if not out_dir.exists():
                 staging.chmod(0o777 & ~_umask())
                 staging.rename(out_dir)
             else:
                 for name in files:
+                    (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
                     os.replace(staging / name, out_dir / name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -10,7 +10,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from kubecharge import __version__
 from kubecharge.domain.charges import Chargeback
+from kubecharge.render import charts
 from kubecharge.render.tables import summary
 from kubecharge.resources import templates_dir
 
@@ -51,7 +53,43 @@ def context(report: Chargeback) -> dict[str, Any]:
     totals = data["totals"]
     data["cpuEfficiency"] = _efficiency(totals["cpuCoreHoursUsage"], totals["cpuCoreHoursRequest"])
     data["memoryEfficiency"] = _efficiency(totals["memoryGiBHoursUsage"], totals["memoryGiBHoursRequest"])
+    data.update(_presentation(report, data))
     return data
+
+
+def _slack(quantities: Any, prices: dict[str, str]) -> dict[str, float]:
+    """Requested but unused, per container-hour (max(request, usage) - usage, summed): what lowering requests
+    to actual use would save under the max basis."""
+    cpu = max(quantities.cpu_core_hours_max - quantities.cpu_core_hours_usage, 0.0)
+    memory = max(quantities.memory_gib_hours_max - quantities.memory_gib_hours_usage, 0.0)
+    cost = cpu * float(prices["cpuCoreHour"]) + memory * float(prices["memoryGiBHour"])
+    return {"cpuCoreHours": cpu, "memoryGiBHours": memory, "cost": cost}
+
+
+def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
+    """What only the rendered documents show: state, provenance, charts, slack, per-team sections."""
+    by_team = {team.team: team for team in report.teams()}
+    for team in data["teams"]:
+        info = report.teams_info.get(team["team"])
+        team["owners"] = list(info.owners) if info else []
+        team["slack"] = _slack(by_team[team["team"]].quantities, report.prices)
+        team["lines"] = []
+    teams = {team["team"]: team for team in data["teams"]}
+    for line, charge in zip(data["lines"], report.lines, strict=True):
+        line["slack"] = _slack(charge.quantities, report.prices)
+        teams[line["team"]]["lines"].append(line)
+    for team in data["teams"]:
+        team["lines"].sort(key=lambda line: (-line["cost"]["total"], line["where"]))
+    return {
+        "state": report.state,
+        "generatedAt": report.generated_at.strftime("%Y-%m-%d %H:%M UTC") if report.generated_at else None,
+        "kubechargeVersion": __version__,
+        "teamBars": charts.team_bars(report),
+        "trend": charts.daily_trend(report),
+        "resourceSplit": charts.resource_split(report),
+        "colours": charts.colours(report),
+        "slackCost": sum(team["slack"]["cost"] for team in data["teams"]),
+    }
 
 
 def report_markdown(report: Chargeback) -> bytes:

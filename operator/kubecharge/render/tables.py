@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -63,11 +64,21 @@ def _row(report: Chargeback, line: ChargeLine) -> list[str]:
 
 
 def chargeback_csv(report: Chargeback) -> bytes:
+    return _csv([report])
+
+
+def daily_csv(report: Chargeback) -> bytes:
+    """`chargeback-daily.csv`: the same columns, one block of lines per UTC day (period_start/end are the day's)."""
+    return _csv(report.days)
+
+
+def _csv(reports: Iterable[Chargeback]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)  # RFC 4180
     writer.writerow(CSV_COLUMNS)
-    for line in report.lines:
-        writer.writerow(_row(report, line))
+    for report in reports:
+        for line in report.lines:
+            writer.writerow(_row(report, line))
     return buffer.getvalue().encode()
 
 

@@ -1,0 +1,114 @@
+"""The HTML report in a real browser: headless Chromium prints it to PDF (A4 and Letter) and renders it at 360, 800
+and 1400 px; the assertions read the PDF's text (pdftotext) and the DOM Chromium laid out.
+
+What a team lead must find in it is checked against the report's own CSV (every team) and the run (state,
+version, completeness, currency); the layout checks are that nothing is wider than a phone's viewport and that no
+table row is cut across a page break, with table headers repeated on every page a table continues on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kubecharge import __version__
+from tests.conftest import PERIOD
+from tests.support import read_csv, run_in_process
+
+# Headless Chromium's window is at least 500 px wide: a narrower screen is the page laid out at that width
+# (its media queries for narrow screens hold from 640 px down), measured against it.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const wanted = WIDTH;
+  if (document.documentElement.clientWidth > wanted) document.documentElement.style.width = `${wanted}px`;
+  const width = Math.min(document.documentElement.clientWidth, wanted);
+  const wide = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > width + 1)
+    .map(e => `${e.tagName}#${e.id}.${e.className}`);
+  const trend = document.querySelectorAll("#trend-chart rect").length;
+  const probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({width, wide, trend});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("chromium")
+    if binary is None:
+        raise RuntimeError("chromium is not installed; run `bash scripts/dev.sh setup`")
+    return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("html")
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", PERIOD,
+        "--out", str(work / "out"), "--db", f"sqlite:///{work / 'k.db'}", "--cluster", "synthetic",
+    )  # fmt: skip
+    assert code == 0, output
+    return work / "out"
+
+
+def pdf_pages(html: Path, paper: str, tmp: Path) -> list[str]:
+    """The report printed on `paper` (A4 or Letter), as the text of each page."""
+    page = tmp / f"report-{paper}.html"
+    page.write_text(html.read_text().replace("</style>", f"@page {{ size: {paper}; }}\n</style>"))
+    pdf = tmp / f"report-{paper}.pdf"
+    printed = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    assert pdf.is_file(), printed.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_the_printed_report_says_what_it_is_and_cuts_no_row(report: Path, paper: str, tmp_path: Path) -> None:
+    pages = pdf_pages(report / "report.html", paper, tmp_path)
+    assert len(pages) >= 2
+    text = "\n".join(pages)
+    flat = " ".join(text.split())
+    assert "FINAL" in flat  # the period ended long ago: the state badge
+    assert f"kubecharge {__version__}" in flat
+    assert "Data completeness: data for 48 of 48 hours" in flat
+    assert "Cost by team (USD)" in flat
+    assert "Daily cost by team (USD)" in flat
+    rows = read_csv(report / "chargeback.csv")
+    for team in {row["team"] for row in rows}:
+        assert team in flat, team
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {len(pages)}" in " ".join(page.split()), f"footer of page {number}"
+    # Every namespace row of the per-team tables: on one line of one page, and under a repeated header.
+    for row in rows:
+        cost = f"{float(row['cost_total']):,.2f}"
+        found = [(number, line) for number, page in enumerate(pages, start=1) for line in page.splitlines()
+                 if re.match(rf"\s*{re.escape(row['namespace'])}\s", line)]  # fmt: skip
+        assert found, row["namespace"]
+        assert any(line.rstrip().endswith(cost) for _, line in found), (row["namespace"], cost, found)
+        for number, _ in found:
+            assert "Namespace" in pages[number - 1], f"page {number} holds rows without their table's header"
+
+
+@pytest.mark.parametrize("width", [360, 800, 1400])
+def test_nothing_overflows_the_screen_and_the_trend_is_drawn(report: Path, width: int, tmp_path: Path) -> None:
+    page = tmp_path / "probed.html"
+    probe_script = PROBE.replace("WIDTH", str(width))
+    page.write_text((report / "report.html").read_text().replace("</body>", probe_script + "\n</body>"))
+    dumped = chromium(f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
+    assert found, dumped.stderr[-2000:]
+    probe = json.loads(found[1].replace("&quot;", '"'))
+    assert probe["width"] == width
+    assert probe["wide"] == [], probe["wide"][:10]
+    daily = read_csv(report / "chargeback-daily.csv")
+    segments = {(row["period_start"], row["team"]) for row in daily if float(row["cost_total"]) > 0}
+    assert probe["trend"] == len(segments)  # one segment per day and team with a cost
+    shot = tmp_path / f"report-{width}.png"
+    chromium(f"--window-size={max(width, 500)},2400", f"--screenshot={shot}", (report / "report.html").as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
