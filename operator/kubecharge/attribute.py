@@ -97,6 +97,19 @@ def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) ->
     return found
 
 
+def unmatched(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[str]:
+    """Mappings that claimed no namespace in any hour of `rows`: a typo in a name, a selector or a pattern."""
+    claimed: set[str] = set()
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+    for row in rows:
+        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
+        if key not in seen:
+            seen.add(key)
+            applicable = in_cluster(mappings, row.cluster)
+            claimed |= {claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, applicable)}
+    return sorted(mapping.name for mapping in mappings if mapping.name not in claimed)
+
+
 def attribute(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[AttributedHour]:
     cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
     result = []

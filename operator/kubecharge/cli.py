@@ -247,6 +247,10 @@ def report(
             raise fail(error) from None
     result = produced.result
     print_teams(result.chargeback)
+    for name in result.unmatched_mappings:
+        warning = (f"TeamMapping {name} matched no namespace in {result.chargeback.period_name}; check its "
+                   "spec.namespaces, namespaceSelector and namespacePatterns")  # fmt: skip
+        stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if result.chargeback.completeness is not None and not result.chargeback.completeness.complete:
         stdout.print(f"Completeness: {result.chargeback.completeness.describe()}", soft_wrap=True)
     stdout.print(

@@ -26,6 +26,7 @@ from kubecharge.pipeline import (
     record_failure,
     request_for,
     run_report,
+    stamper,
 )  # fmt: skip
 from kubecharge.publish.directory import check_target, publish_directory
 from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
@@ -105,6 +106,7 @@ def produce_report(
         export = publish_export(
             store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),
             final=final, manifest_fields=manifest_fields(request, result, queries),
+            stamp=stamper(result.chargeback, formats),
         )  # fmt: skip
     publish_directory(out, result.files, force=force)
     waited = sum(s.seconds_waiting for s in sources.values())

@@ -9,6 +9,7 @@ run as failed, and produces no files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -26,7 +27,7 @@ from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
 from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
-from kubecharge.domain.periods import HOUR, Period
+from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
@@ -64,6 +65,7 @@ class ReportResult:
     hours_queried: int  # hours asked from Prometheus; the rest came from the ledger
     hours_replaced: int  # hours written to the ledger by this run
     mapping_conflicts: dict[str, list[str]] = field(default_factory=dict)
+    unmatched_mappings: list[str] = field(default_factory=list)  # TeamMappings that claimed no namespace
 
 
 def source_name(url: str) -> str:
@@ -195,6 +197,22 @@ def build_chargeback(
     )
 
 
+def previous_total(
+    repository: Repository, request: ReportRequest, clusters: Mapping[str, Any]
+) -> tuple[str, float] | None:
+    """The period before this one, priced at this report's prices from what the ledger holds (None when it holds
+    nothing of it, or the period is a custom range): a team lead's first question is "more or less than last time?"."""
+    if request.period.kind is PeriodKind.CUSTOM:
+        return None
+    before = request.period.previous()
+    rows = [
+        row for cluster in clusters for row in repository.load_hours(cluster, request.source, before.start, before.end)
+    ]
+    if not rows:
+        return None
+    return before.name, build_chargeback(rows, request, None, (before.start, before.end)).total_costs.total
+
+
 def render_all(chargeback: Chargeback) -> dict[str, bytes]:
     return {
         "chargeback.csv": tables.chargeback_csv(chargeback),
@@ -227,6 +245,15 @@ def export_files(chargeback: Chargeback, formats: Sequence[str]) -> dict[str, by
     if "focus.parquet" in wanted:
         rendered["focus.parquet"] = focus.focus_parquet(chargeback)
     return {name: data for name, data in rendered.items() if name in wanted}
+
+
+def stamper(chargeback: Chargeback, formats: Sequence[str]) -> Callable[[str, str | None], dict[str, bytes]]:
+    """The export's documents rendered again for the version they are written into."""
+
+    def stamp(version: str, restates: str | None) -> dict[str, bytes]:
+        return export_files(dataclasses.replace(chargeback, version=version, restates=restates), formats)
+
+    return stamp
 
 
 def manifest_fields(request: ReportRequest, result: ReportResult, queries: QuerySet) -> dict[str, Any]:
@@ -349,7 +376,9 @@ def run_report(
         stored_rows = [row for cluster in sources
                        for row in repository.load_hours(cluster, request.source, period.start, until)]  # fmt: skip
         chargeback = build_chargeback(stored_rows, request, completeness)
+        chargeback = dataclasses.replace(chargeback, previous_period=previous_total(repository, request, sources))
         overlaps = attribute.conflicts(stored_rows, request.mappings)
+        idle_mappings = attribute.unmatched(stored_rows, request.mappings)
         files = render_all(chargeback)
     except Exception as error:
         message = str(error) if isinstance(error, KubechargeError) else f"internal error: {error!r}"
@@ -365,4 +394,4 @@ def run_report(
         hours_replaced=hours_replaced,
         completeness=tables.completeness_record(completeness),
     )
-    return ReportResult(chargeback, files, run_id, hours_queried, hours_replaced, overlaps)
+    return ReportResult(chargeback, files, run_id, hours_queried, hours_replaced, overlaps, idle_mappings)

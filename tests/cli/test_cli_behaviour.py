@@ -4,6 +4,7 @@ variables, `--version`, `-h`, completion, command-line options that win, and an 
 from __future__ import annotations
 
 import io
+import os
 import stat
 import subprocess
 import sys
@@ -48,9 +49,12 @@ def test_help_shows_defaults_and_variables_and_the_usual_flags() -> None:
     assert "[default: sqlite:///kubecharge.db]" in text
     version = run_cli("--version")
     assert (version.returncode, version.stdout.strip()) == (0, f"kubecharge {__version__}")
-    completion = run_cli("--show-completion", "bash")
-    assert completion.returncode == 0
-    assert "complete" in completion.stdout
+    script = Path(sys.executable).with_name("kubecharge")  # the console script, as a shell runs it
+    completion = subprocess.run([str(script)], capture_output=True, text=True, check=False,
+                                env={**os.environ, "_KUBECHARGE_COMPLETE": "source_bash"})  # fmt: skip
+    assert completion.returncode == 0, completion.stderr
+    assert "_kubecharge_completion()" in completion.stdout
+    assert "complete -o default -F _kubecharge_completion kubecharge" in completion.stdout
 
 
 def test_the_command_line_wins_over_the_manifest(prometheus_url: str, mappings_file: Path, tmp_path: Path) -> None:
@@ -135,3 +139,16 @@ def test_a_period_that_has_not_started_says_so_in_one_sentence(
     args[args.index(PERIOD)] = "2099-01"
     assert_one_line_failure(run_cli(*args), 3, "period 2099-01 has no complete hour yet")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mapping_that_matches_no_namespace_is_a_warning(
+    prometheus_url: str, mappings_file: Path, tmp_path: Path
+) -> None:
+    mappings = tmp_path / "teams.yaml"
+    mappings.write_text(mappings_file.read_text() + "\n---\napiVersion: kubecharge.io/v1alpha1\nkind: TeamMapping\n"
+                        "metadata: {name: billing}\nspec: {team: billing, namespaces: [biling]}\n")  # fmt: skip
+    result = run_cli(*report(prometheus_url, mappings, tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: TeamMapping billing matched no namespace in 2026-10-01_2026-10-02; check its "
+                        "spec.namespaces, namespaceSelector and namespacePatterns"]  # fmt: skip

@@ -198,6 +198,14 @@ def test_late_data_after_finalization_is_a_restatement_with_its_drift(tmp_path: 
     assert {key: store.get(key) for key in store.keys(f"{base}/v1-final")} == original  # the old final is intact
     manifest = json.loads(store.get(f"{base}/v2-final/manifest.json"))
     assert manifest["restates"] == "v1-final"
+    # Each version's report says which version it is, and a restatement what it restates.
+    first_html = store.get(f"{base}/v1-final/report.html").decode()
+    assert '<span class="state state-final" id="state">v1-final</span>' in first_html
+    assert "restates" not in first_html
+    second_html = store.get(f"{base}/v2-final/report.html").decode()
+    assert '<span class="state state-final" id="state">v2-final</span>' in second_html
+    assert "restates v1-final (late data changed the numbers" in second_html
+    assert "State: **v2-final** (restates v1-final)" in store.get(f"{base}/v2-final/report.md").decode()
     assert set(manifest["drift"]["teams"]) == {"payments"}
     payments = manifest["drift"]["teams"]["payments"]["delta"]
     # The late pod has no requests, so every late core-hour is charged.

@@ -112,3 +112,21 @@ def test_nothing_overflows_the_screen_and_the_trend_is_drawn(report: Path, width
     shot = tmp_path / f"report-{width}.png"
     chromium(f"--window-size={max(width, 500)},2400", f"--screenshot={shot}", (report / "report.html").as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_period_shows_the_one_before_it_from_the_ledger(
+    prometheus_url: str, mappings_file: Path, report: Path
+) -> None:
+    """The fixture's run put 2026-10-01 and -02 in the ledger; a report on the 2nd shows the 1st's total, which is
+    the 1st's rows of the daily CSV (same prices)."""
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", "2026-10-02",
+        "--out", str(report.parent / "day"), "--db", f"sqlite:///{report.parent / 'k.db'}", "--cluster", "synthetic",
+    )  # fmt: skip
+    assert code == 0, output
+    first_day = sum(float(row["cost_total"]) for row in read_csv(report / "chargeback-daily.csv")
+                    if row["period_start"] == "2026-10-01T00:00:00Z")  # fmt: skip
+    html = (report.parent / "day" / "report.html").read_text()
+    found = re.search(r'<div class="card" id="previous">Previous period \(2026-10-01\)<b>([0-9,.]+) USD</b>', html)
+    assert found, html[:2000]
+    assert found[1] == f"{first_day:,.2f}"

@@ -83,6 +83,7 @@ def setup(cluster: Cluster, served: dict[str, LocalPrometheus], clock: Clock, ga
             cluster_name="synthetic", report_interval_seconds=2, mapping_interval_seconds=1, retry_delay_seconds=1,
             retry_max_delay_seconds=2, metrics_port=free_port(), liveness_port=free_port(), standalone=True,
             recheck_hours=RECHECK_HOURS, prometheus_url_allowed_prefixes=[f"http://127.0.0.1:{gappy_port}/"],
+            default_object_storage_url=f"file://{work / 'exports'}",  # file:// only from the operator's settings
         )  # fmt: skip
         schema.upgrade(settings.database_url)
         thread = OperatorThread(settings, clock=clock).start()
@@ -194,11 +195,11 @@ def test_a_prometheus_that_lost_its_oldest_day_changes_nothing_published(
     prometheus_port: int, tmp_path: Path,
 ) -> None:  # fmt: skip
     kube, settings = setup
-    exports = tmp_path / "exports"
+    assert settings.default_object_storage_url is not None
+    exports = Path(settings.default_object_storage_url.removeprefix("file://"))
     kube.apply_report(REPORTS_NS, {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
                                    "metadata": {"name": "daily", "namespace": REPORTS_NS},
-                                   "spec": {"period": "daily", "finalizeAfter": "1h",
-                                            "outputs": {"objectStorage": {"url": f"file://{exports}"}}}})  # fmt: skip
+                                   "spec": {"period": "daily", "finalizeAfter": "1h"}})  # fmt: skip
     status = wait_for(lambda: (s := kube.report(REPORTS_NS, "daily").get("status") or {}).get("phase")
                       == "Provisional" and "2026-10-01" in (s.get("finalizedPeriods") or []) and s,
                       what="2026-10-01 finalized")  # fmt: skip

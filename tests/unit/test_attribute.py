@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kubecharge.attribute import attribute, metric_label_name, owner
+from kubecharge.attribute import attribute, metric_label_name, owner, unmatched
 from kubecharge.domain.mappings import LabelSelector, SelectorRequirement, TeamMapping
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.handlers.mappings import mapping_status
@@ -61,3 +61,16 @@ def test_a_mapping_limited_to_other_clusters_claims_nothing_here() -> None:
     now = datetime(2026, 10, 1, tzinfo=UTC)
     assert mapping_status("pay", [east_only, everywhere], {"shop": {}}, now, "east")["matchedNamespaces"] == ["shop"]
     assert mapping_status("pay", [east_only, everywhere], {"shop": {}}, now, "west")["matchedNamespaces"] == []
+
+
+def test_a_mapping_that_matches_nothing_is_named() -> None:
+    typo = TeamMapping("typo", "payments", namespaces=frozenset({"paymnets"}))
+    shop = TeamMapping("shop", "web", namespace_patterns=("sh*",))
+    rows = [NamespaceHour(ns, datetime(2026, 10, 1, tzinfo=UTC), ResourceQuantities(), {}, "east")
+            for ns in ("shop", "payments")]  # fmt: skip
+    assert unmatched(rows, [typo, shop]) == ["typo"]
+    now = datetime(2026, 10, 1, tzinfo=UTC)
+    matching = {c["type"]: c for c in mapping_status("typo", [typo, shop], {"shop": {}}, now)["conditions"]}
+    assert (matching["Matching"]["status"], matching["Matching"]["reason"]) == ("False", "NoNamespace")
+    matching = {c["type"]: c for c in mapping_status("shop", [typo, shop], {"shop": {}}, now)["conditions"]}
+    assert matching["Matching"]["status"] == "True"

@@ -81,6 +81,9 @@ class Chargeback:
     days: tuple[Chargeback, ...] = ()  # the same lines per UTC day of the period (for finance's pivot tables)
     state: str = "provisional"  # final once the report's finalizeAfter has passed since the period ended
     generated_at: datetime | None = None  # when this rendering was made (shown in HTML only: numbers stay stable)
+    version: str | None = None  # the export version it is rendered into (v3-final), once one is chosen
+    restates: str | None = None  # the final version this one replaces, if it is a restatement
+    previous_period: tuple[str, float] | None = None  # (name, total cost) of the period before, from the ledger
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""

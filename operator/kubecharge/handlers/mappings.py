@@ -44,5 +44,9 @@ def mapping_status(
          "reason": "Overlap" if conflicts else "NoOverlap",
          "message": "; ".join(f"{c['namespace']}: {', '.join(c['claimedBy'])}" for c in conflicts),
          "lastTransitionTime": stamp},
+        {"type": "Matching", "status": "True" if matched else "False",
+         "reason": "ClaimsNamespaces" if matched else "NoNamespace",
+         "message": "" if matched else "matches no namespace now: check spec.namespaces, namespaceSelector and "
+                                       "namespacePatterns", "lastTransitionTime": stamp},
     ]  # fmt: skip
     return {"matchedNamespaces": matched, "conflicts": conflicts, "conditions": conditions}

@@ -116,6 +116,7 @@ def run_period(
             store, period_prefix(spec.namespace, spec.name, run.period.name),
             pipeline.export_files(result.chargeback, spec.object_storage.formats), final=run.final,
             manifest_fields=pipeline.manifest_fields(request, result, state.queries),
+            stamp=pipeline.stamper(result.chargeback, spec.object_storage.formats),
         )  # fmt: skip
         outputs.append({"kind": "ObjectStorage", "location": f"{export.location}/{export.latest}",
                         "sha256": export.manifest_sha256, "version": export.latest, "period": run.period.name,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -108,8 +108,12 @@ def publish_export(
     final: bool,
     manifest_fields: Mapping[str, Any],
     now: datetime | None = None,
+    stamp: Callable[[str, str | None], Mapping[str, bytes]] | None = None,
 ) -> PublishOutcome:
-    """Write a new version under `base` if the rules say so; returns what was (or was not) written."""
+    """Write a new version under `base` if the rules say so; returns what was (or was not) written.
+
+    `stamp(version, restates)` renders the documents again once the version is chosen, so a report inside
+    `v2-final/` says it is v2-final (and what it restates); the numbers' files are never re-rendered."""
     existing = versions(store, base)
     complete = [v for v in existing if v.manifest is not None]
     finals = [v for v in complete if v.state == "final"]
@@ -139,6 +143,9 @@ def publish_export(
     if restates is not None:
         old_summary = json.loads(store.get(f"{base}/{restates.name}/{SUMMARY}"))
         change = drift(old_summary, json.loads(files[SUMMARY]))
+    if stamp is not None:
+        files = {**files, **{name: data for name, data in stamp(version, restates.name if restates else None).items()
+                             if name in files and name not in {NUMBERS, SUMMARY}}}  # fmt: skip
     manifest = {
         **manifest_fields,
         "state": state,

@@ -82,6 +82,11 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         team["lines"].sort(key=lambda line: (-line["cost"]["total"], line["where"]))
     return {
         "state": report.state,
+        "version": report.version,
+        "restates": report.restates,
+        "previousPeriod": {"name": report.previous_period[0], "cost": report.previous_period[1]}
+        if report.previous_period
+        else None,
         "generatedAt": report.generated_at.strftime("%Y-%m-%d %H:%M UTC") if report.generated_at else None,
         "kubechargeVersion": __version__,
         "teamBars": charts.team_bars(report),
