@@ -104,7 +104,7 @@ case "${1:-}" in
     install_focus_validator
     install_helm
     shift
-    for tool in prometheus promtool; do
+    for tool in prometheus promtool victoria-metrics chromium pdftotext; do
       command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
     done
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "error: PostgreSQL is not installed" >&2; exit 1; }

@@ -175,7 +175,10 @@ def report(
     report_file: Annotated[
         Path | None, typer.Option("--report", help="UsageReport manifest: basis and prices.")
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: sqlite:///kubecharge.db].")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL or sqlite:///kubecharge.db]."),
+    ] = None,
     cluster: Annotated[
         list[str] | None,
         typer.Option(
@@ -209,7 +212,11 @@ def report(
     ] = None,
     source: Annotated[
         str | None,
-        typer.Option("--source", help="Name of the metrics source in the database [default: the Prometheus URL]."),
+        typer.Option(
+            "--source",
+            help="Name of the metrics source in the database [default: $KUBECHARGE_SOURCE_NAME for the default "
+            "Prometheus, else its URL].",
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Write into an --out folder that holds other files than a report's.")

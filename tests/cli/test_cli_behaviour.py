@@ -46,7 +46,8 @@ def test_help_shows_defaults_and_variables_and_the_usual_flags() -> None:
     assert helped.returncode == 0
     text = " ".join(helped.stdout.split())
     assert "[default: $KUBECHARGE_PROMETHEUS_URL or http://localhost:9090]" in text
-    assert "[default: sqlite:///kubecharge.db]" in text
+    assert "[default: $KUBECHARGE_DATABASE_URL or sqlite:///kubecharge.db]" in text
+    assert "[default: $KUBECHARGE_SOURCE_NAME for the default Prometheus, else its URL]" in text
     version = run_cli("--version")
     assert (version.returncode, version.stdout.strip()) == (0, f"kubecharge {__version__}")
     script = Path(sys.executable).with_name("kubecharge")  # the console script, as a shell runs it
@@ -152,3 +153,30 @@ def test_a_mapping_that_matches_no_namespace_is_a_warning(
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: TeamMapping billing matched no namespace in 2026-10-01_2026-10-02; check its "
                         "spec.namespaces, namespaceSelector and namespacePatterns"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "document", "said"),
+    [
+        (
+            "teams",
+            "kind: TeamMapping\nmetadata: {name: shop}\nspec: {team: shop, namespace: [shop]}\n",
+            "spec.namespace: unknown field; did you mean spec.namespaces?",
+        ),
+        (
+            "report",
+            "kind: UsageReport\nmetadata: {name: monthly}\nspec: {chargebasis: usage}\n",
+            "spec.chargebasis: unknown field; did you mean spec.chargeBasis?",
+        ),
+    ],
+)
+def test_a_typo_in_a_manifest_field_is_refused_before_any_work(
+    prometheus_url: str, mappings_file: Path, tmp_path: Path, kind: str, document: str, said: str
+) -> None:
+    manifest = tmp_path / f"{kind}.yaml"
+    manifest.write_text("apiVersion: kubecharge.io/v1alpha1\n" + document)
+    args = report(prometheus_url, manifest if kind == "teams" else mappings_file, tmp_path / "out",
+                  *(["--report", str(manifest)] if kind == "report" else []))  # fmt: skip
+    assert_one_line_failure(run_cli(*args), 2, said)
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "k.db").exists()
