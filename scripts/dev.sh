@@ -17,7 +17,7 @@ install_system() {
   if [ "${1:-}" = "with-postgresql" ]; then
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
     command -v victoria-metrics >/dev/null || wanted+=(victoria-metrics)  # the tests' second backend
-    command -v chromium >/dev/null || wanted+=(chromium)  # renders the HTML report in the tests
+    command -v chromium >/dev/null || wanted+=(chromium fonts-liberation)  # renders the HTML report in the tests (with a font to print in)
     command -v pdftotext >/dev/null || wanted+=(poppler-utils)  # reads the PDF Chromium prints
   fi
   if [ "${#wanted[@]}" -gt 0 ]; then
