@@ -7,7 +7,7 @@ Selectors are evaluated against kube-state-metrics' `kube_namespace_labels`, who
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -81,17 +81,23 @@ def in_cluster(mappings: Sequence[TeamMapping], cluster: str) -> list[TeamMappin
     return [mapping for mapping in mappings if applies_in(mapping, cluster)]
 
 
-def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> dict[str, list[str]]:
-    """Namespaces that more than one mapping claimed in some hour, with those mappings, strongest first."""
-    found: dict[str, list[str]] = {}
+def _claims_per_label_set(
+    rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]
+) -> Iterator[tuple[NamespaceHour, list[str]]]:
+    """Each distinct (cluster, namespace, labels) of `rows` once, with the mappings that claim it, strongest first."""
     seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
     for row in rows:
         key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
-        if key in seen:
-            continue
-        seen.add(key)
-        applicable = in_cluster(mappings, row.cluster)
-        names = [claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, applicable)]
+        if key not in seen:
+            seen.add(key)
+            found = claims(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster))
+            yield row, [claim.mapping.name for claim in found]
+
+
+def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> dict[str, list[str]]:
+    """Namespaces that more than one mapping claimed in some hour, with those mappings, strongest first."""
+    found: dict[str, list[str]] = {}
+    for row, names in _claims_per_label_set(rows, mappings):
         if len(names) > 1 and names != found.get(row.namespace):
             found[row.namespace] = names
     return found
@@ -99,14 +105,7 @@ def conflicts(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) ->
 
 def unmatched(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[str]:
     """Mappings that claimed no namespace in any hour of `rows`: a typo in a name, a selector or a pattern."""
-    claimed: set[str] = set()
-    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
-    for row in rows:
-        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
-        if key not in seen:
-            seen.add(key)
-            applicable = in_cluster(mappings, row.cluster)
-            claimed |= {claim.mapping.name for claim in claims(row.namespace, row.namespace_labels, applicable)}
+    claimed = {name for _, names in _claims_per_label_set(rows, mappings) for name in names}
     return sorted(mapping.name for mapping in mappings if mapping.name not in claimed)
 
 

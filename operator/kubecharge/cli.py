@@ -8,7 +8,6 @@ traceback, and writes nothing: every input is checked before the first write.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,7 +26,7 @@ from kubecharge.errors import InputError, KubechargeError
 from kubecharge.jobs import produce_report, s3_options
 from kubecharge.publish.exports import verify as verify_export
 from kubecharge.publish.objectstore import open_store
-from kubecharge.settings import QuerySettings, Settings
+from kubecharge.settings import load_settings
 
 app = typer.Typer(
     name="kubecharge",
@@ -59,22 +56,6 @@ def options(
 
 stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
 stderr = Console(stderr=True)
-
-
-def load_settings() -> Settings:
-    """The KUBECHARGE_* settings; a bad value is one line naming the variable, not a traceback."""
-    try:
-        return Settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "_".join(str(part) for part in first["loc"] if isinstance(part, str)).upper()
-        raise InputError(f"KUBECHARGE_{where}: {first['msg']}; fix the environment variable") from None
-    except SettingsError as error:  # a value that is not even parseable, e.g. JSON settings given as a=b
-        found = re.search(r'field "(\w+)"', str(error))
-        field = found[1] if found else ""
-        prefix = "KUBECHARGE_QUERY_" if field in QuerySettings.model_fields else "KUBECHARGE_"
-        example = '{"cluster": "prod"}'
-        raise InputError(f"{prefix}{field.upper()} is not valid JSON; write it like {example}") from None
 
 
 def fail(error: KubechargeError) -> typer.Exit:

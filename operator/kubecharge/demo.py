@@ -22,7 +22,7 @@ from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.periods import Period, PeriodKind
 from kubecharge.errors import KubechargeError
 from kubecharge.jobs import produce_report
-from kubecharge.settings import Settings
+from kubecharge.settings import load_settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, PrometheusMissing, backfill
 from kubecharge.synthetic.model import build_cluster, truth
 
@@ -77,7 +77,7 @@ def run_demo(
         with LocalPrometheus(tsdb) as prometheus:
             console.print(f"Prometheus with the synthetic history: {prometheus.url}")
             produced = produce_report(
-                settings=Settings(),
+                settings=load_settings(),
                 prometheus=prometheus.url,
                 mappings_path=mappings,
                 period_text=period.name

@@ -101,7 +101,7 @@ def produce_report(
         repository.close()
     export = None
     if store is not None:
-        final = request.policy.now >= period.end + spec.finalize_after  # the policy's now is never in the future
+        final = result.chargeback.state == "final"  # finalizeAfter has passed since the period ended
         formats = spec.object_storage.formats if spec.object_storage else tuple(FORMAT_FILES)
         export = publish_export(
             store, period_prefix(spec.namespace, spec.name, period.name), export_files(result.chargeback, formats),

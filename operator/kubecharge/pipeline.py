@@ -29,7 +29,7 @@ from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourComplet
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.domain.usage import NamespaceHour
+from kubecharge.domain.usage import AttributedHour, NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
 from kubecharge.render import documents, focus, tables
 from kubecharge.settings import Settings
@@ -162,23 +162,10 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
     return info
 
 
-def build_chargeback(
-    rows: Sequence[NamespaceHour],
-    request: ReportRequest,
-    completeness: Completeness | None = None,
-    bounds: tuple[datetime, datetime] | None = None,
-) -> Chargeback:
-    """The priced report over `bounds` (default: the period), with its days when it is the whole period."""
+def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start: datetime,
+            end: datetime) -> Chargeback:  # fmt: skip
+    """Attributed hours over [start, end), priced: the period's report, one of its days, or the period before."""
     spec = request.report
-    lines = pricing.price(attribute.attribute(rows, request.mappings), spec.charge_basis, spec.pricing)
-    start, end = bounds or (request.period.start, request.period.end)
-    days: tuple[Chargeback, ...] = ()
-    if bounds is None:
-        by_day: dict[datetime, list[NamespaceHour]] = {}
-        for row in rows:
-            by_day.setdefault(row.hour_start.replace(hour=0), []).append(row)
-        days = tuple(build_chargeback(day_rows, request, None, (max(day, start), min(day + timedelta(days=1), end)))
-                     for day, day_rows in sorted(by_day.items()))  # fmt: skip
     return Chargeback(
         period_name=request.period.name,
         period_start=start,
@@ -188,13 +175,25 @@ def build_chargeback(
         basis=spec.charge_basis,
         currency=spec.pricing.currency,
         prices=dict(pricing.price_table(spec.pricing)),
-        lines=tuple(lines),
+        lines=tuple(pricing.price(attributed, spec.charge_basis, spec.pricing)),
         teams_info=team_info(request.mappings),
-        completeness=completeness,
-        days=days,
         state="final" if request.policy.now >= request.period.end + spec.finalize_after else "provisional",
-        generated_at=datetime.now(UTC),
     )
+
+
+def build_chargeback(
+    rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None
+) -> Chargeback:
+    """The priced period, with the same lines per UTC day (each hour attributed once, for both)."""
+    attributed = attribute.attribute(rows, request.mappings)
+    by_day: dict[datetime, list[AttributedHour]] = {}
+    for item in attributed:
+        by_day.setdefault(item.row.hour_start.replace(hour=0), []).append(item)
+    start, end = request.period.start, request.period.end
+    days = tuple(_priced(request, items, max(day, start), min(day + timedelta(days=1), end))
+                 for day, items in sorted(by_day.items()))  # fmt: skip
+    return dataclasses.replace(_priced(request, attributed, start, end), completeness=completeness, days=days,
+                               generated_at=datetime.now(UTC))  # fmt: skip
 
 
 def previous_total(
@@ -210,7 +209,11 @@ def previous_total(
     ]
     if not rows:
         return None
-    return before.name, build_chargeback(rows, request, None, (before.start, before.end)).total_costs.total
+    priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end)
+    return before.name, priced.total_costs.total
+
+
+DOCUMENTS = {"report.md": documents.report_markdown, "report.html": documents.report_html}  # what says its version
 
 
 def render_all(chargeback: Chargeback) -> dict[str, bytes]:
@@ -251,7 +254,9 @@ def stamper(chargeback: Chargeback, formats: Sequence[str]) -> Callable[[str, st
     """The export's documents rendered again for the version they are written into."""
 
     def stamp(version: str, restates: str | None) -> dict[str, bytes]:
-        return export_files(dataclasses.replace(chargeback, version=version, restates=restates), formats)
+        stamped = dataclasses.replace(chargeback, version=version, restates=restates)
+        wanted = {FORMAT_FILES[f] for f in formats}
+        return {name: render(stamped) for name, render in DOCUMENTS.items() if name in wanted}
 
     return stamp
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from kubecharge.errors import InputError
 
 
 class QuerySettings(BaseSettings):
@@ -144,3 +146,19 @@ class Settings(BaseSettings):
     run_lease_seconds: float = Field(
         default=900.0, gt=0, description="A report's run lease in the database, renewed while the run progresses."
     )
+
+
+def load_settings() -> Settings:
+    """The KUBECHARGE_* settings; a bad value is one line naming the variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "_".join(str(part) for part in first["loc"] if isinstance(part, str)).upper()
+        raise InputError(f"KUBECHARGE_{where}: {first['msg']}; fix the environment variable") from None
+    except SettingsError as error:  # a value that is not even parseable, e.g. JSON settings given as a=b
+        found = re.search(r'field "(\w+)"', str(error))
+        field = found[1] if found else ""
+        prefix = "KUBECHARGE_QUERY_" if field in QuerySettings.model_fields else "KUBECHARGE_"
+        example = '{"cluster": "prod"}'
+        raise InputError(f"{prefix}{field.upper()} is not valid JSON; write it like {example}") from None

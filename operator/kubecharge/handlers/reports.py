@@ -127,11 +127,14 @@ def failure_of(error: BaseException) -> tuple[str, str]:
     return "InternalError", f"internal error ({type(error).__name__}); the operator's log has the details; retrying"
 
 
-def _fail(body: kopf.Body, patch: kopf.Patch, reason: str, message: str, now: datetime, elapsed: float) -> None:
+def _fail(
+    body: kopf.Body, patch: kopf.Patch, state: OperatorState, reason: str, message: str, now: datetime, elapsed: float
+) -> None:
     status = dict(body.get("status") or {})
     patch.status.update(
         phase="Failed",
-        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed", "message": message},
+        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed", "message": message,
+                 "operator": state.identity},
         conditions=condition(False, reason, message, now, status.get("conditions")),
         observedGeneration=body["metadata"].get("generation"),
     )  # fmt: skip
@@ -154,7 +157,7 @@ async def reconcile_report(
             said = (previous.get("conditions") or [{}])[0]
             if previous.get("observedGeneration") == meta.get("generation") and said.get("reason") == reason:
                 return  # already in status and an Event; the report waits for its spec (or name) to change
-            _fail(body, patch, reason, message, now, 0.0)
+            _fail(body, patch, state, reason, message, now, 0.0)
             raise kopf.PermanentError(message)
         spec = usage_report_from_object(body)
         if spec.object_storage is None and state.settings.default_object_storage_url:
@@ -172,7 +175,7 @@ async def reconcile_report(
                                              state.settings.run_lease_seconds)  # fmt: skip
         except KubechargeError as error:  # the database is down: say so, and retry
             reason, message = failure_of(error)
-            _fail(body, patch, reason, message, now, 0.0)
+            _fail(body, patch, state, reason, message, now, 0.0)
             raise kopf.TemporaryError(message, delay=_backoff(state, uid)) from None
         if holder is not None:  # peering paused us too late, or another replica's run overlaps: never both
             logger.info(f"{spec.namespace}/{spec.name} is being run by {holder}; trying again later")
@@ -223,12 +226,11 @@ async def _run_periods(
             logger.exception(f"report run failed unexpectedly ({type(error).__name__})")
         state.metrics.run_failures_total.labels(spec.namespace, spec.name, reason).inc()
         delay = _backoff(state, uid)
-        _fail(body, patch, reason, message, now, elapsed)
+        _fail(body, patch, state, reason, message, now, elapsed)
         patch.status.update(
             periods=merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes]),
             outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
         )  # fmt: skip
-        patch.status["lastRun"]["operator"] = state.identity
         if any(o.run.final for o in outcomes):
             patch.status["finalizedPeriods"] = sorted(set(finalized) | {o.run.period.name for o in outcomes
                                                                           if o.run.final})  # fmt: skip

@@ -78,8 +78,6 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
     for line, charge in zip(data["lines"], report.lines, strict=True):
         line["slack"] = _slack(charge.quantities, report.prices)
         teams[line["team"]]["lines"].append(line)
-    for team in data["teams"]:
-        team["lines"].sort(key=lambda line: (-line["cost"]["total"], line["where"]))
     return {
         "state": report.state,
         "version": report.version,
@@ -92,7 +90,6 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         "teamBars": charts.team_bars(report),
         "trend": charts.daily_trend(report),
         "resourceSplit": charts.resource_split(report),
-        "colours": charts.colours(report),
         "slackCost": sum(team["slack"]["cost"] for team in data["teams"]),
     }
 
@@ -109,10 +106,6 @@ def team_markdowns(report: Chargeback) -> dict[str, bytes]:
     """One Markdown page per team; the context is built once for all of them."""
     data = context(report)
     template = _environment().get_template("team.md.j2")
-    lines_by_team: dict[str, list[dict[str, Any]]] = {}
-    for line in data["lines"]:
-        lines_by_team.setdefault(line["team"], []).append(line)
     return {
-        team["team"]: template.render(**data, team=team, team_lines=lines_by_team.get(team["team"], [])).encode()
-        for team in data["teams"]
+        team["team"]: template.render(**data, team=team, team_lines=team["lines"]).encode() for team in data["teams"]
     }
