@@ -6,18 +6,13 @@ Selectors are evaluated against kube-state-metrics' `kube_namespace_labels`, who
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from kubecharge.domain.mappings import UNALLOCATED, LabelSelector, MatchKind, TeamMapping, applies_in
+from kubecharge.domain.names import metric_label_name
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
-
-
-def metric_label_name(key: str) -> str:
-    """kube-state-metrics' name for a Kubernetes label key."""
-    return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str], sanitize: bool = True) -> bool:

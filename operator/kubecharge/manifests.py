@@ -22,9 +22,21 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
-from kubecharge.domain.names import dns_label_problem
+from kubecharge.domain.names import dns_label_problem, metric_label_name
 from kubecharge.domain.periods import PeriodKind
-from kubecharge.domain.reports import ConfigMapOutput, ObjectStorageOutput, Pricing, UsageReportSpec
+from kubecharge.domain.reports import (
+    ConfigMapOutput,
+    CostModel,
+    IdleMode,
+    NodeMatch,
+    NodePrice,
+    ObjectStorageOutput,
+    Pricing,
+    SharedCosts,
+    ShareMode,
+    UsageReportSpec,
+)  # fmt: skip
+from kubecharge.domain.resources import RESOURCES
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.errors import ManifestError
 from kubecharge.resources import crds_dir
@@ -246,10 +258,9 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
         charge_basis=ChargeBasis(spec.get("chargeBasis", "max")),
         pricing=Pricing(
             currency=pricing.get("currency", defaults.currency),
-            cpu_core_hour=price("cpuCoreHour", defaults.cpu_core_hour),
-            memory_gib_hour=price("memoryGiBHour", defaults.memory_gib_hour),
-            storage_gib_hour=price("storageGiBHour", defaults.storage_gib_hour),
-            network_gib=price("networkGiB", defaults.network_gib),
+            **{r.price_field: price(r.price_key, getattr(defaults, r.price_field)) for r in RESOURCES},
+            nodes=tuple(_node_price(rule) for rule in pricing.get("nodes") or ()),
+            node_costs_from=(pricing.get("nodeCostsFrom") or {}).get("url"),
         ),
         finalize_after=parse_duration(spec.get("finalizeAfter", "48h")),
         config_map=ConfigMapOutput(bool(config_map.get("enabled", True)), config_map.get("name")),
@@ -266,4 +277,29 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
         prometheus_url=(spec.get("prometheus") or {}).get("url"),
         clusters=tuple(spec.get("clusters") or ()),
         suspend=bool(spec.get("suspend", False)),
+        cost_model=_cost_model(spec["costModel"]) if spec.get("costModel") is not None else None,
+    )
+
+
+def _node_price(rule: Mapping[str, Any]) -> NodePrice:
+    match = rule.get("match") or {}
+    return NodePrice(
+        NodeMatch(
+            instance_type=match.get("instanceType"),
+            capacity_type=match.get("capacityType"),
+            zone=match.get("zone"),
+            node=match.get("node"),
+            labels=tuple(sorted((metric_label_name(str(k)), str(v)) for k, v in (match.get("labels") or {}).items())),
+        ),
+        Decimal(str(rule["hourly"])),
+    )
+
+
+def _cost_model(model: Mapping[str, Any]) -> CostModel:
+    shared = model.get("shared")
+    return CostModel(
+        idle=IdleMode(model.get("idle", "show")),
+        shared=SharedCosts(tuple(shared.get("namespaces") or ()), ShareMode(shared.get("distribute", "proportional")))
+        if shared
+        else None,
     )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kubecharge import __version__, attribute, pricing, rollup
+from kubecharge import __version__, allocate, attribute, pricing, rollup
 from kubecharge.collect.chunks import collect_chunks
 from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
@@ -27,10 +27,12 @@ from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
 from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
+from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.pricing import NodeBill, NodeHourCost, NodeKey
 from kubecharge.render import documents, focus, tables
 from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
@@ -51,6 +53,7 @@ class ReportRequest:
     concurrency: int = 1
     clusters: tuple[str, ...] = ()  # every cluster reported on; empty: just `cluster`
     runner: str = ""  # the replica (pod) or CLI making the run, for the audit trail
+    node_bill: NodeBill | None = None  # a cloud bill pricing the nodes it lists (`--node-costs`, nodeCostsFrom)
 
     @property
     def cluster_names(self) -> tuple[str, ...]:
@@ -87,6 +90,7 @@ def request_for(
     source: str | None = None,
     clusters: Sequence[str] = (),
     runner: str = "",
+    node_bill: NodeBill | None = None,
 ) -> ReportRequest:
     """The request the CLI and the operator both build: ledger source, collection policy, chunking.
 
@@ -111,6 +115,7 @@ def request_for(
         concurrency=settings.prometheus_concurrency,
         clusters=tuple(clusters),
         runner=runner,
+        node_bill=node_bill,
     )
 
 
@@ -162,10 +167,23 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
     return info
 
 
-def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start: datetime,
-            end: datetime) -> Chargeback:  # fmt: skip
-    """Attributed hours over [start, end), priced: the period's report, one of its days, or the period before."""
+def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start: datetime, end: datetime,
+            node_costs: Mapping[NodeKey, NodeHourCost]) -> Chargeback:  # fmt: skip
+    """Attributed hours over [start, end), priced: the period's report, one of its days, or the period before.
+
+    Under full-cost allocation the nodes of [start, end) are priced and their idle (and the shared namespaces'
+    cost) allocated within that span, so every span's lines add up to what the cluster cost in it."""
     spec = request.report
+    model = spec.full_cost
+    allocation: dict[str, Any] = {}
+    if model is None:
+        lines = pricing.price(attributed, spec.charge_basis, spec.pricing)
+    else:
+        within = {key: cost for key, cost in node_costs.items() if start <= key[2] < end}
+        full = pricing.price_full(attributed, spec.charge_basis, spec.pricing, within)
+        lines = allocate.allocate(full.lines, full.idle, model)
+        allocation = {"cluster_cost": full.cluster_cost, "node_types": full.node_types, "idle_mode": str(model.idle),
+                      "shared_namespaces": model.shared.namespaces if model.shared else ()}  # fmt: skip
     return Chargeback(
         period_name=request.period.name,
         period_start=start,
@@ -175,25 +193,37 @@ def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start:
         basis=spec.charge_basis,
         currency=spec.pricing.currency,
         prices=dict(pricing.price_table(spec.pricing)),
-        lines=tuple(pricing.price(attributed, spec.charge_basis, spec.pricing)),
+        lines=tuple(lines),
         teams_info=team_info(request.mappings),
         state="final" if request.policy.now >= request.period.end + spec.finalize_after else "provisional",
+        **allocation,
     )
 
 
+def node_costs_of(request: ReportRequest, nodes: Sequence[NodeHour]) -> dict[NodeKey, NodeHourCost]:
+    """The nodes' hourly costs under the report's pricing (none for direct charges: nothing needs them)."""
+    if request.report.full_cost is None:
+        return {}
+    return pricing.node_hour_costs(nodes, request.report.pricing, request.node_bill)
+
+
 def build_chargeback(
-    rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None
-) -> Chargeback:
+    rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None,
+    nodes: Sequence[NodeHour] = (),
+) -> Chargeback:  # fmt: skip
     """The priced period, with the same lines per UTC day (each hour attributed once, for both)."""
     attributed = attribute.attribute(rows, request.mappings)
+    node_costs = node_costs_of(request, nodes)
     by_day: dict[datetime, list[AttributedHour]] = {}
     for item in attributed:
         by_day.setdefault(item.row.hour_start.replace(hour=0), []).append(item)
+    for key in node_costs:  # a day with nodes but no usage still has their (idle) cost
+        by_day.setdefault(key[2].replace(hour=0), [])
     start, end = request.period.start, request.period.end
-    days = tuple(_priced(request, items, max(day, start), min(day + timedelta(days=1), end))
+    days = tuple(_priced(request, items, max(day, start), min(day + timedelta(days=1), end), node_costs)
                  for day, items in sorted(by_day.items()))  # fmt: skip
-    return dataclasses.replace(_priced(request, attributed, start, end), completeness=completeness, days=days,
-                               generated_at=datetime.now(UTC))  # fmt: skip
+    return dataclasses.replace(_priced(request, attributed, start, end, node_costs), completeness=completeness,
+                               days=days, generated_at=datetime.now(UTC))  # fmt: skip
 
 
 def previous_total(
@@ -209,8 +239,11 @@ def previous_total(
     ]
     if not rows:
         return None
-    priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end)
-    return before.name, priced.total_costs.total
+    nodes = [node for cluster in clusters
+             for node in repository.load_nodes(cluster, request.source, before.start, before.end)]  # fmt: skip
+    priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end,
+                     node_costs_of(request, nodes))  # fmt: skip
+    return before.name, priced.total_allocated
 
 
 DOCUMENTS = {"report.md": documents.report_markdown, "report.html": documents.report_html}  # what says its version
@@ -370,7 +403,12 @@ def run_report(
             for chunk in collect_chunks(sources[cluster], chunks, request.concurrency):
                 hours_queried += len(chunk.completeness)
                 hours_replaced += repository.store_chunk(
-                    cluster, request.source, chunk.completeness, rollup.namespace_hours(chunk), collected_at
+                    cluster,
+                    request.source,
+                    chunk.completeness,
+                    rollup.namespace_hours(chunk),
+                    collected_at,
+                    rollup.node_hours(chunk),
                 )
                 done += 1
                 if progress is not None:
@@ -380,7 +418,9 @@ def run_report(
         completeness = ledger.completeness(period.start, period.end, until, combined(knowns))
         stored_rows = [row for cluster in sources
                        for row in repository.load_hours(cluster, request.source, period.start, until)]  # fmt: skip
-        chargeback = build_chargeback(stored_rows, request, completeness)
+        stored_nodes = [node for cluster in sources
+                        for node in repository.load_nodes(cluster, request.source, period.start, until)]  # fmt: skip
+        chargeback = build_chargeback(stored_rows, request, completeness, stored_nodes)
         chargeback = dataclasses.replace(chargeback, previous_period=previous_total(repository, request, sources))
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         idle_mappings = attribute.unmatched(stored_rows, request.mappings)

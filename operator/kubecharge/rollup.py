@@ -1,4 +1,5 @@
-"""Roll up: container-hours and namespace-hours from Prometheus into one row per namespace and hour.
+"""Roll up: container-hours and namespace-hours from Prometheus into one row per namespace, node and hour, and
+the nodes into one row per node and hour.
 
 Sums use `math.fsum` (exact, independent of row order), so the same inputs always store the same bits.
 This is where max(usage, request) is taken, per container-hour, before anything is summed: a container
@@ -13,10 +14,16 @@ from datetime import datetime
 
 import pandas as pd
 
-from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, VALUE, ChunkUsage
+from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
+from kubecharge.domain.nodes import NodeHour
+from kubecharge.domain.resources import RESOURCES, Scope
+from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 
 _NS_HOUR = ["namespace", HOUR]
+_ROW = ["namespace", "node", HOUR]
+_POD = ["namespace", "pod", "uid"]
+_CAPACITY_KEYS = {"cpu": "cpu", "memory": "memory"}  # kube-state-metrics' resource → the table's key (else: gpu)
 
 
 def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +50,22 @@ def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFra
     return adopted
 
 
-def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.DataFrame:
+def _nodes_of(containers: pd.DataFrame, pod_nodes: pd.DataFrame) -> pd.Series:
+    """The node each container-hour ran on: by (namespace, pod, uid), else by (namespace, pod) where that name
+    ran on one node in the hour (usage without a usable uid); "" where kube-state-metrics placed it nowhere."""
+    if containers.empty or pod_nodes.empty:
+        return pd.Series([""] * len(containers), index=containers.index, dtype=object)
+    placed = pod_nodes[[*_POD, HOUR, "node"]].drop_duplicates([*_POD, HOUR])
+    nodes = containers[[*_POD, HOUR]].merge(placed, on=[*_POD, HOUR], how="left")["node"]
+    loose = ["namespace", "pod", HOUR]
+    unique = placed.groupby(loose, sort=False)["node"].agg(["first", "nunique"]).reset_index()
+    unique = unique.loc[unique["nunique"] == 1, [*loose, "first"]]
+    fallback = containers[loose].merge(unique, on=loose, how="left")["first"]
+    found = nodes.where(nodes.notna(), fallback).fillna("")
+    return pd.Series(found.to_numpy(dtype=object), index=containers.index)
+
+
+def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_nodes: pd.DataFrame) -> pd.DataFrame:
     keys = [*CONTAINER_KEYS, HOUR]
     usage = adopt_request_uids(usage, request)
     usage, request = usage.rename(columns={VALUE: "usage"}), request.rename(columns={VALUE: "request"})
@@ -53,44 +75,70 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str) -> pd.
         merged = pd.merge(usage, request, on=keys, how="outer")
     merged = merged.reindex(columns=[*keys, "usage", "request"]).fillna({"usage": 0.0, "request": 0.0})
     merged["max"] = merged[["usage", "request"]].max(axis=1)
-    summed: pd.DataFrame = merged.groupby(_NS_HOUR, as_index=False)[["usage", "request", "max"]].agg(math.fsum)
+    merged["node"] = _nodes_of(merged, pod_nodes)
+    summed: pd.DataFrame = merged.groupby(_ROW, as_index=False)[["usage", "request", "max"]].agg(math.fsum)
     return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
 
 
 def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     summed: pd.DataFrame = frame.groupby(_NS_HOUR, as_index=False)[[VALUE]].agg(math.fsum)
-    return summed.rename(columns={VALUE: name})
+    return summed.rename(columns={VALUE: name}).assign(node="")
+
+
+def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:
+    parts = []
+    for resource in RESOURCES:
+        if resource.scope is Scope.CONTAINER:
+            usage, request = (chunk.frame(question, CONTAINER_KEYS) for question in resource.questions)
+            parts.append(_container_max(usage, request, resource.quantity, chunk.nodes.pod_nodes))
+        else:
+            parts.append(_namespace_values(chunk.frame(resource.questions[0], NAMESPACE_KEYS), resource.quantity))
+    return [part for part in parts if not part.empty]
 
 
 def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
-    """One row per namespace-hour that used anything; labels are those in force that hour.
+    """One row per namespace, node and hour that used anything; labels are those in force that hour.
 
     A chunk may hold nothing at all (hours before the first sample, beyond retention, an outage): no rows.
     """
-    parts = [
-        part
-        for part in (
-            _container_max(chunk.cpu_usage_core_hours, chunk.cpu_request_core_hours, "cpu_core_hours"),
-            _container_max(chunk.memory_usage_gib_hours, chunk.memory_request_gib_hours, "memory_gib_hours"),
-            _namespace_values(chunk.storage_gib_hours, "storage_gib_hours"),
-            _namespace_values(chunk.network_gib, "network_gib"),
-        )
-        if not part.empty
-    ]
+    parts = _resource_parts(chunk)
     if not parts:
         return []
     table = parts[0]
     for part in parts[1:]:
-        table = pd.merge(table, part, on=_NS_HOUR, how="outer")
+        table = pd.merge(table, part, on=_ROW, how="outer")
     columns = list(ResourceQuantities.names())
-    table = table.reindex(columns=[*_NS_HOUR, *columns]).fillna({c: 0.0 for c in columns})
-    table = table.sort_values(_NS_HOUR, kind="stable")
+    table = table.reindex(columns=[*_ROW, *columns]).fillna({c: 0.0 for c in columns})
+    table = table.sort_values(_ROW, kind="stable")
     labels = _labels_by_hour(chunk.namespace_labels, table)
     rows = []
     for record in table.itertuples(index=False):
-        namespace, hour = str(record[0]), pd.Timestamp(record[1]).to_pydatetime()
-        quantities = ResourceQuantities(**{c: float(v) for c, v in zip(columns, record[2:], strict=True)})
-        rows.append(NamespaceHour(namespace, hour, quantities, labels.get((namespace, hour), {})))
+        namespace, node, hour = str(record[0]), str(record[1]), pd.Timestamp(record[2]).to_pydatetime()
+        quantities = ResourceQuantities(**{c: float(v) for c, v in zip(columns, record[3:], strict=True)})
+        rows.append(NamespaceHour(namespace, hour, quantities, labels.get((namespace, hour), {}), node=node))
+    return rows
+
+
+def node_hours(chunk: ChunkUsage) -> list[NodeHour]:
+    """One row per node and hour it existed in: its share of the hour, capacity, allocatable and labels."""
+    facts = chunk.nodes
+    if facts.node_hours.empty:
+        return []
+    amounts: dict[tuple[str, datetime, str], dict[str, float]] = {}
+    capacity = facts.node_capacity
+    for node, resource, kind, hour, value in zip(capacity["node"], capacity["resource"], capacity["kind"],
+                                                 capacity[HOUR], capacity[VALUE], strict=True):  # fmt: skip
+        key = _CAPACITY_KEYS.get(str(resource), "gpu")
+        divisor = BYTES_PER_GIB if key == "memory" else 1.0
+        amounts.setdefault((str(node), pd.Timestamp(hour).to_pydatetime(), str(kind)), {})[key] = float(value) / divisor
+    rows = []
+    ordered = facts.node_hours.sort_values(["node", HOUR], kind="stable")
+    for node, hour_value, share in zip(ordered["node"], ordered[HOUR], ordered[VALUE], strict=True):
+        hour = pd.Timestamp(hour_value).to_pydatetime()
+        labels = dict(facts.node_labels.get((str(node), hour), {}))
+        provider_id = labels.pop("provider_id", "")
+        rows.append(NodeHour(str(node), hour, min(float(share), 1.0), amounts.get((str(node), hour, "capacity"), {}),
+                             amounts.get((str(node), hour, "allocatable"), {}), labels, provider_id))  # fmt: skip
     return rows
 
 

@@ -39,6 +39,22 @@ class QuerySettings(BaseSettings):
         "a pod ran or a PVC existed is read across shards and replicas (unset: found from its `up` series).",
     )  # fmt: skip
     namespace_labels_metric: str = "kube_namespace_labels"
+    node_info_metric: str = "kube_node_info"
+    node_labels_metric: str = Field(
+        default="kube_node_labels",
+        description="Node labels; kube-state-metrics exports only those its --metric-labels-allowlist names "
+        "(nodes=[node.kubernetes.io/instance-type,topology.kubernetes.io/zone,karpenter.sh/capacity-type,...]).",
+    )
+    node_capacity_metric: str = "kube_node_status_capacity"
+    node_allocatable_metric: str = "kube_node_status_allocatable"
+    gpu_resource: str = Field(default="nvidia_com_gpu", description="kube-state-metrics' name of the GPU resource.")
+    gpu_utilization_metric: str = Field(
+        default="DCGM_FI_DEV_GPU_UTIL", description="dcgm-exporter's per-GPU utilisation (0-100), with pod labels."
+    )
+    gpu_job_labels: dict[str, str] = Field(
+        default_factory=lambda: {"job": "nvidia-dcgm-exporter"},
+        description="Labels of dcgm-exporter's `up` series: its successful scrapes weigh the utilisation samples.",
+    )
     pvc_storage_metric: str = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
     cadvisor_job_labels: dict[str, str] = Field(
         default_factory=lambda: {"job": "kubelet", "metrics_path": "/metrics/cadvisor"},

@@ -102,6 +102,6 @@ def test_hours_not_yet_elapsed_are_not_gaps() -> None:
 
 def test_a_chunk_without_any_data_rolls_up_to_nothing() -> None:
     nothing, nowhere = empty_frame(CONTAINER_KEYS), empty_frame(NAMESPACE_KEYS)
-    empty = ChunkUsage(START, START + HOUR, nothing, nothing, nothing, nothing, nowhere, nowhere, {},
-                       {START: NOTHING_OBSERVED})  # fmt: skip
+    frames = {"cpu_usage_core_hours": nothing, "memory_request_gib_hours": nothing, "network_gib": nowhere}
+    empty = ChunkUsage(START, START + HOUR, frames, {}, {START: NOTHING_OBSERVED})
     assert namespace_hours(empty) == []

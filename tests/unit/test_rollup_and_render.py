@@ -33,12 +33,15 @@ def containers(*rows: tuple[str, str, float]) -> pd.DataFrame:
 def chunk() -> ChunkUsage:
     return ChunkUsage(
         start=HOUR, end=HOUR,
-        cpu_usage_core_hours=containers(("web", "app", 2.0), ("db", "app", 0.1), ("job", "app", 0.3)),
-        cpu_request_core_hours=containers(("web", "app", 1.0), ("db", "app", 1.0)),
-        memory_usage_gib_hours=empty_frame(CONTAINER_KEYS),
-        memory_request_gib_hours=containers(("db", "app", 4.0)),
-        storage_gib_hours=pd.DataFrame([("shop", HOUR, 10.0)], columns=[*NAMESPACE_KEYS, "hour_start", "value"]),
-        network_gib=empty_frame(NAMESPACE_KEYS),
+        frames={
+            "cpu_usage_core_hours": containers(("web", "app", 2.0), ("db", "app", 0.1), ("job", "app", 0.3)),
+            "cpu_request_core_hours": containers(("web", "app", 1.0), ("db", "app", 1.0)),
+            "memory_usage_gib_hours": empty_frame(CONTAINER_KEYS),
+            "memory_request_gib_hours": containers(("db", "app", 4.0)),
+            "storage_gib_hours": pd.DataFrame([("shop", HOUR, 10.0)],
+                                              columns=[*NAMESPACE_KEYS, "hour_start", "value"]),
+            "network_gib": empty_frame(NAMESPACE_KEYS),
+        },
         namespace_labels={("shop", HOUR): {"label_team": "x"}},
         completeness={},
     )  # fmt: skip
@@ -65,10 +68,12 @@ def test_csv_header_and_basis() -> None:
     assert header == (
         "period_start,period_end,team,namespace,cpu_core_hours_usage,cpu_core_hours_request,cpu_core_hours_charged,"
         "memory_gib_hours_usage,memory_gib_hours_request,memory_gib_hours_charged,storage_gib_hours,network_gib,"
-        "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency,cluster"  # cluster appended last
+        "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency,cluster,"  # cluster appended first,
+        "gpu_hours_charged,cost_gpu,cost_idle_share,cost_shared_share,cost_total_allocated"  # then full cost
     )
     fields = line.split(",")
-    assert fields[-1] == "c"  # one cluster: every line is the report's cluster
+    assert fields[18] == "c"  # one cluster: every line is the report's cluster
+    assert fields[19:] == ["0.000000000"] * 4 + [fields[16]]  # direct charges only: allocated is cost_total
     assert fields[:4] == ["2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", "unallocated", "shop"]
     assert fields[6] == "2.000000000"  # request basis
     assert fields[12] == "1.000000000"  # 2 core-hours x 0.5

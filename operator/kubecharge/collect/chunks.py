@@ -11,6 +11,7 @@ from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
 from kubecharge.domain.ledger import NOTHING_OBSERVED
 from kubecharge.domain.periods import HOUR
+from kubecharge.domain.resources import RESOURCES
 
 
 def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkUsage:
@@ -19,14 +20,10 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkU
     return ChunkUsage(
         start=start,
         end=end,
-        cpu_usage_core_hours=source.cpu_usage_core_hours(start, end),
-        cpu_request_core_hours=source.cpu_request_core_hours(start, end),
-        memory_usage_gib_hours=source.memory_usage_gib_hours(start, end),
-        memory_request_gib_hours=source.memory_request_gib_hours(start, end),
-        storage_gib_hours=source.storage_gib_hours(start, end),
-        network_gib=source.network_gib(start, end),
+        frames={q: source.usage(q, start, end) for resource in RESOURCES for q in resource.questions},
         namespace_labels=source.namespace_labels(start, end),
         completeness={hour: seen.get(hour, NOTHING_OBSERVED) for hour in hours},
+        nodes=source.nodes(start, end),
     )
 
 

@@ -20,15 +20,35 @@ from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
 from kubecharge.collect.promql import QuerySet
-from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, empty_frame
+from kubecharge.domain.collected import (
+    CONTAINER_KEYS,
+    HOUR,
+    NAMESPACE_KEYS,
+    NODE_CAPACITY_KEYS,
+    NODE_KEYS,
+    POD_NODE_KEYS,
+    VALUE,
+    NodeFacts,
+    empty_frame,
+)  # fmt: skip
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
+from kubecharge.domain.resources import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import PrometheusUnavailable
 from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
+# Per question of the resource table: the keys of its series, and whether they are requests of several kinds
+# (app, init, sidecar, overhead) that Kubernetes' effective-request rule combines.
+_QUESTION_KEYS: dict[str, tuple[tuple[str, ...], bool]] = {
+    question: ((_TAGGED_KEYS, True) if index == 1 else (CONTAINER_KEYS, False))
+    if resource.scope is Scope.CONTAINER
+    else (NAMESPACE_KEYS, False)
+    for resource in RESOURCES
+    for index, question in enumerate(resource.questions)
+}
 
 
 class PrometheusSource:
@@ -87,37 +107,49 @@ class PrometheusSource:
 
     # -- the questions -------------------------------------------------------------------------------
 
-    def cpu_usage_core_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("cpu_usage_core_hours", start, end, CONTAINER_KEYS)
-
-    def cpu_request_core_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return effective_requests(self._frame("cpu_request_core_hours", start, end, _TAGGED_KEYS))
-
-    def memory_usage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("memory_usage_gib_hours", start, end, CONTAINER_KEYS)
-
-    def memory_request_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return effective_requests(self._frame("memory_request_gib_hours", start, end, _TAGGED_KEYS))
-
-    def storage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("storage_gib_hours", start, end, NAMESPACE_KEYS)
-
-    def network_gib(self, start: datetime, end: datetime) -> pd.DataFrame:
-        return self._frame("network_gib", start, end, NAMESPACE_KEYS)
+    def usage(self, question: str, start: datetime, end: datetime) -> pd.DataFrame:
+        keys, requests_of_kinds = _QUESTION_KEYS[question]
+        frame = self._frame(question, start, end, keys)
+        return effective_requests(frame) if requests_of_kinds else frame
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]:
         """The label set each namespace had for most of each hour (kube-state-metrics' `label_*` names)."""
-        counts: dict[tuple[str, datetime], dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
-        for series in self._range("namespace_labels", start, end):
+        return self._label_sets("namespace_labels", "namespace", start, end, lambda _, key: key.startswith("label_"))
+
+    def nodes(self, start: datetime, end: datetime) -> NodeFacts:
+        """Node labels (`label_*`, from `kube_node_labels`) and `provider_id` (from `kube_node_info`) per hour,
+        with where each pod ran and each node's share of the hour and capacity."""
+
+        def kept(series: str, key: str) -> bool:
+            return key.startswith("label_") if series == "labels" else key == "provider_id"
+
+        labels = self._label_sets("node_labels", "node", start, end, kept, by="kubecharge_series")
+        return NodeFacts(
+            pod_nodes=self._frame("pod_nodes", start, end, POD_NODE_KEYS),
+            node_hours=self._frame("node_hours", start, end, NODE_KEYS),
+            node_capacity=self._frame("node_capacity", start, end, NODE_CAPACITY_KEYS),
+            node_labels=labels,
+        )
+
+    def _label_sets(
+        self, question: str, owner: str, start: datetime, end: datetime, kept: Callable[[str, str], bool],
+        by: str | None = None,
+    ) -> dict[tuple[str, datetime], dict[str, str]]:  # fmt: skip
+        """Per (owner, hour), the labels it had for most of the hour; series of different kinds (`by`) each
+        contribute their own most frequent set. Replicas report the same set: the max of their counts, not the sum."""
+        counts: dict[tuple[str, datetime, str], dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
+        for series in self._range(question, start, end):
             metric = series["metric"]
-            labels = tuple(sorted((k, v) for k, v in metric.items() if k.startswith("label_")))
+            kind = metric.get(by, "") if by else ""
+            labels = tuple(sorted((k, v) for k, v in metric.items() if kept(kind, k)))
             for timestamp, value in series["values"]:
-                key = (metric.get("namespace", ""), _hour_start(timestamp))
-                # Replicas report the same label set: take the max, not the sum, of their counts.
+                key = (metric.get(owner, ""), _hour_start(timestamp), kind)
                 counts[key][labels] = max(counts[key].get(labels, 0.0), float(value))
-        return {
-            key: dict(max(options.items(), key=lambda item: (item[1], item[0]))[0]) for key, options in counts.items()
-        }
+        result: dict[tuple[str, datetime], dict[str, str]] = {}
+        for (name, hour, _kind), options in sorted(counts.items()):
+            chosen = max(options.items(), key=lambda item: (item[1], item[0]))[0]
+            result.setdefault((name, hour), {}).update(chosen)
+        return result
 
     def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
         """Targets and scrapes expected / seen per hour; hours without any `up` sample are absent."""
@@ -222,6 +254,8 @@ class PrometheusSource:
         """One row per `keys` × hour. Series that share `keys` (restarts: one per cgroup `id`) are added with
         `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
         result = self._range(question, start, end)
+        if "namespace" in keys:  # series of no namespace (a GPU no pod uses) belong to nobody
+            result = [s for s in result if s["metric"].get("namespace")]
         if not result:
             return empty_frame(keys)
         codes: dict[tuple[str, ...], int] = {}

@@ -49,6 +49,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kubecharge.domain.resources import RESOURCES
 from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
 from kubecharge.settings import QuerySettings
 
@@ -73,23 +74,26 @@ def selector(metric: str, *matchers: str, labels: Mapping[str, str] = {}) -> str
 
 @dataclass(frozen=True)
 class QuerySet:
-    """The queries for one settings object. `digest` identifies them in run records and manifests."""
+    """The queries for one settings object, by question name. `digest` identifies them in run records and
+    manifests."""
 
-    cpu_usage_core_hours: str
-    cpu_request_core_hours: str
-    memory_usage_gib_hours: str
-    memory_request_gib_hours: str
-    storage_gib_hours: str
-    network_gib: str
-    namespace_labels: str
-    scrape_completeness: str  # per hour: targets and scrapes expected / seen, one series per `measure`
+    queries: Mapping[str, str]
+
+    def __getattr__(self, question: str) -> str:
+        try:
+            return str(self.__dict__["queries"][question])
+        except KeyError:
+            raise AttributeError(question) from None
 
     def as_dict(self) -> dict[str, str]:
-        return dict(self.__dict__)
+        return dict(self.queries)
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+
+NODE_QUESTIONS = ("pod_nodes", "node_hours", "node_capacity", "node_labels")
 
 
 def build(settings: QuerySettings) -> QuerySet:
@@ -124,7 +128,7 @@ def build(settings: QuerySettings) -> QuerySet:
     def average(metric: str, by: str, *matchers: str) -> str:
         return f"max by ({by}) (avg_over_time({selector(metric, *matchers, labels=state)}[{GAUGE_WINDOW}]))"
 
-    def request_hours(resource: str, overhead_metric: str, divisor: int) -> str:
+    def request_hours(resource: str, overhead_metric: str | None, divisor: int) -> str:
         """Every request a pod reserves, each tagged with its `kind`: app containers, init containers (sidecars
         carry restart_policy="Always" from the init-container info) and the pod overhead. The source applies
         Kubernetes' effective-request rule to them; the running share is evaluated once for all."""
@@ -133,15 +137,11 @@ def build(settings: QuerySettings) -> QuerySet:
         info_series = selector(settings.init_info_metric, labels=state)
         info = f"max by ({container}, restart_policy) (max_over_time({info_series}[{GAUGE_WINDOW}]))"
         tagged_init = f"({init} * on ({container}) group_left (restart_policy) {info}) or on ({container}) {init}"
-        overhead = f'label_replace({average(overhead_metric, pod)}, "container", "{OVERHEAD_CONTAINER}", "", "")'
-        kinds = " or ".join(
-            f'label_replace({expression}, "kind", "{kind}", "", "")'
-            for kind, expression in (
-                ("app", average(settings.requests_metric, container, matcher)),
-                ("init", f"({tagged_init})"),
-                ("overhead", overhead),
-            )
-        )
+        parts = [("app", average(settings.requests_metric, container, matcher)), ("init", f"({tagged_init})")]
+        if overhead_metric is not None:  # a RuntimeClass overhead has CPU and memory only
+            overhead = average(overhead_metric, pod)
+            parts.append(("overhead", f'label_replace({overhead}, "container", "{OVERHEAD_CONTAINER}", "", "")'))
+        kinds = " or ".join(f'label_replace({expression}, "kind", "{kind}", "", "")' for kind, expression in parts)
         return f"(\n  {kinds}\n) * on ({pod}) group_left () ({running_share})" + (
             f" / {divisor}" if divisor != 1 else ""
         )
@@ -159,26 +159,44 @@ def build(settings: QuerySettings) -> QuerySet:
     network = selector(settings.network_transmit_metric, *in_pod, labels=cadvisor)
     host_network = selector(settings.pod_info_metric, 'host_network="true"', labels=state)
     pvc = selector(settings.pvc_storage_metric, labels=state)
+    # dcgm-exporter labels each GPU with the pod using it; behind kube-prometheus (honorLabels off) those become
+    # exported_namespace/pod/container, the target's own labels taking the plain names.
+    gpu_job = {**extra, **settings.gpu_job_labels}
+    gpu = per_scrape(selector(settings.gpu_utilization_metric, labels=gpu_job), selector("up", labels=gpu_job))
+    for name in ("namespace", "pod", "container"):  # GPUs no pod uses keep an empty namespace: the source drops them
+        gpu = f'label_replace({gpu}, "{name}", "$1", "exported_{name}", "(.+)")'
     # A cgroup is one series per (id, name): `name` keeps restarts apart where relabelling dropped `id`.
     cgroup = "namespace, pod, uid, container, id, name"
-    return QuerySet(
-        cpu_usage_core_hours=(
+    node_info = selector(settings.node_info_metric, labels=state)
+    charged_resources = 'resource=~"' + "|".join(("cpu", "memory", settings.gpu_resource)) + '"'
+    capacity = " or ".join(
+        f"label_replace(max by (node, resource) (avg_over_time({selector(metric, charged_resources, labels=state)}"
+        f'[{GAUGE_WINDOW}])), "kind", "{kind}", "", "")'
+        for kind, metric in (("capacity", settings.node_capacity_metric),
+                             ("allocatable", settings.node_allocatable_metric))
+    )  # fmt: skip
+    placed_pods = selector(settings.pod_info_metric, 'node!=""', labels=state)
+    questions = {
+        "cpu_usage_core_hours": (
             f"max by ({cgroup}) (\n"
             f"  label_replace(increase({cpu}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
             f") / {SECONDS_PER_HOUR}"
         ),
-        cpu_request_core_hours=request_hours("cpu", settings.overhead_cpu_metric, 1),
-        memory_usage_gib_hours=(
+        "cpu_request_core_hours": request_hours("cpu", settings.overhead_cpu_metric, 1),
+        "memory_usage_gib_hours": (
             f"max by ({cgroup}) (\n"
             f"  label_replace({per_scrape(memory, cadvisor_up)}, {UID_FROM_CGROUP})\n"
             f") / {BYTES_PER_GIB}"
         ),
-        memory_request_gib_hours=request_hours("memory", settings.overhead_memory_metric, BYTES_PER_GIB),
-        storage_gib_hours=(
+        "memory_request_gib_hours": request_hours("memory", settings.overhead_memory_metric, BYTES_PER_GIB),
+        # Utilisation 0-100 per GPU, weighted by the share of the hour it was scraped: GPU-hours "in use".
+        "gpu_usage_hours": (f"max by (namespace, pod, container, UUID) (\n  {gpu}\n) / 100"),
+        "gpu_request_hours": request_hours(settings.gpu_resource, None, 1),
+        "storage_gib_hours": (
             "sum_over_time((max by (namespace, persistentvolumeclaim) "
             f"(max_over_time({pvc}{look}))){steps}) / on () group_left () {state_steps} / {BYTES_PER_GIB}"
         ),
-        network_gib=(
+        "network_gib": (
             "(\n"
             "  max by (namespace, pod, uid, interface) (\n"
             f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
@@ -188,11 +206,27 @@ def build(settings: QuerySettings) -> QuerySet:
             f"  max by (namespace, pod) (max_over_time({host_network}[{GAUGE_WINDOW}]))\n"
             f") / {BYTES_PER_GIB}"
         ),
-        namespace_labels=(
+    }
+    missing = [q for resource in RESOURCES for q in resource.questions if q not in questions]
+    assert not missing, f"no query for {missing}"  # every resource of the table is asked for
+    return QuerySet({
+        **{q: questions[q] for resource in RESOURCES for q in resource.questions},
+        "namespace_labels": (
             f"count_over_time({selector(settings.namespace_labels_metric, labels=state)}[{GAUGE_WINDOW}])"
         ),
-        scrape_completeness=scrape_completeness(cadvisor_up, state_up),
-    )
+        "scrape_completeness": scrape_completeness(cadvisor_up, state_up),
+        # Where each pod ran: a pod is bound to one node for life (node="" only while unscheduled).
+        "pod_nodes": (
+            f"max by ({pod}, node) (max_over_time({placed_pods}[{GAUGE_WINDOW}]))"
+        ),
+        "node_hours": present_share(node_info, "node"),
+        "node_capacity": capacity,
+        "node_labels": (
+            f'label_replace(count_over_time({selector(settings.node_labels_metric, labels=state)}[{GAUGE_WINDOW}]), '
+            f'"kubecharge_series", "labels", "", "") or label_replace(count_over_time({node_info}[{GAUGE_WINDOW}]), '
+            '"kubecharge_series", "info", "", "")'
+        ),
+    })  # fmt: skip
 
 
 def densest_state_metrics_scrapes(settings: QuerySettings) -> str:

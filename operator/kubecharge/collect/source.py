@@ -1,7 +1,8 @@
-"""The metrics source as a typed interface: one method per question, each over whole hours [start, end).
+"""The metrics source as a typed interface, over whole hours [start, end).
 
-The Prometheus implementation lives in `prometheus.py`; tests and other backends can supply their own
-without patching anything (the httpx-transport idea).
+The questions are those of `domain.resources` (a frame per question) plus the namespaces' labels, the nodes and
+how completely each hour was observed. The Prometheus implementation lives in `prometheus.py`; tests and other
+backends can supply their own without patching anything (the httpx-transport idea).
 """
 
 from __future__ import annotations
@@ -12,25 +13,21 @@ from typing import Protocol
 
 import pandas as pd
 
+from kubecharge.domain.collected import NodeFacts
 from kubecharge.domain.ledger import HourCompleteness
 
 
 class UsageSource(Protocol):
-    """Per-hour answers; container frames have namespace, pod, uid, container, hour_start, value."""
-
-    def cpu_usage_core_hours(self, start: datetime, end: datetime) -> pd.DataFrame: ...
-
-    def cpu_request_core_hours(self, start: datetime, end: datetime) -> pd.DataFrame: ...
-
-    def memory_usage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame: ...
-
-    def memory_request_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame: ...
-
-    def storage_gib_hours(self, start: datetime, end: datetime) -> pd.DataFrame: ...
-
-    def network_gib(self, start: datetime, end: datetime) -> pd.DataFrame: ...
+    def usage(self, question: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """One resource question's per-hour answer: container questions give namespace, pod, uid, container,
+        hour_start, value; namespace questions namespace, hour_start, value."""
+        ...
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]: ...
+
+    def nodes(self, start: datetime, end: datetime) -> NodeFacts:
+        """Where each pod ran, and each node's share of each hour, capacity and labels."""
+        ...
 
     def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
         """Per hour, cAdvisor's and kube-state-metrics' scrape targets and scrapes, expected and seen.

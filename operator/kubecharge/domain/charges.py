@@ -2,32 +2,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
+IDLE = "__idle__"  # the team and namespace of the idle row
+
 
 @dataclass(frozen=True)
 class Costs:
+    """Direct cost per resource of `domain.resources` (`cost_<key>` in the CSV)."""
+
     cpu: float = 0.0
     memory: float = 0.0
+    gpu: float = 0.0
     storage: float = 0.0
     network: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.cpu + self.memory + self.storage + self.network
+        return self.cpu + self.memory + self.gpu + self.storage + self.network
+
+    @property
+    def compute(self) -> float:
+        """What the line's containers were charged on nodes (CPU, memory, GPU): what idle is distributed by."""
+        return self.cpu + self.memory + self.gpu
+
+    def of(self, key: str) -> float:
+        return float(getattr(self, key))
 
     def __add__(self, other: Costs) -> Costs:
-        return Costs(
-            self.cpu + other.cpu,
-            self.memory + other.memory,
-            self.storage + other.storage,
-            self.network + other.network,
-        )
+        return Costs(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(Costs)})
+
+
+@dataclass(frozen=True)
+class NodeTypeHours:
+    """Node-hours and node cost per instance type and capacity type (what finance reconciles with the bill)."""
+
+    instance_type: str
+    capacity_type: str
+    node_hours: float
+    cost: float
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterCost:
+    """What the cluster cost over the span: nodes (GPU part shown apart too), PVCs, network, compute that ran on no
+    node kubecharge knows (at the per-resource prices), and the part of the nodes nobody was charged (idle)."""
+
+    nodes: float
+    gpu: float
+    storage: float
+    network: float
+    unplaced: float
+    idle: float
+
+    @property
+    def total(self) -> float:
+        return self.nodes + self.storage + self.network + self.unplaced
 
 
 @dataclass(frozen=True)
@@ -41,6 +78,16 @@ class ChargeLine:
     memory_gib_hours_charged: float
     costs: Costs
     cluster: str = ""
+    idle_share: float = 0.0  # idle node cost allocated to this line (idle: distribute)
+    shared_share: float = 0.0  # shared namespaces' cost moved here (negative on the shared namespaces' own lines)
+
+    @property
+    def gpu_hours_charged(self) -> float:
+        return self.quantities.gpu_hours_charged()
+
+    @property
+    def total_allocated(self) -> float:
+        return self.costs.total + self.idle_share + self.shared_share
 
 
 @dataclass(frozen=True)
@@ -61,6 +108,12 @@ class TeamSummary:
     memory_gib_hours_charged: float
     costs: Costs
     namespaces: tuple[str, ...]
+    idle_share: float = 0.0
+    shared_share: float = 0.0
+
+    @property
+    def total_allocated(self) -> float:
+        return self.costs.total + self.idle_share + self.shared_share
 
 
 @dataclass(frozen=True)
@@ -84,6 +137,10 @@ class Chargeback:
     version: str | None = None  # the export version it is rendered into (v3-final), once one is chosen
     restates: str | None = None  # the final version this one replaces, if it is a restatement
     previous_period: tuple[str, float] | None = None  # (name, total cost) of the period before, from the ledger
+    cluster_cost: ClusterCost | None = None  # full-cost allocation only: what the lines add up to
+    node_types: tuple[NodeTypeHours, ...] = ()
+    idle_mode: str | None = None  # show | distribute under full-cost allocation, None for direct charges
+    shared_namespaces: tuple[str, ...] = ()
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""
@@ -98,10 +155,12 @@ class Chargeback:
                 memory_gib_hours_charged=sum(line.memory_gib_hours_charged for line in lines),
                 costs=sum((line.costs for line in lines), Costs()),
                 namespaces=tuple(sorted({line.namespace for line in lines})),
+                idle_share=sum(line.idle_share for line in lines),
+                shared_share=sum(line.shared_share for line in lines),
             )
             for team, lines in grouped.items()
         ]
-        return sorted(summaries, key=lambda s: (-s.costs.total, s.team))
+        return sorted(summaries, key=lambda s: (-s.total_allocated, s.team))
 
     @property
     def total_quantities(self) -> ResourceQuantities:
@@ -110,6 +169,10 @@ class Chargeback:
     @property
     def total_costs(self) -> Costs:
         return sum((line.costs for line in self.lines), Costs())
+
+    @property
+    def total_allocated(self) -> float:
+        return math.fsum(line.total_allocated for line in self.lines)
 
     @property
     def cpu_core_hours_charged(self) -> float:

@@ -7,7 +7,7 @@ needs the container) or per namespace-hour. Every frame carries `hour_start` (UT
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -16,6 +16,9 @@ from kubecharge.domain.ledger import HourCompleteness
 
 CONTAINER_KEYS = ("namespace", "pod", "uid", "container")
 NAMESPACE_KEYS = ("namespace",)
+POD_NODE_KEYS = ("namespace", "pod", "uid", "node")
+NODE_KEYS = ("node",)
+NODE_CAPACITY_KEYS = ("node", "resource", "kind")  # kind: capacity | allocatable
 HOUR = "hour_start"
 VALUE = "value"
 
@@ -31,14 +34,29 @@ def empty_frame(keys: tuple[str, ...]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class NodeFacts:
+    """What kube-state-metrics says of the nodes in each hour: where each pod ran, how much of the hour each node
+    existed, its capacity and allocatable per resource, and its labels (`label_*`) with `provider_id`."""
+
+    pod_nodes: pd.DataFrame = field(default_factory=lambda: empty_frame(POD_NODE_KEYS))
+    node_hours: pd.DataFrame = field(default_factory=lambda: empty_frame(NODE_KEYS))
+    node_capacity: pd.DataFrame = field(default_factory=lambda: empty_frame(NODE_CAPACITY_KEYS))
+    node_labels: Mapping[tuple[str, datetime], Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ChunkUsage:
+    """One frame per question of `domain.resources` (container frames: CONTAINER_KEYS + hour_start + value;
+    namespace frames: NAMESPACE_KEYS + hour_start + value), the namespaces' labels, the nodes, and how
+    completely each hour of [start, end) was observed."""
+
     start: datetime
     end: datetime
-    cpu_usage_core_hours: pd.DataFrame  # CONTAINER_KEYS + hour_start + value
-    cpu_request_core_hours: pd.DataFrame
-    memory_usage_gib_hours: pd.DataFrame
-    memory_request_gib_hours: pd.DataFrame
-    storage_gib_hours: pd.DataFrame  # NAMESPACE_KEYS + hour_start + value
-    network_gib: pd.DataFrame
+    frames: Mapping[str, pd.DataFrame]
     namespace_labels: Mapping[tuple[str, datetime], Mapping[str, str]]
     completeness: Mapping[datetime, HourCompleteness]  # every hour of [start, end), observed or not
+    nodes: NodeFacts = field(default_factory=NodeFacts)
+
+    def frame(self, question: str, keys: tuple[str, ...]) -> pd.DataFrame:
+        found = self.frames.get(question)
+        return found if found is not None else empty_frame(keys)

@@ -25,3 +25,9 @@ def dns_label_problem(what: str, value: object) -> str | None:
             "ending with a letter or digit"
         )
     return None
+
+
+def metric_label_name(key: str) -> str:
+    """kube-state-metrics' Prometheus label name for a Kubernetes label key (`kubecharge.io/team` →
+    `label_kubecharge_io_team`): how namespace selectors and node-price label matches read its series."""
+    return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)

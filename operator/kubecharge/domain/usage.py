@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
+from kubecharge.domain.resources import BY_KEY, Resource, Scope
+
 
 class ChargeBasis(StrEnum):
     MAX = "max"
@@ -29,6 +31,9 @@ class ResourceQuantities:
     memory_gib_hours_usage: float = 0.0
     memory_gib_hours_request: float = 0.0
     memory_gib_hours_max: float = 0.0
+    gpu_hours_usage: float = 0.0  # Σ per GPU of its utilisation × the share of the hour it was seen (dcgm-exporter)
+    gpu_hours_request: float = 0.0
+    gpu_hours_max: float = 0.0
     storage_gib_hours: float = 0.0
     network_gib: float = 0.0
 
@@ -37,11 +42,21 @@ class ResourceQuantities:
             **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(ResourceQuantities)}
         )
 
+    def charged(self, resource: Resource, basis: ChargeBasis) -> float:
+        """The quantity of `resource` charged under `basis` (its request where the basis does not apply)."""
+        if resource.scope is Scope.NAMESPACE:
+            return float(getattr(self, resource.quantity))
+        usage, request, maximum = (float(getattr(self, column)) for column in resource.columns)
+        return _pick(basis if resource.by_basis else ChargeBasis.REQUEST, usage, request, maximum)
+
     def cpu_core_hours_charged(self, basis: ChargeBasis) -> float:
-        return _pick(basis, self.cpu_core_hours_usage, self.cpu_core_hours_request, self.cpu_core_hours_max)
+        return self.charged(BY_KEY["cpu"], basis)
 
     def memory_gib_hours_charged(self, basis: ChargeBasis) -> float:
-        return _pick(basis, self.memory_gib_hours_usage, self.memory_gib_hours_request, self.memory_gib_hours_max)
+        return self.charged(BY_KEY["memory"], basis)
+
+    def gpu_hours_charged(self) -> float:
+        return self.charged(BY_KEY["gpu"], ChargeBasis.REQUEST)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -58,13 +73,17 @@ def _pick(basis: ChargeBasis, usage: float, request: float, maximum: float) -> f
 
 @dataclass(frozen=True)
 class NamespaceHour:
-    """The rollup row: one namespace, one hour (starting at `hour_start`, UTC), one cluster."""
+    """The rollup row: one namespace on one node, one hour (starting at `hour_start`, UTC), one cluster.
+
+    `node` is where the namespace's containers ran ("" for what runs on no node: PVCs, network, and usage whose
+    pod kube-state-metrics placed on no node), so a container-hour can be priced at its node's prices."""
 
     namespace: str
     hour_start: datetime
     quantities: ResourceQuantities
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     cluster: str = ""
+    node: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""FinOps FOCUS 1.2 cost-and-usage rows: one per period × team × namespace × SKU (cpu, memory, storage, network).
+"""FinOps FOCUS 1.2 cost-and-usage rows: one per period × team × namespace × SKU (`domain.resources`), plus, under
+full-cost allocation, an `Adjustment` row per line for its idle share and its shared-cost share (`x_AllocationKind`
+says which: direct, idle, shared; FOCUS 1.2 has no allocation columns of its own).
 
 Mapping: the report's cluster (or clusters, joined by `+`) is the billing account, a team in a cluster is a
 SubAccount (`<cluster>/<team>`), a namespace is a Resource (`<cluster>/<namespace>`, type `Namespace`); the line's
@@ -13,39 +15,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kubecharge.domain.charges import Chargeback, ChargeLine
+from kubecharge.domain.charges import IDLE, Chargeback, ChargeLine
+from kubecharge.domain.resources import RESOURCES, Resource
 from kubecharge.render.tables import iso
 
 PROVIDER = "kubecharge"
 TAG_PREFIX = "kubecharge.io/"
 
-
-@dataclass(frozen=True)
-class Sku:
-    key: str
-    service_name: str
-    meter: str
-    unit: str
-    service_category: str
-    service_subcategory: str
-    price_key: str
-    description: str
-
-
-SKUS = (
-    Sku("cpu", "Kubernetes Compute", "CPU", "Core-Hours", "Compute", "Containers", "cpuCoreHour",
-        "CPU core-hours charged"),
-    Sku("memory", "Kubernetes Compute", "Memory", "GiB-Hours", "Compute", "Containers", "memoryGiBHour",
-        "Memory GiB-hours charged"),
-    Sku("storage", "Kubernetes Persistent Storage", "Persistent Volume Claims", "GiB-Hours", "Storage",
-        "Block Storage", "storageGiBHour", "PVC storage GiB-hours requested"),
-    Sku("network", "Kubernetes Networking", "Network Egress", "GiB", "Networking", "Network Connectivity",
-        "networkGiB", "Network GiB transmitted"),
-)  # fmt: skip
 
 COLUMNS = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingAccountType", "BillingCurrency",
@@ -56,7 +35,7 @@ COLUMNS = (
     "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
     "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory",
     "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType",
-    "Tags", "x_ChargeBasis", "x_CostCenter",
+    "Tags", "x_AllocationKind", "x_ChargeBasis", "x_CostCenter",
 )  # fmt: skip
 AMOUNTS = ("BilledCost", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "ListCost", "ListUnitPrice",
            "ConsumedQuantity", "PricingQuantity")  # fmt: skip
@@ -70,55 +49,78 @@ def decimal_text(value: float | Decimal) -> str:
     return "0.0" if text in {"-0.0", "-0"} else text
 
 
-def _quantity_and_cost(line: ChargeLine, sku: Sku) -> tuple[float, float]:
-    q, c = line.quantities, line.costs
+def _base(report: Chargeback, line: ChargeLine) -> dict[str, Any]:
+    """The columns every row of a line shares: account, period, resource (the namespace), team, tags."""
+    info = report.teams_info.get(line.team)
+    cluster = line.cluster or report.cluster  # the line's own cluster: a report may span many
+    tags = {f"{TAG_PREFIX}cluster": cluster, f"{TAG_PREFIX}namespace": line.namespace,
+            f"{TAG_PREFIX}team": line.team}  # fmt: skip
     return {
-        "cpu": (line.cpu_core_hours_charged, c.cpu),
-        "memory": (line.memory_gib_hours_charged, c.memory),
-        "storage": (q.storage_gib_hours, c.storage),
-        "network": (q.network_gib, c.network),
-    }[sku.key]
+        "BillingAccountId": f"{PROVIDER}:{report.cluster}", "BillingAccountName": report.cluster,
+        "BillingAccountType": "Kubernetes Cluster", "BillingCurrency": report.currency,
+        "BillingPeriodEnd": iso(report.period_end), "BillingPeriodStart": iso(report.period_start),
+        "ChargeClass": None, "ChargePeriodEnd": iso(report.period_end), "ChargePeriodStart": iso(report.period_start),
+        "CommitmentDiscountStatus": None, "InvoiceId": f"{report.cluster}-{report.period_name}",
+        "InvoiceIssuerName": PROVIDER, "ProviderName": PROVIDER, "PublisherName": PROVIDER,
+        "ResourceId": f"{cluster}/{line.namespace}", "ResourceName": line.namespace, "ResourceType": "Namespace",
+        "SkuPriceDetails": None, "SubAccountId": f"{cluster}/{line.team}",
+        "SubAccountName": (info.display_name if info and info.display_name else line.team),
+        "SubAccountType": "Team", "Tags": json.dumps(tags, sort_keys=True), "x_ChargeBasis": str(report.basis),
+        "x_CostCenter": info.cost_center if info else None,
+    }  # fmt: skip
+
+
+def _direct(report: Chargeback, line: ChargeLine, resource: Resource) -> dict[str, Any] | None:
+    quantity, cost = line.quantities.charged(resource, report.basis), line.costs.of(resource.key)
+    if quantity == 0 and cost == 0:
+        return None
+    sku = resource.sku
+    price = Decimal(report.prices[resource.price_key])
+    idle = line.team == IDLE  # the nodes' idle part: a cost without a quantity anyone consumed
+    what = f"{sku.description} by namespace {line.namespace}" + (f" ({report.basis} basis)" if resource.by_basis
+                                                                    else "")  # fmt: skip
+    return {
+        "BilledCost": cost, "ChargeCategory": "Adjustment" if idle else "Usage",
+        "ChargeDescription": f"Idle node capacity ({sku.meter})" if idle else what,
+        "ChargeFrequency": "Usage-Based", "ConsumedQuantity": None if idle else quantity,
+        "ConsumedUnit": None if idle else sku.unit, "ContractedCost": cost,
+        "ContractedUnitPrice": None if idle else float(price), "EffectiveCost": cost, "ListCost": cost,
+        "ListUnitPrice": None if idle else float(price), "PricingCategory": None if idle else "Standard",
+        "PricingQuantity": None if idle else quantity, "PricingUnit": None if idle else sku.unit,
+        "ServiceCategory": sku.service_category, "ServiceName": sku.service_name,
+        "ServiceSubcategory": sku.service_subcategory, "SkuId": f"kubecharge-{resource.key}",
+        "SkuMeter": sku.meter, "SkuPriceId": f"kubecharge-{resource.key}:{report.currency}:{price}",
+        "x_AllocationKind": "idle" if idle else "direct",
+    }  # fmt: skip
+
+
+def _allocation(kind: str, amount: float, line: ChargeLine, shared: tuple[str, ...]) -> dict[str, Any] | None:
+    """An idle or shared-cost allocation moved onto (or, negative, off) a line: an adjustment, no quantity."""
+    if amount == 0:
+        return None
+    description = (f"Share of idle node capacity allocated to namespace {line.namespace}" if kind == "idle" else
+                   f"Shared namespaces' cost ({', '.join(shared)}) " +
+                   ("handed on by" if amount < 0 else "allocated to") + f" namespace {line.namespace}")  # fmt: skip
+    return {
+        "BilledCost": amount, "ChargeCategory": "Adjustment", "ChargeDescription": description,
+        "ChargeFrequency": "Usage-Based", "ConsumedQuantity": None, "ConsumedUnit": None, "ContractedCost": amount,
+        "ContractedUnitPrice": None, "EffectiveCost": amount, "ListCost": amount, "ListUnitPrice": None,
+        "PricingCategory": None, "PricingQuantity": None, "PricingUnit": None, "ServiceCategory": "Compute",
+        "ServiceName": "Kubernetes Cost Allocation", "ServiceSubcategory": "Containers",
+        "SkuId": f"kubecharge-{kind}-share", "SkuMeter": "Idle share" if kind == "idle" else "Shared cost share",
+        "SkuPriceId": None, "x_AllocationKind": kind,
+    }  # fmt: skip
 
 
 def focus_rows(report: Chargeback) -> list[dict[str, Any]]:
     """FOCUS rows with typed values (floats, strings, None); `focus_csv` and `focus_parquet` render them."""
-    account = f"{PROVIDER}:{report.cluster}"
-    invoice = f"{report.cluster}-{report.period_name}"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in report.lines:
-        info = report.teams_info.get(line.team)
-        cluster = line.cluster or report.cluster  # the line's own cluster: a report may span many
-        tags = {f"{TAG_PREFIX}cluster": cluster, f"{TAG_PREFIX}namespace": line.namespace,
-                f"{TAG_PREFIX}team": line.team}  # fmt: skip
-        for sku in SKUS:
-            quantity, cost = _quantity_and_cost(line, sku)
-            if quantity == 0 and cost == 0:
-                continue
-            price = Decimal(report.prices[sku.price_key])
-            rows.append({
-                "BilledCost": cost, "BillingAccountId": account, "BillingAccountName": report.cluster,
-                "BillingAccountType": "Kubernetes Cluster", "BillingCurrency": report.currency,
-                "BillingPeriodEnd": iso(report.period_end), "BillingPeriodStart": iso(report.period_start),
-                "ChargeCategory": "Usage", "ChargeClass": None,
-                "ChargeDescription": f"{sku.description} by namespace {line.namespace} ({report.basis} basis)"
-                if sku.key in {"cpu", "memory"} else f"{sku.description} by namespace {line.namespace}",
-                "ChargeFrequency": "Usage-Based", "ChargePeriodEnd": iso(report.period_end),
-                "ChargePeriodStart": iso(report.period_start), "CommitmentDiscountStatus": None,
-                "ConsumedQuantity": quantity,
-                "ConsumedUnit": sku.unit, "ContractedCost": cost, "ContractedUnitPrice": float(price),
-                "EffectiveCost": cost, "InvoiceId": invoice, "InvoiceIssuerName": PROVIDER, "ListCost": cost,
-                "ListUnitPrice": float(price), "PricingCategory": "Standard", "PricingQuantity": quantity,
-                "PricingUnit": sku.unit, "ProviderName": PROVIDER, "PublisherName": PROVIDER,
-                "ResourceId": f"{cluster}/{line.namespace}", "ResourceName": line.namespace,
-                "ResourceType": "Namespace", "ServiceCategory": sku.service_category, "ServiceName": sku.service_name,
-                "ServiceSubcategory": sku.service_subcategory, "SkuId": f"kubecharge-{sku.key}",
-                "SkuMeter": sku.meter, "SkuPriceDetails": None,
-                "SkuPriceId": f"kubecharge-{sku.key}:{report.currency}:{price}",
-                "SubAccountId": f"{cluster}/{line.team}",
-                "SubAccountName": (info.display_name if info and info.display_name else line.team),
-                "SubAccountType": "Team", "Tags": json.dumps(tags, sort_keys=True),
-                "x_ChargeBasis": str(report.basis), "x_CostCenter": info.cost_center if info else None,
-            })  # fmt: skip
+        base = _base(report, line)
+        found = [_direct(report, line, resource) for resource in RESOURCES]
+        found += [_allocation("idle", line.idle_share, line, report.shared_namespaces),
+                  _allocation("shared", line.shared_share, line, report.shared_namespaces)]  # fmt: skip
+        rows.extend({**base, **row} for row in found if row is not None)
     return rows
 
 

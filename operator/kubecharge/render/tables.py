@@ -9,20 +9,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from kubecharge.domain.charges import Chargeback, ChargeLine, TeamInfo
+from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
 from kubecharge.domain.ledger import Completeness
+from kubecharge.domain.resources import RESOURCES, Resource, Scope
+from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
+_FIRST = tuple(resource for resource in RESOURCES if not resource.csv_appended)
+_APPENDED = tuple(resource for resource in RESOURCES if resource.csv_appended)
+ALLOCATION_COLUMNS = ("cost_idle_share", "cost_shared_share", "cost_total_allocated")
 CSV_COLUMNS = (
     "period_start", "period_end", "team", "namespace",
-    "cpu_core_hours_usage", "cpu_core_hours_request", "cpu_core_hours_charged",
-    "memory_gib_hours_usage", "memory_gib_hours_request", "memory_gib_hours_charged",
-    "storage_gib_hours", "network_gib",
-    "cost_cpu", "cost_memory", "cost_storage", "cost_network", "cost_total", "currency",
+    *(column for resource in _FIRST for column in resource.csv_columns),
+    *(f"cost_{resource.key}" for resource in _FIRST), "cost_total", "currency",
     "cluster",  # appended: readers of the first 18 columns are unaffected
+    *(column for resource in _APPENDED for column in resource.csv_columns),  # appended after `cluster` in turn
+    *(f"cost_{resource.key}" for resource in _APPENDED), *ALLOCATION_COLUMNS,
 )  # fmt: skip
 
 
@@ -51,15 +57,22 @@ def number(value: float) -> str:
     return "0.000000000" if text == "-0.000000000" else text
 
 
+def _quantity(line: ChargeLine, resource: Resource, column: str, basis: ChargeBasis) -> float:
+    if column == resource.charged_column:
+        return line.quantities.charged(resource, basis)
+    return float(getattr(line.quantities, column))
+
+
 def _row(report: Chargeback, line: ChargeLine) -> list[str]:
-    q = line.quantities
+    def quantities(resources: tuple[Resource, ...]) -> list[str]:
+        return [number(_quantity(line, r, column, report.basis)) for r in resources for column in r.csv_columns]
+
     return [
         iso(report.period_start), iso(report.period_end), line.team, line.namespace,
-        number(q.cpu_core_hours_usage), number(q.cpu_core_hours_request), number(line.cpu_core_hours_charged),
-        number(q.memory_gib_hours_usage), number(q.memory_gib_hours_request), number(line.memory_gib_hours_charged),
-        number(q.storage_gib_hours), number(q.network_gib),
-        number(line.costs.cpu), number(line.costs.memory), number(line.costs.storage), number(line.costs.network),
-        number(line.costs.total), report.currency, line.cluster or report.cluster,
+        *quantities(_FIRST), *(number(line.costs.of(r.key)) for r in _FIRST), number(line.costs.total),
+        report.currency, line.cluster or report.cluster,
+        *quantities(_APPENDED), *(number(line.costs.of(r.key)) for r in _APPENDED),
+        number(line.idle_share), number(line.shared_share), number(line.total_allocated),
     ]  # fmt: skip
 
 
@@ -82,27 +95,31 @@ def _csv(reports: Iterable[Chargeback]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _quantities(source: Any, cpu_charged: float, memory_charged: float) -> dict[str, float]:
-    return {
-        "cpuCoreHoursUsage": source.cpu_core_hours_usage,
-        "cpuCoreHoursRequest": source.cpu_core_hours_request,
-        "cpuCoreHoursCharged": cpu_charged,
-        "memoryGiBHoursUsage": source.memory_gib_hours_usage,
-        "memoryGiBHoursRequest": source.memory_gib_hours_request,
-        "memoryGiBHoursCharged": memory_charged,
-        "storageGiBHours": source.storage_gib_hours,
-        "networkGiB": source.network_gib,
-    }
+def _quantities(source: ResourceQuantities, basis: ChargeBasis) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for resource in RESOURCES:
+        if resource.scope is Scope.NAMESPACE:
+            found[resource.json_name] = float(getattr(source, resource.quantity))
+            continue
+        found[f"{resource.json_name}Usage"] = float(getattr(source, f"{resource.quantity}_usage"))
+        found[f"{resource.json_name}Request"] = float(getattr(source, f"{resource.quantity}_request"))
+        found[f"{resource.json_name}Charged"] = source.charged(resource, basis)
+    return found
 
 
-def _costs(costs: Any) -> dict[str, float]:
-    return {
-        "cpu": costs.cpu,
-        "memory": costs.memory,
-        "storage": costs.storage,
-        "network": costs.network,
-        "total": costs.total,
-    }
+def _costs(costs: Costs, idle_share: float = 0.0, shared_share: float = 0.0) -> dict[str, float]:
+    return {**{resource.key: costs.of(resource.key) for resource in RESOURCES}, "total": costs.total,
+            "idleShare": idle_share, "sharedShare": shared_share,
+            "totalAllocated": costs.total + idle_share + shared_share}  # fmt: skip
+
+
+def cluster_cost_record(report: Chargeback) -> dict[str, Any] | None:
+    """`clusterCost {nodes, storage, network, gpu, unplaced, total, idle}` under full-cost allocation."""
+    cost = report.cluster_cost
+    if cost is None:
+        return None
+    return {"nodes": cost.nodes, "storage": cost.storage, "network": cost.network, "gpu": cost.gpu,
+            "unplaced": cost.unplaced, "total": cost.total, "idle": cost.idle}  # fmt: skip
 
 
 def summary(report: Chargeback) -> dict[str, Any]:
@@ -118,9 +135,27 @@ def summary(report: Chargeback) -> dict[str, Any]:
         "completeness": completeness_record(report.completeness),
         "coverage": report.coverage,
         "unallocatedCost": report.unallocated_cost,
+        "costModel": {"idle": report.idle_mode, "sharedNamespaces": list(report.shared_namespaces)}
+        if report.idle_mode
+        else None,
+        "clusterCost": cluster_cost_record(report),
+        "nodeTypes": [
+            {
+                "cluster": t.cluster or report.cluster,
+                "instanceType": t.instance_type,
+                "capacityType": t.capacity_type,
+                "nodeHours": t.node_hours,
+                "cost": t.cost,
+            }
+            for t in report.node_types
+        ],
         "totals": {
-            **_quantities(totals, report.cpu_core_hours_charged, report.memory_gib_hours_charged),
-            "cost": _costs(report.total_costs),
+            **_quantities(totals, report.basis),
+            "cost": _costs(
+                report.total_costs,
+                math.fsum(line.idle_share for line in report.lines),
+                math.fsum(line.shared_share for line in report.lines),
+            ),
         },
         "teams": [
             {
@@ -128,8 +163,8 @@ def summary(report: Chargeback) -> dict[str, Any]:
                 "displayName": report.teams_info.get(team.team, TeamInfo(team.team)).display_name,
                 "costCenter": report.teams_info.get(team.team, TeamInfo(team.team)).cost_center,
                 "namespaces": list(team.namespaces),
-                **_quantities(team.quantities, team.cpu_core_hours_charged, team.memory_gib_hours_charged),
-                "cost": _costs(team.costs),
+                **_quantities(team.quantities, report.basis),
+                "cost": _costs(team.costs, team.idle_share, team.shared_share),
             }
             for team in report.teams()
         ],
@@ -138,8 +173,8 @@ def summary(report: Chargeback) -> dict[str, Any]:
                 "team": line.team,
                 "namespace": line.namespace,
                 "cluster": line.cluster or report.cluster,
-                **_quantities(line.quantities, line.cpu_core_hours_charged, line.memory_gib_hours_charged),
-                "cost": _costs(line.costs),
+                **_quantities(line.quantities, report.basis),
+                "cost": _costs(line.costs, line.idle_share, line.shared_share),
             }
             for line in report.lines
         ],

@@ -19,11 +19,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from kubecharge.domain.ledger import HourCompleteness, ranges
+from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
 from kubecharge.store import schema
-from kubecharge.store.tables import HourlyUsage, LedgerHour, ReportRun, RunLease
+from kubecharge.store.tables import HourlyUsage, LedgerHour, NodeHourRecord, ReportRun, RunLease
+
+_NODE_AMOUNTS = (("cpu", "cpu_cores"), ("memory", "memory_gib"), ("gpu", "gpus"))  # resource key → column suffix
 
 
 def _without_password(url: str) -> str:
@@ -75,6 +78,7 @@ class Repository:
         completeness: Mapping[datetime, HourCompleteness],
         rows: Iterable[NamespaceHour],
         collected_at: datetime,
+        nodes: Iterable[NodeHour] = (),
     ) -> int:
         """Store freshly collected hours, in one transaction; returns how many hours were written.
 
@@ -89,6 +93,9 @@ class Repository:
         grouped: dict[datetime, list[NamespaceHour]] = {}
         for row in rows:
             grouped.setdefault(_utc(row.hour_start), []).append(row)
+        node_rows: dict[datetime, list[NodeHour]] = {}
+        for node in nodes:
+            node_rows.setdefault(_utc(node.hour_start), []).append(node)
 
         def write() -> int:
             with Session(self.engine) as session, session.begin():
@@ -97,7 +104,7 @@ class Repository:
                 if not accepted:
                     return 0
                 for first, end in ranges(accepted, len(accepted)):
-                    for table in (HourlyUsage, LedgerHour):
+                    for table in (HourlyUsage, NodeHourRecord, LedgerHour):
                         session.execute(
                             delete(table).where(
                                 col(table.cluster) == cluster,
@@ -111,6 +118,7 @@ class Repository:
                         cluster=cluster,
                         source=source,
                         namespace=row.namespace,
+                        node=row.node,
                         hour_start=hour,
                         namespace_labels_json=json.dumps(dict(row.namespace_labels), sort_keys=True),
                         **{name: getattr(row.quantities, name) for name in ResourceQuantities.names()},
@@ -118,6 +126,22 @@ class Repository:
                     for hour in accepted
                     for row in grouped.get(hour, ())
                 )
+                session.add_all(
+                    NodeHourRecord(
+                        cluster=cluster,
+                        source=source,
+                        node=node.node,
+                        hour_start=hour,
+                        hours=node.hours,
+                        provider_id=node.provider_id,
+                        labels_json=json.dumps(dict(node.labels), sort_keys=True),
+                        **{f"{kind}_{column}": amounts.get(key, 0.0) for kind, amounts in
+                           (("capacity", node.capacity), ("allocatable", node.allocatable))
+                           for key, column in _NODE_AMOUNTS},
+                    )
+                    for hour in accepted
+                    for node in node_rows.get(hour, ())
+                )  # fmt: skip
                 session.add_all(
                     LedgerHour(
                         cluster=cluster,
@@ -165,7 +189,8 @@ class Repository:
         """The stored rollups of [start, end), by namespace and hour. Plain rows, not ORM objects: a month of a
         large cluster is tens of thousands of them, and namespaces share a few label sets (parsed once each)."""
         names = ResourceQuantities.names()
-        columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "namespace_labels_json", *names)]
+        columns = [getattr(HourlyUsage, name)
+                   for name in ("namespace", "hour_start", "namespace_labels_json", "node", *names)]  # fmt: skip
 
         def read() -> list[NamespaceHour]:
             statement = (
@@ -176,7 +201,7 @@ class Repository:
                     col(HourlyUsage.hour_start) >= start,
                     col(HourlyUsage.hour_start) < end,
                 )
-                .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start))
+                .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start), col(HourlyUsage.node))
             )
             parsed: dict[str, dict[str, str]] = {}
 
@@ -188,12 +213,48 @@ class Repository:
             with self.engine.connect() as connection:
                 return [
                     NamespaceHour(
-                        record[0], _utc(record[1]), ResourceQuantities(*record[3:]), labels(record[2]), cluster
+                        record[0],
+                        _utc(record[1]),
+                        ResourceQuantities(*record[4:]),
+                        labels(record[2]),
+                        cluster,
+                        record[3],
                     )
                     for record in connection.execute(statement)
                 ]
 
         return list(self._guard(read, "load hourly rollups"))
+
+    def load_nodes(self, cluster: str, source: str, start: datetime, end: datetime) -> list[NodeHour]:
+        """The stored node-hours of [start, end), by node and hour."""
+
+        def read() -> list[NodeHour]:
+            statement = (
+                select(NodeHourRecord)
+                .where(
+                    col(NodeHourRecord.cluster) == cluster,
+                    col(NodeHourRecord.source) == source,
+                    col(NodeHourRecord.hour_start) >= start,
+                    col(NodeHourRecord.hour_start) < end,
+                )
+                .order_by(col(NodeHourRecord.node), col(NodeHourRecord.hour_start))
+            )
+            with Session(self.engine) as session:
+                return [
+                    NodeHour(
+                        record.node,
+                        _utc(record.hour_start),
+                        record.hours,
+                        {key: getattr(record, f"capacity_{column}") for key, column in _NODE_AMOUNTS},
+                        {key: getattr(record, f"allocatable_{column}") for key, column in _NODE_AMOUNTS},
+                        json.loads(record.labels_json),
+                        record.provider_id,
+                        cluster,
+                    )
+                    for record in session.exec(statement)
+                ]
+
+        return list(self._guard(read, "load node hours"))
 
     def start_run(self, run: ReportRun) -> int:
         def write() -> int:

@@ -1,7 +1,8 @@
 """Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
 
-Rollups are keyed by (cluster, source, namespace, hour_start) and hours by (cluster, source, hour_start):
-collecting an hour again replaces it, and two metrics sources never overwrite each other's hours.
+Rollups are keyed by (cluster, source, namespace, node, hour_start), nodes by (cluster, source, node,
+hour_start) and hours by (cluster, source, hour_start): collecting an hour again replaces it, and two metrics
+sources never overwrite each other's hours.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class HourlyUsage(SQLModel, table=True):
     cluster: str = Field(primary_key=True, max_length=253)
     source: str = Field(primary_key=True, max_length=512)
     namespace: str = Field(primary_key=True, max_length=253)
+    node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     cpu_core_hours_usage: float
     cpu_core_hours_request: float
@@ -25,9 +27,32 @@ class HourlyUsage(SQLModel, table=True):
     memory_gib_hours_usage: float
     memory_gib_hours_request: float
     memory_gib_hours_max: float
+    gpu_hours_usage: float
+    gpu_hours_request: float
+    gpu_hours_max: float
     storage_gib_hours: float
     network_gib: float
     namespace_labels_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class NodeHourRecord(SQLModel, table=True):
+    """One node in one collected hour: the share of the hour it existed, capacity, allocatable and labels."""
+
+    __tablename__ = "node_hours"
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    source: str = Field(primary_key=True, max_length=512)
+    node: str = Field(primary_key=True, max_length=253)
+    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    hours: float
+    capacity_cpu_cores: float
+    capacity_memory_gib: float
+    capacity_gpus: float
+    allocatable_cpu_cores: float
+    allocatable_memory_gib: float
+    allocatable_gpus: float
+    provider_id: str = Field(sa_column=Column(Text, nullable=False))
+    labels_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LedgerHour(SQLModel, table=True):
