@@ -17,7 +17,7 @@ from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.pipeline import ReportRequest, build_chargeback
 from kubecharge.render.focus import focus_rows
-from kubecharge.render.tables import chargeback_csv
+from kubecharge.render.tables import CSV_COLUMNS, chargeback_csv
 from kubecharge.rollup import namespace_hours
 
 HOUR = datetime(2026, 10, 1, 5, tzinfo=UTC)
@@ -90,7 +90,7 @@ def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> 
         ("shop", "shop", "east"), ("unallocated", "shop", "west")]  # fmt: skip
     assert report.lines[0].quantities == report.lines[1].quantities
     csv_rows = chargeback_csv(report).decode().splitlines()[1:]
-    assert [row.split(",")[-1] for row in csv_rows] == ["east", "west"]
+    assert [row.split(",")[CSV_COLUMNS.index("cluster")] for row in csv_rows] == ["east", "west"]
     for row in focus_rows(report):
         tags = json.loads(row["Tags"])
         cluster = tags["kubecharge.io/cluster"]
