@@ -89,19 +89,20 @@ def print_teams(chargeback: Chargeback) -> None:
     table = Table(
         title=f"Chargeback {chargeback.period_name} — cluster {chargeback.cluster} (basis: {chargeback.basis})"
     )
-    for column in (
-        "Team",
-        "Namespaces",
-        "CPU core-h",
-        "Memory GiB-h",
-        "Storage GiB-h",
-        "Network GiB",
-        f"Cost {chargeback.currency}",
-    ):
+    full = chargeback.cluster_cost is not None
+    money = (
+        ("Direct", "Idle", "Shared", f"Allocated {chargeback.currency}") if full else (f"Cost {chargeback.currency}",)
+    )
+    for column in ("Team", "Namespaces", "CPU core-h", "Memory GiB-h", "Storage GiB-h", "Network GiB", *money):
         if column == "Team":  # never cut a team's name; numbers wrap (fold) rather than lose digits
             table.add_column(column, no_wrap=True, min_width=max((len(t.team) for t in chargeback.teams()), default=4))
         else:
             table.add_column(column, justify="right", overflow="fold")
+
+    def amounts(direct: float, idle: float, shared: float) -> tuple[str, ...]:
+        shown = (direct, idle, shared, direct + idle + shared) if full else (direct,)
+        return tuple(f"{round(amount, 2) or 0.0:,.2f}" for amount in shown)  # never "-0.00"
+
     for team in chargeback.teams():
         table.add_row(
             team.team,
@@ -110,7 +111,7 @@ def print_teams(chargeback: Chargeback) -> None:
             f"{team.memory_gib_hours_charged:,.1f}",
             f"{team.quantities.storage_gib_hours:,.1f}",
             f"{team.quantities.network_gib:,.2f}",
-            f"{team.costs.total:,.2f}",
+            *amounts(team.costs.total, team.idle_share, team.shared_share),
         )
     totals = chargeback.total_quantities
     table.add_section()
@@ -121,14 +122,23 @@ def print_teams(chargeback: Chargeback) -> None:
         f"{chargeback.memory_gib_hours_charged:,.1f}",
         f"{totals.storage_gib_hours:,.1f}",
         f"{totals.network_gib:,.2f}",
-        f"{chargeback.total_costs.total:,.2f}",
+        *amounts(chargeback.total_costs.total, sum(line.idle_share for line in chargeback.lines),
+                 sum(line.shared_share for line in chargeback.lines)),
         style="bold",
-    )
+    )  # fmt: skip
     stdout.print(table)
     stdout.print(
         f"Attribution coverage: {100 * chargeback.coverage:.1f}% of charged core-hours; "
         f"unallocated cost {chargeback.unallocated_cost:,.2f} {chargeback.currency}"
     )
+    cost = chargeback.cluster_cost
+    if cost is not None:
+        stdout.print(
+            f"Cluster cost {cost.total:,.2f} {chargeback.currency}: nodes {cost.nodes:,.2f} (GPU {cost.gpu:,.2f}), "
+            f"storage {cost.storage:,.2f}, network {cost.network:,.2f}"
+            + (f", compute on no known node {cost.unplaced:,.2f}" if cost.unplaced else "")
+            + f"; idle {cost.idle:,.2f} ({chargeback.idle_mode})"
+        )
 
 
 def parse_moment(text: str | None) -> datetime | None:

@@ -163,7 +163,8 @@ def build(settings: QuerySettings) -> QuerySet:
     # exported_namespace/pod/container, the target's own labels taking the plain names.
     gpu_job = {**extra, **settings.gpu_job_labels}
     gpu = per_scrape(selector(settings.gpu_utilization_metric, labels=gpu_job), selector("up", labels=gpu_job))
-    for name in ("namespace", "pod", "container"):  # GPUs no pod uses keep an empty namespace: the source drops them
+    gpu_requested, gpu_keys = f'resource="{settings.gpu_resource}"', "namespace, pod, container"
+    for name in ("namespace", "pod", "container"):
         gpu = f'label_replace({gpu}, "{name}", "$1", "exported_{name}", "(.+)")'
     # A cgroup is one series per (id, name): `name` keeps restarts apart where relabelling dropped `id`.
     cgroup = "namespace, pod, uid, container, id, name"
@@ -190,7 +191,11 @@ def build(settings: QuerySettings) -> QuerySet:
         ),
         "memory_request_gib_hours": request_hours("memory", settings.overhead_memory_metric, BYTES_PER_GIB),
         # Utilisation 0-100 per GPU, weighted by the share of the hour it was scraped: GPU-hours "in use".
-        "gpu_usage_hours": (f"max by (namespace, pod, container, UUID) (\n  {gpu}\n) / 100"),
+        # Only containers that requested GPUs: a GPU no pod uses carries the exporter's own pod labels.
+        "gpu_usage_hours": (
+            f"max by (namespace, pod, container, UUID) (\n  {gpu}\n) / 100\n"
+            f"  and on (namespace, pod, container) {average(settings.requests_metric, gpu_keys, gpu_requested)}"
+        ),
         "gpu_request_hours": request_hours(settings.gpu_resource, None, 1),
         "storage_gib_hours": (
             "sum_over_time((max by (namespace, persistentvolumeclaim) "

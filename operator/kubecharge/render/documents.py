@@ -26,7 +26,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["money"] = lambda value: f"{value:,.2f}"
+    env.filters["money"] = lambda value: f"{round(value, 2) or 0.0:,.2f}"  # never "-0.00"
     env.filters["qty"] = lambda value: f"{value:,.1f}"
     env.filters["pct"] = lambda value: f"{100 * value:.1f}%"
     return env

@@ -51,6 +51,23 @@ T = TypeVar("T")
 MIB = 2**20
 
 
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    cpu_cores: float
+    memory_bytes: float
+    gpus: int = 0
+    gpu_model: str = ""
+
+
+# What the generator's nodes are (capacities as EC2 lists them): the node-price tests price them per hour.
+M5_8XLARGE = InstanceType("m5.8xlarge", 32, 128 * BYTES_PER_GIB)
+M5_12XLARGE = InstanceType("m5.12xlarge", 48, 192 * BYTES_PER_GIB)
+R5_8XLARGE = InstanceType("r5.8xlarge", 32, 256 * BYTES_PER_GIB)
+C5_4XLARGE = InstanceType("c5.4xlarge", 16, 32 * BYTES_PER_GIB)
+G5_12XLARGE = InstanceType("g5.12xlarge", 48, 192 * BYTES_PER_GIB, 4, "NVIDIA A10G")
+
+
 @dataclass
 class Node:
     name: str
@@ -58,10 +75,35 @@ class Node:
     ip: str
     network_bytes_per_second: float
     cgroup_id_dropped: bool = False  # a relabelling on this node's cAdvisor scrape drops the `id` label
+    instance: InstanceType = M5_8XLARGE
+    capacity_type: str = "on-demand"  # spot | on-demand, as the node's label says it
+    capacity_label: str = "karpenter"  # karpenter (karpenter.sh/capacity-type: spot) | eks (capacityType: SPOT)
+    zone: str = "us-east-1a"
+    uid: str = ""
+    joined_slot: int = 0  # autoscaling: the node exists in [joined_slot, left_slot)
+    left_slot: int | None = None
+    gpu_uuids: tuple[str, ...] = ()
+    dcgm_relabelled: bool = True  # behind kube-prometheus: dcgm-exporter's pod labels become exported_*
 
     @property
     def kubelet_instance(self) -> str:
         return f"{self.ip}:10250"
+
+    @property
+    def provider_id(self) -> str:
+        return f"aws:///{self.zone}/i-{zlib.crc32(self.name.encode()):08x}{len(self.name):09x}"
+
+    def labels(self) -> dict[str, str]:
+        """The node's Kubernetes labels kube-state-metrics is allowed to export (--metric-labels-allowlist)."""
+        capacity = ({"karpenter.sh/capacity-type": self.capacity_type} if self.capacity_label == "karpenter" else
+                    {"eks.amazonaws.com/capacityType": self.capacity_type.upper().replace("-", "_")})  # fmt: skip
+        return {"node.kubernetes.io/instance-type": self.instance.name, "topology.kubernetes.io/zone": self.zone,
+                **capacity}  # fmt: skip
+
+    def present(self, slots: int) -> FloatArray:
+        mask = np.zeros(slots)
+        mask[self.joined_slot : self.left_slot if self.left_slot is not None else slots] = 1.0
+        return mask
 
 
 @dataclass
@@ -84,6 +126,8 @@ class Container:
     incarnations: list[Incarnation] = field(default_factory=list)
     counter_reset_slot: int | None = None  # in-place reset of the CPU counter (same cgroup id)
     kind: str = "app"  # app | init (runs to completion before the app containers) | sidecar (restartable init)
+    gpus: int = 0  # nvidia.com/gpu requested (and limited): whole devices
+    gpu_utilization: FloatArray | None = None  # per slot, 0-100, the same on each of its GPUs
 
     def alive(self, slots: int) -> FloatArray:
         """1.0 in the slots where some incarnation of the container runs."""
@@ -113,6 +157,7 @@ class Pod:
     cgroup_uid: str | None = None  # static pods: the kubelet's config hash in the cgroup, not the API uid
     overhead_cpu_cores: float = 0.0  # RuntimeClass pod overhead, reserved while the pod runs
     overhead_memory_bytes: float = 0.0
+    gpu_uuids: tuple[str, ...] = ()  # the devices the device plugin gave its GPU containers, in container order
 
     def effective_request(self, resource: str) -> float:
         """Kubernetes' effective pod request (sidecars placed before every init container, as here):
@@ -238,10 +283,12 @@ class Cluster:
     cluster_name: str = "synthetic"
     replicas: list[Replica] = field(default_factory=list)
     external_labels: dict[str, str] = field(default_factory=dict)  # e.g. {"cluster": "east"} in a shared querier
+    dcgm_targets: dict[str, ScrapeTarget] = field(default_factory=dict)  # by GPU node name: dcgm-exporter
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:
-        return [*self.state_metrics_targets, *self.kubelet_targets.values(), *self.resource_targets.values()]
+        return [*self.state_metrics_targets, *self.kubelet_targets.values(), *self.resource_targets.values(),
+                *self.dcgm_targets.values()]  # fmt: skip
 
     @property
     def end(self) -> datetime:
@@ -266,6 +313,9 @@ class Truth:
 
     values: dict[tuple[str, datetime], dict[str, float]]
     owners: dict[tuple[str, datetime], str]
+    # The same per (namespace, node, hour): node "" holds PVCs and network, which run on no node.
+    node_values: dict[tuple[str, str, datetime], dict[str, float]] = field(default_factory=dict)
+    node_hours: dict[tuple[str, datetime], float] = field(default_factory=dict)  # share of each hour a node existed
 
     def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         return self._grouped(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
@@ -292,24 +342,32 @@ QUANTITIES = (
     "memory_gib_hours_usage",
     "memory_gib_hours_request",
     "memory_gib_hours_max",
+    "gpu_hours_usage",
+    "gpu_hours_request",
+    "gpu_hours_max",
     "storage_gib_hours",
     "network_gib",
 )
 
 
 def truth(cluster: Cluster) -> Truth:
-    """Integrate the model per namespace and hour. Slot k covers [t_k, t_k + step)."""
+    """Integrate the model per namespace, node and hour. Slot k covers [t_k, t_k + step)."""
     step_hours = cluster.step_seconds / SECONDS_PER_HOUR
     slots_per_hour = SECONDS_PER_HOUR // cluster.step_seconds
     hours = math.ceil(cluster.slots / slots_per_hour)
-    per_namespace = {ns.name: {q: np.zeros(hours) for q in QUANTITIES} for ns in cluster.namespaces}
     slot_hour = np.arange(cluster.slots) // slots_per_hour
+    per_node: dict[tuple[str, str], dict[str, FloatArray]] = {}
+
+    def target(namespace: str, node: str) -> dict[str, FloatArray]:
+        return per_node.setdefault((namespace, node), {q: np.zeros(hours) for q in QUANTITIES})
 
     def hourly(values: FloatArray) -> FloatArray:
         return np.bincount(slot_hour, weights=values, minlength=hours)[:hours].astype(np.float64)
 
+    for namespace in cluster.namespaces:
+        target(namespace.name, "")
     for pod in cluster.pods:
-        target = per_namespace[pod.namespace]
+        on_node = target(pod.namespace, pod.node.name)
         running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
         for container in pod.containers:
             alive = container.alive(cluster.slots)
@@ -322,12 +380,19 @@ def truth(cluster: Cluster) -> Truth:
             memory_request = hourly(
                 running * charged * (container.memory_request_bytes or 0.0) * step_hours / BYTES_PER_GIB
             )
-            target["cpu_core_hours_usage"] += cpu_usage
-            target["cpu_core_hours_request"] += cpu_request
-            target["cpu_core_hours_max"] += np.maximum(cpu_usage, cpu_request)
-            target["memory_gib_hours_usage"] += memory_usage
-            target["memory_gib_hours_request"] += memory_request
-            target["memory_gib_hours_max"] += np.maximum(memory_usage, memory_request)
+            on_node["cpu_core_hours_usage"] += cpu_usage
+            on_node["cpu_core_hours_request"] += cpu_request
+            on_node["cpu_core_hours_max"] += np.maximum(cpu_usage, cpu_request)
+            on_node["memory_gib_hours_usage"] += memory_usage
+            on_node["memory_gib_hours_request"] += memory_request
+            on_node["memory_gib_hours_max"] += np.maximum(memory_usage, memory_request)
+            if container.gpus:
+                utilization = container.gpu_utilization if container.gpu_utilization is not None else 0.0
+                gpu_usage = hourly(container.gpus * utilization / 100 * alive * step_hours)
+                gpu_request = hourly(running * container.gpus * step_hours)
+                on_node["gpu_hours_usage"] += gpu_usage
+                on_node["gpu_hours_request"] += gpu_request
+                on_node["gpu_hours_max"] += np.maximum(gpu_usage, gpu_request)
         # What the pod reserves beyond its containers' own requests (largest init container over the app
         # containers, pod overhead): a request nobody uses, charged as such under every basis.
         for resource, divisor, name in (("cpu", 1.0, "cpu_core_hours"), ("memory", BYTES_PER_GIB, "memory_gib_hours")):
@@ -337,32 +402,42 @@ def truth(cluster: Cluster) -> Truth:
                 if c.kind != "init"
             )
             reserved = hourly(running * (pod.effective_request(resource) - own) * step_hours / divisor)
-            target[f"{name}_request"] += reserved
-            target[f"{name}_max"] += reserved
+            on_node[f"{name}_request"] += reserved
+            on_node[f"{name}_max"] += reserved
         if pod.network_bytes_per_second is not None and not pod.host_network:
             sandbox = np.zeros(cluster.slots)
             sandbox[pod.running_slot or 0 : pod.sandbox_end_slot] = 1.0
-            target["network_gib"] += hourly(
+            target(pod.namespace, "")["network_gib"] += hourly(
                 pod.network_bytes_per_second * sandbox * cluster.step_seconds / BYTES_PER_GIB
             )
     for pvc in cluster.pvcs:
         exists = np.zeros(cluster.slots)
         exists[pvc.created_slot : pvc.deleted_slot] = 1.0
-        per_namespace[pvc.namespace]["storage_gib_hours"] += hourly(
-            exists * pvc.size_bytes * step_hours / BYTES_PER_GIB
-        )
+        target(pvc.namespace, "")["storage_gib_hours"] += hourly(exists * pvc.size_bytes * step_hours / BYTES_PER_GIB)
 
     values: dict[tuple[str, datetime], dict[str, float]] = {}
+    node_values: dict[tuple[str, str, datetime], dict[str, float]] = {}
     owners: dict[tuple[str, datetime], str] = {}
     spaces = {ns.name: ns for ns in cluster.namespaces}
-    for name, series in per_namespace.items():
-        for hour in range(hours):
-            hour_start = cluster.start + timedelta(hours=hour)
-            values[(name, hour_start)] = {q: float(series[q][hour]) for q in QUANTITIES}
+    starts = [cluster.start + timedelta(hours=hour) for hour in range(hours)]
+    for (name, node), series in per_node.items():
+        for hour, hour_start in enumerate(starts):
+            amounts = {q: float(series[q][hour]) for q in QUANTITIES}
+            node_values[(name, node, hour_start)] = amounts
+            total = values.setdefault((name, hour_start), dict.fromkeys(QUANTITIES, 0.0))
+            for q, amount in amounts.items():
+                total[q] += amount
+    for name in spaces:
+        for hour, hour_start in enumerate(starts):
             # The hour belongs to whoever owned the namespace for most of it.
             owner_slots = [spaces[name].owner_at(hour * slots_per_hour + i) for i in range(slots_per_hour)]
             owners[(name, hour_start)] = max(set(owner_slots), key=owner_slots.count)
-    return Truth(values, owners)
+    node_hours = {}
+    for machine in cluster.nodes:
+        for hour, share in enumerate(hourly(machine.present(cluster.slots) * step_hours)):
+            if share > 0:
+                node_hours[(machine.name, starts[hour])] = float(share)
+    return Truth(values, owners, node_values, node_hours)
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -396,6 +471,17 @@ class Size:
     extra_namespaces: int = 0  # plain namespaces beyond the designed 24
     pods_per_namespace: int = 3
     nodes: int = 4
+    gpu_nodes: int = 2  # a GPU node pool (g5.12xlarge, dcgm-exporter) with training pods on it
+    autoscaled_node: bool = True  # a spot node that joins and leaves mid-period, with pods of its own
+
+
+# Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
+NODE_LAYOUT = (
+    (M5_8XLARGE, "on-demand", "eks", "us-east-1a"),
+    (M5_12XLARGE, "on-demand", "karpenter", "us-east-1b"),
+    (M5_8XLARGE, "spot", "karpenter", "us-east-1a"),
+    (R5_8XLARGE, "on-demand", "eks", "us-east-1b"),
+)
 
 
 def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: int = 7, size: Size = Size()) -> Cluster:
@@ -406,9 +492,11 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
     slots_per_hour = SECONDS_PER_HOUR // step_seconds
     mid = slots // 2
     nodes = [
-        Node(f"node-{i}", "docker" if i % 2 == 0 else "containerd", f"10.0.0.{10 + i}", 40e6 + 5e6 * i)
+        Node(f"node-{i}", "docker" if i % 2 == 0 else "containerd", f"10.0.0.{10 + i}", 40e6 + 5e6 * i,
+             instance=NODE_LAYOUT[i % 4][0], capacity_type=NODE_LAYOUT[i % 4][1],
+             capacity_label=NODE_LAYOUT[i % 4][2], zone=NODE_LAYOUT[i % 4][3], uid=f"node-uid-{i}")
         for i in range(size.nodes)
-    ]
+    ]  # fmt: skip
 
     def ns(name: str, owner: str, labels: dict[str, str] | None = None, created: int = 0) -> Namespace:
         base = {"kubernetes.io/metadata.name": name, **(labels or {})}
@@ -769,8 +857,86 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         ),
         _mapping("identity", "identity", namespaces=["identity", "identity-sso"], cost_center="CC-1006"),
     ]
+    # --- node pools added last, with draws of their own (the cluster above stays as it was) ----------------------
+    pools = Random(seed * 7727 + 5)
+    pool_ids = _Ids(pools)
+    dcgm: dict[str, ScrapeTarget] = {}
+
+    def kubelet_targets_for(node: Node) -> None:
+        labels = {**kubelets[nodes[0].name].labels, "instance": node.kubelet_instance, "node": node.name}
+        last = node.left_slot
+        kubelets[node.name] = ScrapeTarget(
+            "kubelet",
+            node.kubelet_instance,
+            labels,
+            frozenset(pools.randrange(slots) for _ in range(2)),
+            node.joined_slot,
+            last,
+        )
+        resources[node.name] = ScrapeTarget("kubelet", node.kubelet_instance,
+                                            {**labels, "metrics_path": "/metrics/resource"}, frozenset(),
+                                            node.joined_slot, last)  # fmt: skip
+
+    def workload(namespace: Namespace, name: str, node: Node, cpu: float, memory_gib: float, start: int, end: int,
+                 gpus: int = 0, utilization: float = 0.0) -> Pod:  # fmt: skip
+        """A pod of one app container pinned to `node`, running from `start` to `end` (then Succeeded)."""
+        app = Container(name.split("-")[0], f"registry.example.com/{name.split('-')[0]}:3.{pools.randint(0, 9)}",
+                        cpu, memory_gib * BYTES_PER_GIB, _curve(pools, slots, step_seconds, cpu * 0.7, 0.3),
+                        _curve(pools, slots, step_seconds, memory_gib * BYTES_PER_GIB * 0.6, 0.1),
+                        [Incarnation(pool_ids.container_id(), start, end)], gpus=gpus)  # fmt: skip
+        if gpus:
+            app.gpu_utilization = np.clip(_curve(pools, slots, step_seconds, utilization, 0.2), 0.0, 100.0)
+        finished = end if end < slots else None
+        p = Pod(namespace.name, name, pool_ids.uid(), node, "burstable", start - 2, start, finished, "Succeeded",
+                min(slots, end + 1) if finished is not None else slots, [app], sandbox_id=pool_ids.container_id(),
+                network_bytes_per_second=_curve(pools, slots, step_seconds, 2e5, 0.5))  # fmt: skip
+        pods.append(p)
+        return p
+
+    if size.autoscaled_node:  # a Karpenter spot node that joins and leaves in the middle of hours
+        joined = (2 * slots // 5) // slots_per_hour * slots_per_hour + slots_per_hour // 3
+        left = (3 * slots // 5) // slots_per_hour * slots_per_hour + 2 * slots_per_hour // 3
+        burst = Node("node-burst", "containerd", "10.0.0.50", 30e6, instance=C5_4XLARGE, capacity_type="spot",
+                     capacity_label="eks", zone="us-east-1b", uid="node-uid-burst", joined_slot=joined,
+                     left_slot=left)  # fmt: skip
+        nodes.append(burst)
+        kubelet_targets_for(burst)
+        for i in range(3):
+            workload(by_name["search-crawler"], f"crawler-burst-{i}", burst, 2.0, 4.0, joined + 2 + i, left - 3)
+    for g in range(size.gpu_nodes):
+        gpu_node = Node(f"gpu-{g}", "containerd", f"10.0.2.{10 + g}", 60e6, instance=G5_12XLARGE, zone="us-east-1a",
+                        uid=f"node-uid-gpu-{g}", dcgm_relabelled=g % 2 == 0,
+                        gpu_uuids=tuple(f"GPU-{pool_ids.uid()}" for _ in range(G5_12XLARGE.gpus)))  # fmt: skip
+        nodes.append(gpu_node)
+        kubelet_targets_for(gpu_node)
+        instance = f"{gpu_node.ip}:9400"
+        dcgm[gpu_node.name] = ScrapeTarget(
+            "nvidia-dcgm-exporter", instance,
+            {"job": "nvidia-dcgm-exporter", "instance": instance, "namespace": "gpu-operator",
+             "pod": f"nvidia-dcgm-exporter-{gpu_node.name}", "container": "nvidia-dcgm-exporter",
+             "service": "nvidia-dcgm-exporter", "endpoint": "gpu-metrics"},
+            frozenset(pools.randrange(slots) for _ in range(2)),
+        )  # fmt: skip
+        trainers = ((2, 70.0, 0, slots), (1, 40.0, slots // 4, 3 * slots // 4)) if g % 2 == 0 else \
+            ((4, 85.0, 0, slots),)  # fmt: skip
+        used = 0
+        for t, (count, utilization, first, last) in enumerate(trainers):
+            trainer = workload(
+                by_name["ml-training"],
+                f"trainer-{g}{t}-{pools.getrandbits(16):04x}",
+                gpu_node,
+                4.0 * count,
+                16.0 * count,
+                max(first, 2),
+                last,
+                gpus=count,
+                utilization=utilization,
+            )
+            trainer.gpu_uuids = gpu_node.gpu_uuids[used : used + count]
+            used += count
+
     jitter = min(2.0, step_seconds / 8)
-    for target in [*state_metrics, *kubelets.values(), *resources.values()]:
+    for target in [*state_metrics, *kubelets.values(), *resources.values(), *dcgm.values()]:
         # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
         # samples never sit on hour boundaries, and each scrape lands a little early or late (jitter).
         margin = math.ceil(jitter) + 1
@@ -778,7 +944,7 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         target.jitter_seconds = jitter
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
-        mappings, replicas=replicas,
+        mappings, replicas=replicas, dcgm_targets=dcgm,
     )  # fmt: skip
 
 

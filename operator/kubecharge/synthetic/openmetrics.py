@@ -404,6 +404,7 @@ def _pod_state(
             for resource, unit, amount in (
                 ("cpu", "core", container.cpu_request_cores),
                 ("memory", "byte", container.memory_request_bytes),
+                ("nvidia_com_gpu", "integer", float(container.gpus) if container.gpus else None),
             ):
                 if amount is None:
                     continue
@@ -420,6 +421,73 @@ def _pod_state(
         amount = pod.overhead_cpu_cores if family.endswith("cpu_cores") else pod.overhead_memory_bytes
         if amount:
             _write(out, _series(family, honor(base)), times, float(amount))
+
+
+def _nodes(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
+    """kube-state-metrics' node series: info (with provider_id), the allow-listed labels, capacity and
+    allocatable per resource; each node exported by the shard its uid hashes to, while the node exists."""
+    cluster = ctx.cluster
+    for ksm in cluster.state_metrics_targets:
+        ok, times = ctx.target_ok(ksm), ctx.times_of(ksm)
+        for node in cluster.nodes:
+            end = node.left_slot if node.left_slot is not None else cluster.slots
+            slots = _sharded(ksm, node.uid or node.name, _span(ctx, node.joined_slot, end, window, ok))
+            if len(slots) == 0:
+                continue
+            base = {"node": node.name}
+            if family == "kube_node_info":
+                metric = {**base, "container_runtime_version": f"{node.runtime}://1.7.2", "internal_ip": node.ip,
+                          "kernel_version": "6.1.0", "kubelet_version": "v1.29.3", "os_image": "Bottlerocket",
+                          "provider_id": node.provider_id, "system_uuid": node.uid}  # fmt: skip
+                _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
+            elif family == "kube_node_labels":
+                metric = {**base, **{sanitize_label_name(k): v for k, v in sorted(node.labels().items())}}
+                _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], 1.0)
+            else:
+                reserved = 0.0 if family == "kube_node_status_capacity" else 1.0  # kubelet and system reservations
+                amounts = [("cpu", "core", node.instance.cpu_cores - 0.09 * reserved),
+                           ("memory", "byte", node.instance.memory_bytes - 1.5 * 2**30 * reserved)]  # fmt: skip
+                if node.instance.gpus:
+                    amounts.append(("nvidia_com_gpu", "integer", float(node.instance.gpus)))
+                amounts.append(("pods", "integer", 110.0))
+                for resource, unit, amount in amounts:
+                    metric = {**base, "resource": resource, "unit": unit}
+                    _write(out, _series(family, _honor(metric, ksm.labels)), times[slots], float(amount))
+
+
+def _dcgm(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
+    """dcgm-exporter's per-GPU utilisation, labelled with the pod using the GPU. Behind kube-prometheus
+    (honorLabels off) the pod's namespace, pod and container become exported_*, the plain names being the
+    exporter's own target labels; GPUs no pod uses carry no pod labels (and idle at 0 %)."""
+    cluster = ctx.cluster
+    users: dict[str, tuple[Pod, Container]] = {}
+    for pod in cluster.pods:
+        uuids = iter(pod.gpu_uuids)
+        for container in pod.containers:
+            for _ in range(container.gpus):
+                users[next(uuids)] = (pod, container)
+    for node in cluster.nodes:
+        target = cluster.dcgm_targets.get(node.name)
+        if target is None:
+            continue
+        ok, times = ctx.target_ok(target), ctx.times_of(target)
+        for index, gpu_uuid in enumerate(node.gpu_uuids):
+            device = {"gpu": str(index), "UUID": gpu_uuid, "device": f"nvidia{index}",
+                      "modelName": node.instance.gpu_model, "Hostname": node.name}  # fmt: skip
+            idle = _span(ctx, 0, cluster.slots, window, ok)
+            user = users.get(gpu_uuid)
+            if user is not None:
+                pod, container = user
+                alive = container.alive(cluster.slots) > 0
+                busy = idle[alive[idle]]
+                idle = idle[~alive[idle]]
+                workload = {"namespace": pod.namespace, "pod": pod.name, "container": container.name}
+                if node.dcgm_relabelled:
+                    workload = {f"exported_{k}": v for k, v in workload.items()}
+                assert container.gpu_utilization is not None
+                labels = {**device, **workload, **{k: v for k, v in target.labels.items() if k not in workload}}
+                _write(out, _series(family, labels), times[busy], container.gpu_utilization[busy])
+            _write(out, _series(family, {**device, **target.labels}), times[idle], 0.0)
 
 
 def _up(ctx: _Context, window: tuple[int, int], out: _Sink) -> None:
@@ -443,6 +511,11 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "kube_pod_init_container_info": _state_metrics,
     "kube_pod_overhead_cpu_cores": _state_metrics,
     "kube_pod_overhead_memory_bytes": _state_metrics,
+    "kube_node_info": _nodes,
+    "kube_node_labels": _nodes,
+    "kube_node_status_capacity": _nodes,
+    "kube_node_status_allocatable": _nodes,
+    "DCGM_FI_DEV_GPU_UTIL": _dcgm,
 }
 
 
