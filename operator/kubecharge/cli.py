@@ -212,6 +212,14 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Write into an --out folder that holds other files than a report's.")
     ] = False,
+    node_costs: Annotated[
+        Path | None,
+        typer.Option(
+            "--node-costs",
+            help="A FOCUS 1.2 cloud bill (CSV or Parquet) whose EffectiveCost prices the nodes it lists per hour "
+            "(ResourceId = the node's provider ID); turns on full-cost allocation.",
+        ),
+    ] = None,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
 
@@ -239,6 +247,7 @@ def report(
                 as_of=parse_moment(as_of),
                 source=source,
                 force=force,
+                node_costs=node_costs,
                 progress=progress,
             )
         except KubechargeError as error:

@@ -23,6 +23,7 @@ from kubecharge.pipeline import (
     ReportResult,
     export_files,
     manifest_fields,
+    read_node_bill,
     record_failure,
     request_for,
     run_report,
@@ -67,6 +68,7 @@ def produce_report(
     as_of: datetime | None = None,
     source: str | None = None,
     force: bool = False,
+    node_costs: Path | None = None,
     progress: ChunkProgress | None = None,
 ) -> ProducedReport:
     """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good.
@@ -76,6 +78,9 @@ def produce_report(
     period = periods.parse(period_text)
     mappings = manifests.load_team_mappings(mappings_path)
     spec = manifests.load_usage_report(report_path) if report_path is not None else UsageReportSpec()
+    if node_costs is not None:  # the command line's bill wins over the report's, and turns on full cost
+        spec = dataclasses.replace(spec, pricing=dataclasses.replace(spec.pricing, node_costs_from=str(node_costs)))
+    node_bill = read_node_bill(spec, lambda: s3_options(settings, spec), node_costs)
     check_target(out, force=force)
     store = open_store(publish, s3_options(settings, spec)) if publish else None
     queries = build_queries(settings.queries)
@@ -95,7 +100,8 @@ def produce_report(
             record_failure(repository, asked, queries, error)
             raise
         request = request_for(settings, period, mappings, spec, now=now, prometheus_url=url, recollect=recollect,
-                              source=source, clusters=list(sources), runner=f"cli@{socket.gethostname()}")  # fmt: skip
+                              source=source, clusters=list(sources), runner=f"cli@{socket.gethostname()}",
+                              node_bill=node_bill)  # fmt: skip
         result = run_report(sources, queries, repository, request, progress)
     finally:
         repository.close()

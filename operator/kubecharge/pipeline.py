@@ -16,10 +16,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kubecharge import __version__, allocate, attribute, pricing, rollup
+from kubecharge.collect import bills
+from kubecharge.collect.bills import FocusBill
 from kubecharge.collect.chunks import collect_chunks
 from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
@@ -31,8 +34,9 @@ from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
-from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.errors import InputError, KubechargeError, NoUsageData, PeriodNotStarted
 from kubecharge.pricing import NodeBill, NodeHourCost, NodeKey
+from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.render import documents, focus, tables
 from kubecharge.settings import Settings
 from kubecharge.store.repository import Repository
@@ -117,6 +121,23 @@ def request_for(
         runner=runner,
         node_bill=node_bill,
     )
+
+
+def read_node_bill(spec: UsageReportSpec, s3: Callable[[], S3Options], path: Path | None = None) -> FocusBill | None:
+    """The cloud bill that prices the report's nodes: `path` (the CLI's `--node-costs`), else the report's
+    `spec.pricing.nodeCostsFrom` (s3://bucket/key, read with the report's object-storage credentials)."""
+    if path is not None:
+        try:
+            data, name = path.read_bytes(), str(path)
+        except OSError as error:
+            raise InputError(f"node costs {path}: cannot read it ({error.strerror}); give a FOCUS CSV or Parquet "
+                             "file") from None  # fmt: skip
+    elif spec.pricing.node_costs_from:
+        bucket, _, key = spec.pricing.node_costs_from.removeprefix("s3://").partition("/")
+        data, name = open_store(f"s3://{bucket}", s3(), for_writing=False).get(key), spec.pricing.node_costs_from
+    else:
+        return None
+    return bills.read_focus_bill(data, name, spec.pricing.currency)
 
 
 def mappings_snapshot(mappings: Sequence[TeamMapping]) -> tuple[str, str]:

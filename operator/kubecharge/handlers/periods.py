@@ -103,8 +103,10 @@ def run_period(
                                      clusters=spec.clusters, runner=state.identity)  # fmt: skip
         pipeline.record_failure(state.repository, asked, state.queries, error)
         raise
+    bill = pipeline.read_node_bill(spec, lambda: s3_options(state, spec))
     request = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
-                                   recollect=run.restate, clusters=list(sources), runner=state.identity)  # fmt: skip
+                                   recollect=run.restate, clusters=list(sources), runner=state.identity,
+                                   node_bill=bill)  # fmt: skip
     result = pipeline.run_report(sources, state.queries, state.repository, request, lambda done, total: renew())
     renew()
     state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
