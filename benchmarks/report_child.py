@@ -17,6 +17,7 @@ def main() -> None:
     for option in ("--prometheus", "--mappings", "--period", "--out", "--db"):
         parser.add_argument(option, required=True)
     parser.add_argument("--as-of")
+    parser.add_argument("--report", type=Path, help="a UsageReport manifest (prices, cost model)")
     parser.add_argument("--cluster", action="append", help="repeatable; default: one unlabelled cluster, bench")
     parser.add_argument("--all-clusters", action="store_true")
     args = parser.parse_args()
@@ -27,7 +28,7 @@ def main() -> None:
         mappings_path=Path(args.mappings),
         period_text=args.period,
         out=Path(args.out),
-        report_path=None,
+        report_path=args.report,
         db=args.db,
         clusters=args.cluster or ["bench"],
         all_clusters=args.all_clusters,
@@ -40,7 +41,7 @@ def main() -> None:
                 "wall_seconds": time.perf_counter() - began,
                 "prometheus_seconds": produced.seconds_waiting_on_prometheus,
                 "hours_queried": produced.result.hours_queried,
-                "total_cost": produced.result.chargeback.total_costs.total,
+                "total_cost": produced.result.chargeback.total_allocated,  # = the direct total without full cost
             }
         )
     )

@@ -199,7 +199,7 @@ def test_querier_tenant_credentials_and_ca_reach_real_settings_and_files(
     rendered = render(
         tmp_path, "--set", "prometheus.tenant=finops", "--set", "prometheus.bearerTokenSecret.name=thanos-token",
         "--set", "prometheus.caConfigMap.name=querier-ca", "--set", "prometheus.headers.X-Org=finance",
-        "--set", "prometheus.stateMetricsIntervalSeconds=30",
+        "--set", "prometheus.stateMetricsIntervalSeconds=30", "--set", "prometheus.gpuJobLabels.job=dcgm",
     )  # fmt: skip
     operator = _operator(rendered)
     env = {e["name"]: e.get("value") for e in operator["env"]}
@@ -221,4 +221,5 @@ def test_querier_tenant_credentials_and_ca_reach_real_settings_and_files(
     assert settings.prometheus_tenant == "finops"
     assert settings.prometheus_headers == {"X-Org": "finance"}
     assert settings.queries.state_metrics_interval_seconds == 30
+    assert settings.queries.gpu_job_labels == {"job": "dcgm"}
     assert str(settings.prometheus_ca_file) == "/etc/kubecharge/prometheus-ca/ca.crt"

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import requests
+import sqlalchemy
 import yaml
 
 from kubecharge.domain.reports import Pricing
@@ -49,8 +51,9 @@ def usage_report(path: Path, cost_model: dict[str, Any] | None, nodes: bool = Tr
     spec: dict[str, Any] = {"pricing": {"nodes": rules()} if nodes else {}}
     if cost_model is not None:
         spec["costModel"] = cost_model
+    metadata = {"name": "full-cost", "namespace": "finops"}
     path.write_text(yaml.safe_dump({"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
-                                    "metadata": {"name": "full-cost", "namespace": "finops"}, "spec": spec}))  # fmt: skip
+                                    "metadata": metadata, "spec": spec}))  # fmt: skip
     return path
 
 
@@ -98,7 +101,9 @@ def node_price(node: Node) -> float:
 
 def split_factor(node: Node) -> float:
     """The node's price over its capacity at the list prices: its own price per unit is the list price × this."""
-    listed = node.instance.cpu_cores * P_CPU + node.instance.memory_bytes / 2**30 * P_MEMORY + node.instance.gpus * P_GPU
+    listed = (
+        node.instance.cpu_cores * P_CPU + node.instance.memory_bytes / 2**30 * P_MEMORY + node.instance.gpus * P_GPU
+    )
     return node_price(node) / listed
 
 
@@ -138,13 +143,15 @@ def by_namespace(rows: list[dict[str, str]], column: str) -> dict[str, float]:
 
 def test_the_cluster_has_the_node_shapes_the_acceptance_needs(cluster: Cluster, cluster_truth: Truth) -> None:
     kinds = {(node.instance.name, node.capacity_type) for node in cluster.nodes}
-    assert ("m5.8xlarge", "spot") in kinds and ("m5.8xlarge", "on-demand") in kinds
+    assert ("m5.8xlarge", "spot") in kinds
+    assert ("m5.8xlarge", "on-demand") in kinds
     assert {node.capacity_label for node in cluster.nodes} == {"karpenter", "eks"}
     joining = [node for node in cluster.nodes if node.joined_slot > 0 and node.left_slot is not None]
     assert joining, "an autoscaled node that joins and leaves"
     partial = [h for (name, _), h in cluster_truth.node_hours.items() if name == joining[0].name and h < 0.99]
     assert len(partial) == 2  # it joins and leaves in the middle of an hour
-    assert sum(node.instance.gpus for node in cluster.nodes) >= 8 and cluster.dcgm_targets
+    assert sum(node.instance.gpus for node in cluster.nodes) >= 8
+    assert cluster.dcgm_targets
     assert {node.dcgm_relabelled for node in cluster.nodes if node.instance.gpus} == {True, False}  # both label styles
 
 
@@ -190,11 +197,24 @@ def test_containers_are_charged_at_their_nodes_split_prices(shown: Run, cluster:
     for (namespace, node, hour), values in cluster_truth.node_values.items():
         if node == spot.name and START <= hour < END:
             share[namespace] += values["cpu_core_hours_max"]
-    namespace = max(share, key=lambda name: share[name] / max(1e-9, sum(
-        v["cpu_core_hours_max"] for (n, node, h), v in cluster_truth.node_values.items() if n == name and node)))
+    namespace = max(
+        share,
+        key=lambda name: (
+            share[name]
+            / max(
+                1e-9,
+                sum(
+                    v["cpu_core_hours_max"]
+                    for (n, node, h), v in cluster_truth.node_values.items()
+                    if n == name and node
+                ),
+            )
+        ),
+    )
     as_if_on_demand = math.fsum(
         compute_at(values, split_factor(on_demand if node == spot.name else nodes[node]))["cpu"]
-        for (n, node, hour), values in cluster_truth.node_values.items() if n == namespace and node and START <= hour < END
+        for (n, node, hour), values in cluster_truth.node_values.items()
+        if n == namespace and node and START <= hour < END
     )  # fmt: skip
     charged = lines["cpu"][namespace]
     assert charged == pytest.approx(expected[namespace]["cpu"], rel=0.01)
@@ -258,7 +278,9 @@ def test_shared_namespaces_hand_their_cost_on(shown: Run, distributed: Run) -> N
         assert math.fsum(float(r["cost_shared_share"]) for r in receivers) == pytest.approx(moved, rel=1e-9)
     # proportional: each receiving line gets the same fraction of its direct cost
     receivers = [r for r in shown.rows if r["namespace"] not in SHARED and r["team"] != "__idle__"]
-    fractions = [float(r["cost_shared_share"]) / float(r["cost_total"]) for r in receivers if float(r["cost_total"]) > 0.01]
+    fractions = [
+        float(r["cost_shared_share"]) / float(r["cost_total"]) for r in receivers if float(r["cost_total"]) > 0.01
+    ]
     assert fractions == pytest.approx([fractions[0]] * len(fractions), rel=1e-6)
     # even: every receiving team the same amount
     per_team: dict[str, float] = defaultdict(float)
@@ -266,15 +288,17 @@ def test_shared_namespaces_hand_their_cost_on(shown: Run, distributed: Run) -> N
         if row["namespace"] not in SHARED:
             per_team[row["team"]] += float(row["cost_shared_share"])
     amounts = list(per_team.values())
-    assert max(amounts) == pytest.approx(min(amounts), rel=1e-9) and min(amounts) > 0
+    assert max(amounts) == pytest.approx(min(amounts), rel=1e-9)
+    assert min(amounts) > 0
 
 
 def test_node_costs_from_a_focus_bill(work: Path, prometheus_url: str, mappings_file: Path, cluster: Cluster,
-                                      cluster_truth: Truth) -> None:  # fmt: skip
+                                      cluster_truth: Truth, aws: Any) -> None:  # fmt: skip
     """A small FOCUS bill for the synthetic nodes (ResourceId the instance id, as AWS' FOCUS export writes it,
-    with spot and savings-plan rates): the report's node cost is the bill's EffectiveCost, hour by hour."""
+    with spot and savings-plan rates): the report's node cost is the bill's EffectiveCost, hour by hour — from a
+    CSV or Parquet file on the command line, or from object storage as a UsageReport's nodeCostsFrom says."""
     nodes = {node.name: node for node in cluster.nodes}
-    rows = []
+    rows: list[dict[str, Any]] = []
     billed = 0.0
     for (name, hour), _hours in sorted(cluster_truth.node_hours.items()):
         if not START <= hour < END:
@@ -292,8 +316,14 @@ def test_node_costs_from_a_focus_bill(work: Path, prometheus_url: str, mappings_
     bill.to_csv(csv_bill, index=False)
     bill.to_parquet(parquet_bill)
     report = usage_report(work / "bill.yaml", {"idle": "show"}, nodes=False)
-    for path in (csv_bill, parquet_bill):
-        result = run(work, prometheus_url, mappings_file, f"bill-{path.suffix[1:]}", report, "--node-costs", str(path))
+    aws.put_object(Bucket="finance", Key="billing/2026-10.parquet", Body=parquet_bill.read_bytes())
+    from_storage = yaml.safe_load(report.read_text())
+    from_storage["spec"]["pricing"]["nodeCostsFrom"] = {"url": "s3://finance/billing/2026-10.parquet"}
+    (work / "bill-s3.yaml").write_text(yaml.safe_dump(from_storage))
+    for name, arguments in (("csv", [str(report), "--node-costs", str(csv_bill)]),
+                            ("parquet", [str(report), "--node-costs", str(parquet_bill)]),
+                            ("s3", [str(work / "bill-s3.yaml")])):  # fmt: skip
+        result = run(work, prometheus_url, mappings_file, f"bill-{name}", Path(arguments[0]), *arguments[1:])
         assert result.summary["clusterCost"]["nodes"] == pytest.approx(billed, rel=1e-9)
         for kind in result.summary["nodeTypes"]:
             want = math.fsum(r["EffectiveCost"] for r in rows
@@ -323,7 +353,8 @@ def test_full_cost_focus_export_passes_the_validator(work: Path, prometheus_url:
     kinds = set(focus["x_AllocationKind"])
     assert kinds == {"direct", "idle", "shared"}
     assert focus["EffectiveCost"].sum() == pytest.approx(
-        math.fsum(float(r["cost_total_allocated"]) for r in result.rows), rel=1e-9)
+        math.fsum(float(r["cost_total_allocated"]) for r in result.rows), rel=1e-9
+    )
     idle = focus[focus["x_AllocationKind"] == "idle"]
     assert idle["EffectiveCost"].sum() == pytest.approx(result.summary["clusterCost"]["idle"], rel=1e-9)
 
@@ -331,7 +362,8 @@ def test_full_cost_focus_export_passes_the_validator(work: Path, prometheus_url:
 def test_without_node_prices_or_a_cost_model_the_figures_are_direct(work: Path, prometheus_url: str,
                                                                     mappings_file: Path) -> None:  # fmt: skip
     result = run(work, prometheus_url, mappings_file, "direct", usage_report(work / "direct.yaml", None, nodes=False))
-    assert result.summary["clusterCost"] is None and result.summary["costModel"] is None
+    assert result.summary["clusterCost"] is None
+    assert result.summary["costModel"] is None
     assert not [row for row in result.rows if row["team"] == "__idle__"]
     for row in result.rows:
         assert row["cost_idle_share"] == row["cost_shared_share"] == "0.000000000"
@@ -339,3 +371,34 @@ def test_without_node_prices_or_a_cost_model_the_figures_are_direct(work: Path, 
         want = float(row["cpu_core_hours_charged"]) * P_CPU + float(row["memory_gib_hours_charged"]) * P_MEMORY
         assert float(row["cost_cpu"]) + float(row["cost_memory"]) == pytest.approx(want, rel=1e-9, abs=1e-9)
         assert float(row["cost_gpu"]) == pytest.approx(float(row["gpu_hours_charged"]) * P_GPU, rel=1e-9, abs=1e-9)
+
+
+def test_a_node_joining_mid_hour_counts_its_pods_only_for_the_part_of_the_hour(
+    shown: Run, work: Path, prometheus_url: str, cluster: Cluster, cluster_truth: Truth
+) -> None:
+    """The kubelet of a node that joins at :20 has `up` for 40 minutes only: dividing its pods' memory samples by
+    its own scrapes alone would count them for the whole hour (the naive query below, 1.5 × the truth)."""
+    burst = next(node for node in cluster.nodes if node.joined_slot > 0)
+    hour = cluster.start + timedelta(seconds=burst.joined_slot * cluster.step_seconds)
+    hour = hour.replace(minute=0, second=0)
+    want = cluster_truth.node_values[("search-crawler", burst.name, hour)]["memory_gib_hours_usage"]
+    assert want > 0
+    engine = sqlalchemy.create_engine(f"sqlite:///{work / 'ledger.db'}")
+    with engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.text(
+            "SELECT hour_start, memory_gib_hours_usage FROM hourly_usage WHERE namespace = 'search-crawler' "
+            "AND node = :node"), {"node": burst.name}).all()  # fmt: skip
+    engine.dispose()
+    (got,) = [
+        value
+        for start, value in stored
+        if pd.Timestamp(start).tz_localize(None) == pd.Timestamp(hour).tz_localize(None)
+    ]
+    assert got == pytest.approx(want, rel=0.01)
+    cadvisor = 'job="kubelet", metrics_path="/metrics/cadvisor"'
+    naive = (f'sum(sum_over_time(container_memory_working_set_bytes{{namespace="search-crawler", container!="", '
+             f'container!="POD", {cadvisor}, node="{burst.name}"}}[3599s]) / on (instance) group_left () '
+             f"max by (instance) (sum_over_time(up{{{cadvisor}}}[3599s]))) / 2^30")  # fmt: skip
+    moment = str((hour + timedelta(hours=1)).timestamp())
+    answer = requests.get(f"{prometheus_url}/api/v1/query", params={"query": naive, "time": moment}, timeout=60).json()
+    assert float(answer["data"]["result"][0]["value"][1]) > 1.3 * want

@@ -36,7 +36,7 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0004" in output
+    assert "0001 -> 0005" in output
     assert _dump(engine) == before  # every rollup kept, to the bit
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
@@ -70,7 +70,7 @@ def _bounds() -> tuple[datetime, datetime]:
 
 
 def test_the_ledger_migration_downgrades_keeping_one_source_per_hour(database_url: str) -> None:
-    schema.upgrade(database_url)
+    schema.upgrade(database_url, "0004")
     engine = sqlalchemy.create_engine(database_url)
     insert = sqlalchemy.text(
         "INSERT INTO hourly_usage VALUES ('prod', :source, 'shop', :h, :cpu, 0, :cpu, 0, 0, 0, 0, 0, '{}')"
@@ -86,4 +86,33 @@ def test_the_ledger_migration_downgrades_keeping_one_source_per_hour(database_ur
     assert [tuple(row) for row in rows] == [("shop", 1.0)]  # the source that sorts first, deterministically
     schema.upgrade(database_url)
     assert schema.current(database_url) == schema.head()
+    engine.dispose()
+
+
+def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgraded(database_url: str) -> None:
+    """0005 keys rollups by node: rows from before carry node "" and no GPU-hours; downgrading adds a
+    namespace's rows on several nodes back into one."""
+    schema.upgrade(database_url, "0004")
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO hourly_usage VALUES ('prod', 'p', 'shop', :h, 1.5, 1.0, 1.5, 2.0, 3.0, 3.0, 10.0, 0.5, '{}')"),
+            {"h": HOUR})  # fmt: skip
+    schema.upgrade(database_url)
+    (row,) = Repository(database_url, migrate=False).load_hours("prod", "p", *_bounds())
+    assert (row.node, row.quantities.cpu_core_hours_usage, row.quantities.gpu_hours_request) == ("", 1.5, 0.0)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO hourly_usage (cluster, source, namespace, node, hour_start, cpu_core_hours_usage, "
+            "cpu_core_hours_request, cpu_core_hours_max, memory_gib_hours_usage, memory_gib_hours_request, "
+            "memory_gib_hours_max, gpu_hours_usage, gpu_hours_request, gpu_hours_max, storage_gib_hours, network_gib, "
+            "namespace_labels_json) VALUES ('prod', 'p', 'shop', 'node-1', :h, 2.0, 0, 2.0, 0, 0, 0, 0, 1.0, 1.0, 0, "
+            "0, '{}')"), {"h": HOUR})  # fmt: skip
+    code, output = run_in_process("db", "downgrade", "0004", "--db", database_url)
+    assert code == 0, output
+    with engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.text("SELECT namespace, cpu_core_hours_usage, storage_gib_hours "
+                                                  "FROM hourly_usage")).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [("shop", 3.5, 10.0)]
+    schema.upgrade(database_url)
     engine.dispose()

@@ -78,8 +78,8 @@ def uid_joined_charge(prometheus_url: str, namespace: str | None) -> float:
     """Charged core-hours (max of usage and request per container-hour) with usage joined to requests on the uid
     alone, as a cost tool that trusts the cgroup path would."""
     source = PrometheusSource(prometheus_url, promql.build(QuerySettings()))
-    usage = source.cpu_usage_core_hours(START, END).rename(columns={VALUE: "usage"})
-    request = source.cpu_request_core_hours(START, END).rename(columns={VALUE: "request"})
+    usage = source.usage("cpu_usage_core_hours", START, END).rename(columns={VALUE: "usage"})
+    request = source.usage("cpu_request_core_hours", START, END).rename(columns={VALUE: "request"})
     merged = pd.merge(usage, request, on=[*CONTAINER_KEYS, HOUR], how="outer").fillna({"usage": 0.0, "request": 0.0})
     if namespace is not None:
         merged = merged[merged["namespace"] == namespace]

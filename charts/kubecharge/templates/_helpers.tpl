@@ -105,6 +105,10 @@ capabilities:
 - name: KUBECHARGE_QUERY_STATE_METRICS_INTERVAL_SECONDS
   value: {{ .stateMetricsIntervalSeconds | quote }}
 {{- end }}
+{{- if .gpuJobLabels }}
+- name: KUBECHARGE_QUERY_GPU_JOB_LABELS
+  value: {{ toJson .gpuJobLabels | quote }}
+{{- end }}
 {{- if .tenant }}
 - name: KUBECHARGE_PROMETHEUS_TENANT
   value: {{ .tenant | quote }}

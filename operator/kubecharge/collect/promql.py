@@ -148,10 +148,17 @@ def build(settings: QuerySettings) -> QuerySet:
 
     def per_scrape(series: str, up: str) -> str:
         """Average value over the hour × the share of the hour the series existed (cAdvisor: one target per series,
-        its copies from other Prometheus replicas share its instance, hence the `max by (instance)`)."""
+        its copies from other Prometheus replicas share its instance, hence the `max by (instance)`): its samples
+        over its target's successful scrapes, plus the scrapes the target missed by not existing yet (a node that
+        joins or leaves in the hour: its `up` covers only part of it, and so could its pods). A target more than a
+        tenth of the hour short of the densest one is short by that many; jitter of a scrape or two is not."""
+        window = f"[{GAUGE_WINDOW}]"
+        attempts = f"max by (instance) (count_over_time({up}{window}))"
+        full = f"scalar(max(count_over_time({up}{window})))"
+        missed = f"(({full} - {attempts}) > {full} / 10 or on (instance) {attempts} * 0)"
         return (
-            f"sum_over_time({series}[{GAUGE_WINDOW}]) / on (instance) group_left () "
-            f"max by (instance) (sum_over_time({up}[{GAUGE_WINDOW}]))"
+            f"sum_over_time({series}{window}) / on (instance) group_left () "
+            f"(max by (instance) (sum_over_time({up}{window})) + on (instance) {missed})"
         )
 
     cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
