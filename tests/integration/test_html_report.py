@@ -130,3 +130,36 @@ def test_a_period_shows_the_one_before_it_from_the_ledger(
     found = re.search(r'<div class="card" id="previous">Previous period \(2026-10-01\)<b>([0-9,.]+) USD</b>', html)
     assert found, html[:2000]
     assert found[1] == f"{first_day:,.2f}"
+
+
+def test_a_full_cost_report_shows_direct_idle_shared_and_the_cluster_cost(
+    prometheus_url: str, mappings_file: Path, report: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "full-cost.yaml"
+    manifest.write_text(json.dumps({
+        "apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport", "metadata": {"name": "full-cost"},
+        "spec": {"pricing": {"nodes": [{"match": {"capacityType": "spot"}, "hourly": "0.5"}, {"hourly": "2.25"}]},
+                 "costModel": {"idle": "distribute", "shared": {"namespaces": ["kube-system", "monitoring"]}}},
+    }))  # fmt: skip
+    out = tmp_path / "out"
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", PERIOD,
+        "--out", str(out), "--db", f"sqlite:///{report.parent / 'k.db'}", "--cluster", "synthetic",
+        "--report", str(manifest),
+    )  # fmt: skip
+    assert code == 0, output
+    summary = json.loads((out / "chargeback.json").read_text())
+    flat = " ".join("\n".join(pdf_pages(out / "report.html", "A4", tmp_path)).split())
+    assert "Full cost: what the cluster cost, and who carries it" in flat
+    assert f"The cluster cost {summary['clusterCost']['total']:,.2f} USD" in flat
+    for team in summary["teams"]:  # each team's row of the allocation table: direct, GPU, idle, shared, allocated
+        cost = team["cost"]
+        cells = [f"{round(cost[key], 2) or 0.0:,.2f}" for key in ("total", "gpu", "idleShare", "sharedShare",
+                                                                    "totalAllocated")]  # fmt: skip
+        assert " ".join(cells) in flat, (team["team"], cells)
+    page = tmp_path / "probed.html"
+    page.write_text((out / "report.html").read_text().replace("</body>", PROBE.replace("WIDTH", "360") + "\n</body>"))
+    dumped = chromium("--window-size=360,1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
+    assert found, dumped.stderr[-2000:]
+    assert json.loads(found[1].replace("&quot;", '"'))["wide"] == []

@@ -11,10 +11,11 @@ import base64
 import csv as csv_module
 import hashlib
 import json
+import math
 import sqlite3
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 
 from kubecharge.settings import Settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
-from kubecharge.synthetic.model import Cluster
+from kubecharge.synthetic.model import Cluster, Truth
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, TcpRelay, wait_for
 from tests.support import read_csv, run_cli, run_in_process
@@ -219,16 +220,15 @@ def test_prometheus_outage_fails_visibly_and_recovers(
     relay.down()
 
 
+def s3_secret(kube: Kube, name: str, endpoint: str) -> None:
+    """The report's object-storage credentials, as a platform team would create them."""
+    values = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": endpoint}
+    secret = {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
+    kube.core.create_namespaced_secret(REPORTS_NS, {"metadata": {"name": name}, "data": secret})
+
+
 def test_reports_are_exported_to_object_storage(kube: Kube, operator: Operator, s3_endpoint: str, aws: Any) -> None:
-    secret = {
-        key: base64.b64encode(value.encode()).decode()
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL": s3_endpoint,
-        }.items()
-    }
-    kube.core.create_namespaced_secret(REPORTS_NS, {"metadata": {"name": "s3-credentials"}, "data": secret})
+    s3_secret(kube, "s3-credentials", s3_endpoint)
     storage = {"url": "s3://finance/operator", "secretRef": {"name": "s3-credentials"}, "formats": ["csv", "focus"]}
     kube.apply_report(REPORTS_NS, report_manifest("exported", outputs={"objectStorage": storage}))
     status = wait_for(
@@ -322,3 +322,39 @@ def test_a_restatement_on_request_records_its_drift(kube: Kube, operator: Operat
     assert v2["restates"] == "v1-final"
     wait_for(lambda: any(e.reason == "ReportRestated" for e in kube.events(REPORTS_NS, "exported")),
              what="a ReportRestated event")  # fmt: skip
+
+
+def test_a_full_cost_report_prices_nodes_from_a_bill_in_object_storage(
+    kube: Kube, operator: Operator, s3_endpoint: str, aws: Any, cluster: Cluster, cluster_truth: Truth
+) -> None:
+    """spec.pricing.nodeCostsFrom read with the report's Secret; status says what the cluster cost, and the
+    ConfigMap's lines add up to it (the bill's EffectiveCost for the day's node-hours, PVCs and network)."""
+    day = datetime(2026, 10, 1, tzinfo=UTC)
+    nodes = {node.name: node for node in cluster.nodes}
+    rows = [{"ResourceId": nodes[name].provider_id.rsplit("/", 1)[-1], "EffectiveCost": 0.5 + len(name) / 10,
+             "ChargePeriodStart": hour.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "ChargePeriodEnd": (hour + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), "BillingCurrency": "USD"}
+            for (name, hour) in sorted(cluster_truth.node_hours) if day <= hour < day + timedelta(days=1)]  # fmt: skip
+    body = "ResourceId,EffectiveCost,ChargePeriodStart,ChargePeriodEnd,BillingCurrency\n" + "".join(
+        f"{r['ResourceId']},{r['EffectiveCost']},{r['ChargePeriodStart']},{r['ChargePeriodEnd']},USD\n" for r in rows
+    )
+    aws.put_object(Bucket="finance", Key="billing/focus-2026-10-01.csv", Body=body.encode())
+    s3_secret(kube, "billing-credentials", s3_endpoint)
+    storage = {"url": "s3://finance/full-cost", "secretRef": {"name": "billing-credentials"}, "formats": ["csv"]}
+    kube.apply_report(REPORTS_NS, report_manifest(
+        "full-cost", pricing={"nodeCostsFrom": {"url": "s3://finance/billing/focus-2026-10-01.csv"}},
+        costModel={"idle": "show"}, outputs={"objectStorage": storage}))  # fmt: skip
+    status = wait_for(
+        lambda: (s := kube.report(REPORTS_NS, "full-cost").get("status") or {}).get("phase") == "Provisional"
+        and "2026-10-01" in (s.get("finalizedPeriods") or []) and s,
+        what="full-cost report computed",
+    )  # fmt: skip
+    assert status["totals"]["cost"] >= status["totals"]["nodesCost"] > 0
+    csv_text = kube.configmaps(REPORTS_NS, "full-cost")["full-cost-2026-10-01"].data["chargeback.csv"]
+    lines = list(csv_module.DictReader(csv_text.splitlines()))
+    billed = math.fsum(float(str(r["EffectiveCost"])) for r in rows)
+    storage_and_network = math.fsum(float(r["cost_storage"]) + float(r["cost_network"]) for r in lines)
+    allocated = math.fsum(float(r["cost_total_allocated"]) for r in lines)
+    assert allocated == pytest.approx(billed + storage_and_network, rel=1e-6)
+    (idle,) = [r for r in lines if r["team"] == "__idle__"]
+    assert float(idle["cost_total"]) > 0
