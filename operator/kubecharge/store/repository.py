@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, or_, update
+from sqlalchemy import delete, event, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
@@ -113,46 +113,52 @@ class Repository:
                                 col(table.hour_start) < end,
                             )
                         )
-                session.add_all(
-                    HourlyUsage(
-                        cluster=cluster,
-                        source=source,
-                        namespace=row.namespace,
-                        node=row.node,
-                        hour_start=hour,
-                        namespace_labels_json=json.dumps(dict(row.namespace_labels), sort_keys=True),
+                # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
+                usage = [
+                    {
+                        "cluster": cluster,
+                        "source": source,
+                        "namespace": row.namespace,
+                        "node": row.node,
+                        "hour_start": hour,
+                        "namespace_labels_json": json.dumps(dict(row.namespace_labels), sort_keys=True),
                         **{name: getattr(row.quantities, name) for name in ResourceQuantities.names()},
-                    )
+                    }
                     for hour in accepted
                     for row in grouped.get(hour, ())
-                )
-                session.add_all(
-                    NodeHourRecord(
-                        cluster=cluster,
-                        source=source,
-                        node=node.node,
-                        hour_start=hour,
-                        hours=node.hours,
-                        provider_id=node.provider_id,
-                        labels_json=json.dumps(dict(node.labels), sort_keys=True),
-                        **{f"{kind}_{column}": amounts.get(key, 0.0) for kind, amounts in
-                           (("capacity", node.capacity), ("allocatable", node.allocatable))
-                           for key, column in _NODE_AMOUNTS},
-                    )
+                ]
+                machines = [
+                    {
+                        "cluster": cluster,
+                        "source": source,
+                        "node": node.node,
+                        "hour_start": hour,
+                        "hours": node.hours,
+                        "provider_id": node.provider_id,
+                        "labels_json": json.dumps(dict(node.labels), sort_keys=True),
+                        **{
+                            f"{kind}_{column}": amounts.get(key, 0.0)
+                            for kind, amounts in (("capacity", node.capacity), ("allocatable", node.allocatable))
+                            for key, column in _NODE_AMOUNTS
+                        },
+                    }
                     for hour in accepted
                     for node in node_rows.get(hour, ())
-                )  # fmt: skip
-                session.add_all(
-                    LedgerHour(
-                        cluster=cluster,
-                        source=source,
-                        hour_start=hour,
-                        collected_at=collected_at,
-                        namespaces=len(grouped.get(hour, ())),
+                ]
+                known = [
+                    {
+                        "cluster": cluster,
+                        "source": source,
+                        "hour_start": hour,
+                        "collected_at": collected_at,
+                        "namespaces": len({row.namespace for row in grouped.get(hour, ())}),
                         **{name: getattr(by_hour[hour], name) for name in HourCompleteness.names()},
-                    )
+                    }
                     for hour in accepted
-                )
+                ]
+                for table, values in ((HourlyUsage, usage), (NodeHourRecord, machines), (LedgerHour, known)):
+                    if values:
+                        session.execute(insert(table), values)
                 return len(accepted)
 
         return int(self._guard(write, "store hourly rollups"))
