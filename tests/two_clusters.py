@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
-from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
+from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 
 ONLY_EAST = "identity"  # this team's mapping applies in east only: its namespaces in west are nobody's
 
@@ -37,7 +37,10 @@ class TwoClusters:
 def two_clusters(start: datetime, work: Path, days: float = 1) -> Iterator[TwoClusters]:
     built = {}
     for name, seed in (("east", 7), ("west", 23)):
-        cluster = build_cluster(start, days=days, step_seconds=60, seed=seed)
+        # Node pools (GPUs, an autoscaled node) are not what two clusters check: fewer series to backfill.
+        cluster = build_cluster(
+            start, days=days, step_seconds=60, seed=seed, size=Size(gpu_nodes=0, autoscaled_node=False)
+        )
         cluster.cluster_name, cluster.external_labels = name, {"cluster": name}
         backfill(cluster, work / "tsdb", work / f"scratch-{name}")
         built[name] = cluster
