@@ -41,6 +41,11 @@ def unit_price(pricing: Pricing, key: str) -> float:
     return float(getattr(pricing, next(r.price_field for r in RESOURCES if r.key == key)))
 
 
+def list_prices(pricing: Pricing) -> dict[str, float]:
+    """Every resource's price per unit as a float, looked up once (hot loops run per row)."""
+    return {r.key: float(getattr(pricing, r.price_field)) for r in RESOURCES}
+
+
 def line_costs(quantities: ResourceQuantities, basis: ChargeBasis, pricing: Pricing) -> Costs:
     return Costs(**{r.key: quantities.charged(r, basis) * unit_price(pricing, r.key) for r in RESOURCES})
 
@@ -92,8 +97,9 @@ def node_hour_costs(nodes: Iterable[NodeHour], pricing: Pricing, bill: NodeBill 
                     ) -> dict[NodeKey, NodeHourCost]:  # fmt: skip
     """Each node-hour's cost and split prices (see the module docstring)."""
     found = {}
+    prices = list_prices(pricing)
     for node in nodes:
-        capacity_value = math.fsum(unit_price(pricing, r.key) * node.capacity.get(r.key, 0.0) for r in ON_NODE)
+        capacity_value = math.fsum(prices[r.key] * node.capacity.get(r.key, 0.0) for r in ON_NODE)
         listed = capacity_value * node.hours
         billed = bill.cost(node.provider_id, node.hour_start) if bill is not None and node.provider_id else None
         rule = next((rule for rule in pricing.nodes if matches(rule.match, node)), None)
@@ -105,10 +111,10 @@ def node_hour_costs(nodes: Iterable[NodeHour], pricing: Pricing, bill: NodeBill 
             cost, priced_by = listed, "capacity"
         if listed > 0:
             scale = cost / listed
-            units = {r.key: unit_price(pricing, r.key) * scale for r in ON_NODE}
+            units = {r.key: prices[r.key] * scale for r in ON_NODE}
             parts = {r.key: units[r.key] * node.capacity.get(r.key, 0.0) * node.hours for r in ON_NODE}
         else:  # no capacity known: the node's containers pay list prices, and the whole cost is its CPU part
-            units = {r.key: unit_price(pricing, r.key) for r in ON_NODE}
+            units = {r.key: prices[r.key] for r in ON_NODE}
             parts = {r.key: cost if r.key == "cpu" else 0.0 for r in ON_NODE}
         found[(node.cluster, node.node, node.hour_start)] = NodeHourCost(node, cost, parts, units, priced_by)
     return found
@@ -128,6 +134,7 @@ def price_full(attributed: Sequence[AttributedHour], basis: ChargeBasis, pricing
     the idle that is left of each node-hour (see the module docstring)."""
     raw: list[dict[str, float]] = []
     charged_on: dict[tuple[NodeKey, str], list[float]] = {}
+    prices = list_prices(pricing)
     for item in attributed:
         row = item.row
         known = node_costs.get((row.cluster, row.node, row.hour_start))
@@ -135,7 +142,7 @@ def price_full(attributed: Sequence[AttributedHour], basis: ChargeBasis, pricing
         for resource in RESOURCES:
             quantity = row.quantities.charged(resource, basis)
             price_of = known.unit_prices[resource.key] if known is not None and resource.on_node else None
-            costs[resource.key] = quantity * (price_of if price_of is not None else unit_price(pricing, resource.key))
+            costs[resource.key] = quantity * (price_of if price_of is not None else prices[resource.key])
             if price_of is not None and costs[resource.key]:
                 charged_on.setdefault(((row.cluster, row.node, row.hour_start), resource.key), []).append(
                     costs[resource.key]

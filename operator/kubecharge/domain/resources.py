@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Scope(StrEnum):
@@ -51,12 +52,23 @@ class Resource:
     json_name: str  # cpuCoreHours: chargeback.json's keys are <json_name>Usage/Request/Charged, or <json_name>
     sku: Sku
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """The `ResourceQuantities` fields (and ledger columns) of this resource."""
         if self.scope is Scope.NAMESPACE:
             return (self.quantity,)
         return tuple(f"{self.quantity}_{part}" for part in ("usage", "request", "max"))
+
+    @cached_property
+    def charged_columns(self) -> dict[str, str]:
+        """By charge basis (usage, request, max): the column charged — the request where the basis does not apply,
+        the one amount for a namespace resource."""
+        if self.scope is Scope.NAMESPACE:
+            return dict.fromkeys(("usage", "request", "max"), self.quantity)
+        usage, request, maximum = self.columns
+        if not self.by_basis:
+            return dict.fromkeys(("usage", "request", "max"), request)
+        return {"usage": usage, "request": request, "max": maximum}
 
     @property
     def charged_column(self) -> str:

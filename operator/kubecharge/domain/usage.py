@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
-from kubecharge.domain.resources import BY_KEY, Resource, Scope
+from kubecharge.domain.resources import BY_KEY, Resource
 
 
 class ChargeBasis(StrEnum):
@@ -38,16 +38,11 @@ class ResourceQuantities:
     network_gib: float = 0.0
 
     def __add__(self, other: ResourceQuantities) -> ResourceQuantities:
-        return ResourceQuantities(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(ResourceQuantities)}
-        )
+        return ResourceQuantities(*(getattr(self, name) + getattr(other, name) for name in _NAMES))
 
     def charged(self, resource: Resource, basis: ChargeBasis) -> float:
         """The quantity of `resource` charged under `basis` (its request where the basis does not apply)."""
-        if resource.scope is Scope.NAMESPACE:
-            return float(getattr(self, resource.quantity))
-        usage, request, maximum = (float(getattr(self, column)) for column in resource.columns)
-        return _pick(basis if resource.by_basis else ChargeBasis.REQUEST, usage, request, maximum)
+        return float(getattr(self, resource.charged_columns[basis.value]))
 
     def cpu_core_hours_charged(self, basis: ChargeBasis) -> float:
         return self.charged(BY_KEY["cpu"], basis)
@@ -63,12 +58,7 @@ class ResourceQuantities:
         return tuple(f.name for f in fields(cls))
 
 
-def _pick(basis: ChargeBasis, usage: float, request: float, maximum: float) -> float:
-    if basis is ChargeBasis.USAGE:
-        return usage
-    if basis is ChargeBasis.REQUEST:
-        return request
-    return maximum
+_NAMES = ResourceQuantities.names()
 
 
 @dataclass(frozen=True)
