@@ -17,6 +17,7 @@ import pandas as pd
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.resources import RESOURCES, Scope
+from kubecharge.domain.sums import fsum_by
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 
@@ -76,12 +77,12 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_no
     merged = merged.reindex(columns=[*keys, "usage", "request"]).fillna({"usage": 0.0, "request": 0.0})
     merged["max"] = merged[["usage", "request"]].max(axis=1)
     merged["node"] = _nodes_of(merged, pod_nodes)
-    summed: pd.DataFrame = merged.groupby(_ROW, as_index=False)[["usage", "request", "max"]].agg(math.fsum)
+    summed = fsum_by(merged, _ROW, ["usage", "request", "max"])
     return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
 
 
 def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    summed: pd.DataFrame = frame.groupby(_NS_HOUR, as_index=False)[[VALUE]].agg(math.fsum)
+    summed = fsum_by(frame, _NS_HOUR, [VALUE])
     return summed.rename(columns={VALUE: name}).assign(node="")
 
 
