@@ -37,17 +37,14 @@ class NodeBill(Protocol):
         ...
 
 
-def unit_price(pricing: Pricing, key: str) -> float:
-    return float(getattr(pricing, next(r.price_field for r in RESOURCES if r.key == key)))
-
-
 def list_prices(pricing: Pricing) -> dict[str, float]:
     """Every resource's price per unit as a float, looked up once (hot loops run per row)."""
     return {r.key: float(getattr(pricing, r.price_field)) for r in RESOURCES}
 
 
 def line_costs(quantities: ResourceQuantities, basis: ChargeBasis, pricing: Pricing) -> Costs:
-    return Costs(**{r.key: quantities.charged(r, basis) * unit_price(pricing, r.key) for r in RESOURCES})
+    prices = list_prices(pricing)
+    return Costs(**{r.key: quantities.charged(r, basis) * prices[r.key] for r in RESOURCES})
 
 
 def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> list[ChargeLine]:

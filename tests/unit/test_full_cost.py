@@ -24,7 +24,7 @@ from kubecharge.domain.reports import (
     ShareMode,
     UsageReportSpec,
 )  # fmt: skip
-from kubecharge.domain.resources import RESOURCES, quantity_columns
+from kubecharge.domain.resources import RESOURCES
 from kubecharge.domain.usage import AttributedHour, ChargeBasis, NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, ManifestError
 from kubecharge.manifests import load_usage_report
@@ -47,7 +47,7 @@ def row(namespace: str, cpu: float, memory: float, node_name: str = "n1", team: 
 
 
 def test_the_table_is_the_one_list_of_resources() -> None:
-    assert ResourceQuantities.names() == quantity_columns()
+    assert ResourceQuantities.names() == tuple(column for r in RESOURCES for column in r.columns)
     assert [r.key for r in RESOURCES] == ["cpu", "memory", "gpu", "storage", "network"]
     assert {f"cost_{r.key}" for r in RESOURCES} <= set(CSV_COLUMNS)
     assert all(hasattr(Pricing(), r.price_field) and hasattr(Costs(), r.key) for r in RESOURCES)

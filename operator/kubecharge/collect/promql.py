@@ -93,9 +93,6 @@ class QuerySet:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
 
 
-NODE_QUESTIONS = ("pod_nodes", "node_hours", "node_capacity", "node_labels")
-
-
 def build(settings: QuerySettings) -> QuerySet:
     extra = settings.series_labels
     # Data series carry their scrape job's labels too: the kubelet serves the same metric names on

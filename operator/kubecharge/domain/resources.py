@@ -105,8 +105,3 @@ RESOURCES = (
 )  # fmt: skip
 BY_KEY = {resource.key: resource for resource in RESOURCES}
 ON_NODE = tuple(resource for resource in RESOURCES if resource.on_node)
-
-
-def quantity_columns() -> tuple[str, ...]:
-    """Every ledger quantity column, in table order."""
-    return tuple(column for resource in RESOURCES for column in resource.columns)
