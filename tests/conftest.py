@@ -36,9 +36,12 @@ def cluster_truth(cluster: Cluster) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> History:
-    """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed)."""
-    return History(cluster, tmp_path_factory.mktemp("history"))
+def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> History:
+    """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed).
+    Under pytest-xdist the workers share one backfill in the run's base folder (their own folders' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    run_root = base if worker_id == "master" else base.parent
+    return History.shared(cluster, tmp_path_factory.mktemp("history"), run_root / "session-history")
 
 
 @pytest.fixture(scope="session")

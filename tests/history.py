@@ -3,6 +3,7 @@ whose retention has passed looks like, for the ledger's tests (CLI and operator)
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from datetime import datetime
@@ -15,11 +16,25 @@ from kubecharge.synthetic.model import Cluster
 class History:
     """Blocks backfilled once and never served, so no running Prometheus compacts them; each server gets a copy."""
 
-    def __init__(self, cluster: Cluster, work: Path) -> None:
+    def __init__(self, cluster: Cluster, work: Path, pristine: Path | None = None) -> None:
+        """`pristine`: blocks another process of the same run already backfilled (or will, under its lock)."""
         self.work = work
-        self.pristine = work / "pristine"
-        backfill(cluster, self.pristine, work / "scratch")
+        self.pristine = pristine or work / "pristine"
+        if pristine is None:
+            backfill(cluster, self.pristine, work / "scratch")
         self.copies = 0
+
+    @classmethod
+    def shared(cls, cluster: Cluster, work: Path, shared: Path) -> History:
+        """Backfilled once per test run into `shared`, whichever pytest-xdist worker gets there first (the others
+        wait on the lock, then serve copies of the same blocks): the session cluster is not generated twice."""
+        shared.mkdir(parents=True, exist_ok=True)
+        with (shared / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (shared / "done").exists():
+                backfill(cluster, shared / "pristine", shared / "scratch")
+                (shared / "done").touch()
+        return cls(cluster, work, shared / "pristine")
 
     def blocks(self) -> dict[str, tuple[int, int]]:
         """Block directory → (minTime, maxTime) in milliseconds, from each block's meta.json."""
