@@ -122,8 +122,7 @@ def print_teams(chargeback: Chargeback) -> None:
         f"{chargeback.memory_gib_hours_charged:,.1f}",
         f"{totals.storage_gib_hours:,.1f}",
         f"{totals.network_gib:,.2f}",
-        *amounts(chargeback.total_costs.total, sum(line.idle_share for line in chargeback.lines),
-                 sum(line.shared_share for line in chargeback.lines)),
+        *amounts(chargeback.total_costs.total, chargeback.idle_share, chargeback.shared_share),
         style="bold",
     )  # fmt: skip
     stdout.print(table)

@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,6 +221,14 @@ def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start:
     )
 
 
+def stored_nodes(repository: Repository, request: ReportRequest, clusters: Iterable[str], start: datetime,
+                 end: datetime) -> list[NodeHour]:  # fmt: skip
+    """The ledger's node-hours of [start, end) for the clusters; none read for direct charges (nothing uses them)."""
+    if request.report.full_cost is None:
+        return []
+    return [node for cluster in clusters for node in repository.load_nodes(cluster, request.source, start, end)]
+
+
 def node_costs_of(request: ReportRequest, nodes: Sequence[NodeHour]) -> dict[NodeKey, NodeHourCost]:
     """The nodes' hourly costs under the report's pricing (none for direct charges: nothing needs them)."""
     if request.report.full_cost is None:
@@ -260,8 +268,7 @@ def previous_total(
     ]
     if not rows:
         return None
-    nodes = [node for cluster in clusters
-             for node in repository.load_nodes(cluster, request.source, before.start, before.end)]  # fmt: skip
+    nodes = stored_nodes(repository, request, clusters, before.start, before.end)
     priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end,
                      node_costs_of(request, nodes))  # fmt: skip
     return before.name, priced.total_allocated
@@ -439,9 +446,8 @@ def run_report(
         completeness = ledger.completeness(period.start, period.end, until, combined(knowns))
         stored_rows = [row for cluster in sources
                        for row in repository.load_hours(cluster, request.source, period.start, until)]  # fmt: skip
-        stored_nodes = [node for cluster in sources
-                        for node in repository.load_nodes(cluster, request.source, period.start, until)]  # fmt: skip
-        chargeback = build_chargeback(stored_rows, request, completeness, stored_nodes)
+        nodes = stored_nodes(repository, request, sources, period.start, until)
+        chargeback = build_chargeback(stored_rows, request, completeness, nodes)
         chargeback = dataclasses.replace(chargeback, previous_period=previous_total(repository, request, sources))
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         idle_mappings = attribute.unmatched(stored_rows, request.mappings)

@@ -175,6 +175,14 @@ class Chargeback:
         return math.fsum(line.total_allocated for line in self.lines)
 
     @property
+    def idle_share(self) -> float:
+        return math.fsum(line.idle_share for line in self.lines)
+
+    @property
+    def shared_share(self) -> float:
+        return math.fsum(line.shared_share for line in self.lines)
+
+    @property
     def cpu_core_hours_charged(self) -> float:
         return sum(line.cpu_core_hours_charged for line in self.lines)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -153,8 +152,8 @@ def summary(report: Chargeback) -> dict[str, Any]:
             **_quantities(totals, report.basis),
             "cost": _costs(
                 report.total_costs,
-                math.fsum(line.idle_share for line in report.lines),
-                math.fsum(line.shared_share for line in report.lines),
+                report.idle_share,
+                report.shared_share,
             ),
         },
         "teams": [
