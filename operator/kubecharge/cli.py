@@ -26,6 +26,7 @@ from kubecharge.errors import InputError, KubechargeError
 from kubecharge.jobs import produce_report, s3_options
 from kubecharge.publish.exports import verify as verify_export
 from kubecharge.publish.objectstore import open_store
+from kubecharge.render.tables import iso
 from kubecharge.settings import load_settings
 
 app = typer.Typer(
@@ -138,6 +139,31 @@ def print_teams(chargeback: Chargeback) -> None:
             + (f", compute on no known node {cost.unplaced:,.2f}" if cost.unplaced else "")
             + f"; idle {cost.idle:,.2f} ({chargeback.idle_mode})"
         )
+    print_outlook(chargeback)
+
+
+def print_outlook(chargeback: Chargeback) -> None:
+    """The forecast, budgets and anomalies, a line each: what a team lead looks for first."""
+    outlook, currency = chargeback.outlook, chargeback.currency
+    if outlook is None:
+        return
+    found = outlook.cluster_forecast
+    if found is not None:
+        stdout.print(f"Forecast at the period's end (as of {iso(outlook.as_of)}): {found.cost:,.2f} {currency} "
+                     f"(80 % interval {found.lower:,.2f}–{found.upper:,.2f})", soft_wrap=True)  # fmt: skip
+    for use in outlook.budgets:
+        if use.problem is not None:
+            stderr.print(f"[bold yellow]warning:[/] TeamMapping budget of team {use.team}: {use.problem}",
+                         highlight=False, soft_wrap=True)  # fmt: skip
+            continue
+        ratio = f"{100 * use.used_ratio:.1f}%" if use.used_ratio is not None else "n/a"
+        ahead = (f", forecast {use.forecast:,.2f} ({100 * use.forecast_ratio:.1f}%)"
+                 if use.forecast is not None and use.forecast_ratio is not None else "")  # fmt: skip
+        stdout.print(f"Budget {use.team}: {use.actual:,.2f} of {use.budget:,.2f} {currency} used ({ratio}){ahead}"
+                     + (" — forecast over budget" if use.forecast_exceeded else ""), soft_wrap=True)  # fmt: skip
+    for item in outlook.anomalies:
+        stdout.print(f"Anomaly {item.day}: {item.subject} cost {item.cost:,.2f} {currency}, usually "
+                     f"{item.expected:,.2f} (range {item.lower:,.2f}–{item.upper:,.2f})", soft_wrap=True)  # fmt: skip
 
 
 def parse_moment(text: str | None) -> datetime | None:

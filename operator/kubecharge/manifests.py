@@ -21,8 +21,10 @@ from typing import Any, cast
 import yaml
 from openapi_schema_validator import OAS30Validator
 
+from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
 from kubecharge.domain.names import dns_label_problem, metric_label_name
+from kubecharge.domain.outlook import DEFAULT_THRESHOLDS
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.reports import (
     ConfigMapOutput,
@@ -209,7 +211,13 @@ def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
         display_name=spec.get("displayName"),
         cost_center=spec.get("costCenter"),
         owners=tuple(spec.get("owners") or ()),
-        budget=Budget(Decimal(str(budget["monthly"])), budget["currency"]) if budget else None,
+        budget=Budget(
+            Decimal(str(budget["monthly"])),
+            budget["currency"],
+            tuple(sorted({int(t) for t in budget.get("thresholds") or DEFAULT_THRESHOLDS})),
+        )
+        if budget
+        else None,
         clusters=frozenset(spec.get("clusters") or ()),
         raw={"name": document["metadata"]["name"], "spec": dict(spec)},
     )
@@ -278,6 +286,18 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
         clusters=tuple(spec.get("clusters") or ()),
         suspend=bool(spec.get("suspend", False)),
         cost_model=_cost_model(spec["costModel"]) if spec.get("costModel") is not None else None,
+        anomalies=_anomaly_rules(spec.get("anomalies") or {}),
+    )
+
+
+def _anomaly_rules(rules: Mapping[str, Any]) -> AnomalyRules | None:
+    if not rules.get("enabled", True):
+        return None
+    defaults = AnomalyRules()
+    return AnomalyRules(
+        spread_factor=float(rules.get("spreadFactor", defaults.spread_factor)),
+        min_change_ratio=float(rules.get("minChangePercent", 100 * defaults.min_change_ratio)) / 100,
+        min_cost=float(rules.get("minCost", defaults.min_cost)),
     )
 
 

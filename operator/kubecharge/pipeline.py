@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kubecharge import __version__, allocate, attribute, pricing, rollup
+from kubecharge import __version__, allocate, attribute, outlook, pricing, rollup
 from kubecharge.collect import bills
 from kubecharge.collect.bills import FocusBill
 from kubecharge.collect.chunks import collect_chunks
@@ -31,6 +31,7 @@ from kubecharge.domain.charges import Chargeback, TeamInfo
 from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.nodes import NodeHour
+from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
@@ -73,6 +74,8 @@ class ReportResult:
     hours_replaced: int  # hours written to the ledger by this run
     mapping_conflicts: dict[str, list[str]] = field(default_factory=dict)
     unmatched_mappings: list[str] = field(default_factory=list)  # TeamMappings that claimed no namespace
+    newest_hour: datetime | None = None  # the newest hour with data in the ledger (ingest latency)
+    duplicate_series_ratio: float | None = None  # copies of pod series collapsed in the last hour (an SLI)
 
 
 def source_name(url: str) -> str:
@@ -184,6 +187,7 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
                 mapping.owners,
                 float(budget.monthly) if budget else None,
                 budget.currency if budget else None,
+                budget.thresholds if budget else (),
             )
     return info
 
@@ -236,6 +240,18 @@ def node_costs_of(request: ReportRequest, nodes: Sequence[NodeHour]) -> dict[Nod
     return pricing.node_hour_costs(nodes, request.report.pricing, request.node_bill)
 
 
+def held_history(source: UsageSource, start: datetime, end: datetime, known: Mapping[datetime, HourCompleteness],
+                 policy: CollectionPolicy) -> list[datetime]:  # fmt: skip
+    """Hours of the history before the period that the ledger lacks and Prometheus holds. Which it holds is asked
+    once from `up` alone (cheap); hours it does not hold are not recorded, so a fresh database over a Prometheus
+    with six weeks of data ends up with the same history as a long-running one."""
+    missing = ledger.hours_to_collect(start, end, known, dataclasses.replace(policy, recollect=False))
+    held: set[datetime] = set()
+    for first, last in ledger.ranges(missing, outlook.HISTORY_PROBE_HOURS):
+        held |= {hour for hour, seen in source.scrape_completeness(first, last).items() if seen.observed}
+    return [hour for hour in missing if hour in held]
+
+
 def build_chargeback(
     rows: Sequence[NamespaceHour], request: ReportRequest, completeness: Completeness | None = None,
     nodes: Sequence[NodeHour] = (),
@@ -243,16 +259,38 @@ def build_chargeback(
     """The priced period, with the same lines per UTC day (each hour attributed once, for both)."""
     attributed = attribute.attribute(rows, request.mappings)
     node_costs = node_costs_of(request, nodes)
-    by_day: dict[datetime, list[AttributedHour]] = {}
-    for item in attributed:
-        by_day.setdefault(item.row.hour_start.replace(hour=0), []).append(item)
-    for key in node_costs:  # a day with nodes but no usage still has their (idle) cost
-        by_day.setdefault(key[2].replace(hour=0), [])
     start, end = request.period.start, request.period.end
-    days = tuple(_priced(request, items, max(day, start), min(day + timedelta(days=1), end), node_costs)
-                 for day, items in sorted(by_day.items()))  # fmt: skip
+    days = priced_days(request, attributed, node_costs, start, end)
     return dataclasses.replace(_priced(request, attributed, start, end, node_costs), completeness=completeness,
                                days=days, generated_at=datetime.now(UTC))  # fmt: skip
+
+
+def priced_days(request: ReportRequest, attributed: Sequence[AttributedHour],
+                node_costs: Mapping[NodeKey, NodeHourCost], start: datetime, end: datetime
+                ) -> tuple[Chargeback, ...]:  # fmt: skip
+    """Each UTC day of [start, end) with data priced on its own, as the daily CSV shows it."""
+    by_day: dict[datetime, list[AttributedHour]] = {}
+    for item in attributed:
+        if start <= item.row.hour_start < end:
+            by_day.setdefault(item.row.hour_start.replace(hour=0), []).append(item)
+    for key in node_costs:  # a day with nodes but no usage still has their (idle) cost
+        if start <= key[2] < end:
+            by_day.setdefault(key[2].replace(hour=0), [])
+    return tuple(_priced(request, items, max(day, start), min(day + timedelta(days=1), end), node_costs)
+                 for day, items in sorted(by_day.items()))  # fmt: skip
+
+
+def outlook_of(chargeback: Chargeback, request: ReportRequest, history: Sequence[NamespaceHour],
+               node_costs: Mapping[NodeKey, NodeHourCost], known: Mapping[datetime, HourCompleteness],
+               since: datetime, until: datetime) -> Outlook:  # fmt: skip
+    """Forecasts, budgets and anomalies from the ledger's history [since, until): the days before the period are
+    priced as the period's own days are, so baselines and forecasts speak of the same costs as the report."""
+    attributed = attribute.attribute(history, request.mappings)
+    before = priced_days(request, attributed, node_costs, since, request.period.start)
+    hourly = pricing.hourly_costs(attributed, request.report.charge_basis, request.report.pricing)
+    return outlook.outlook(
+        chargeback, (*before, *chargeback.days), hourly, known, request.period, until, request.report.anomalies
+    )
 
 
 def previous_total(
@@ -418,11 +456,13 @@ def run_report(
         )
     run_id = repository.start_run(run_record(request, queries))
     hours_queried = hours_replaced = 0
+    since = period.start - outlook.HISTORY  # the baselines' and forecasts' history, before the period
     try:
         plans = {}
         for cluster in sources:
-            known = repository.known_hours(cluster, request.source, period.start, until)
-            hours = ledger.hours_to_collect(period.start, until, known, policy)
+            known = repository.known_hours(cluster, request.source, since, until)
+            hours = held_history(sources[cluster], since, period.start, known, policy)
+            hours += ledger.hours_to_collect(period.start, until, known, policy)
             plans[cluster] = list(ledger.ranges(hours, request.chunk_hours))
         total, done = sum(len(chunks) for chunks in plans.values()), 0
         collected_at = datetime.now(UTC)
@@ -441,14 +481,25 @@ def run_report(
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            knowns[cluster] = repository.known_hours(cluster, request.source, period.start, until)
-            check_observed(knowns[cluster], period.start, until, cluster if len(sources) > 1 else None)
-        completeness = ledger.completeness(period.start, period.end, until, combined(knowns))
-        stored_rows = [row for cluster in sources
-                       for row in repository.load_hours(cluster, request.source, period.start, until)]  # fmt: skip
-        nodes = stored_nodes(repository, request, sources, period.start, until)
+            knowns[cluster] = repository.known_hours(cluster, request.source, since, until)
+            check_observed({hour: seen for hour, seen in knowns[cluster].items() if hour >= period.start},
+                           period.start, until, cluster if len(sources) > 1 else None)  # fmt: skip
+        known_hours = combined(knowns)
+        completeness = ledger.completeness(period.start, period.end, until, known_hours)
+        history = [row for cluster in sources
+                   for row in repository.load_hours(cluster, request.source, since, until)]  # fmt: skip
+        stored_rows = [row for row in history if row.hour_start >= period.start]
+        history_nodes = stored_nodes(repository, request, sources, since, until)
+        nodes = [node for node in history_nodes if node.hour_start >= period.start]
         chargeback = build_chargeback(stored_rows, request, completeness, nodes)
-        chargeback = dataclasses.replace(chargeback, previous_period=previous_total(repository, request, sources))
+        chargeback = dataclasses.replace(
+            chargeback, previous_period=previous_total(repository, request, sources),
+            outlook=outlook_of(chargeback, request, history, node_costs_of(request, history_nodes), known_hours,
+                               since, until),
+        )  # fmt: skip
+        newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
+        duplicates = [found for source_of in sources.values()
+                      if (found := source_of.duplicate_series_ratio(until - HOUR, until)) is not None]  # fmt: skip
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         idle_mappings = attribute.unmatched(stored_rows, request.mappings)
         files = render_all(chargeback)
@@ -466,4 +517,14 @@ def run_report(
         hours_replaced=hours_replaced,
         completeness=tables.completeness_record(completeness),
     )
-    return ReportResult(chargeback, files, run_id, hours_queried, hours_replaced, overlaps, idle_mappings)
+    return ReportResult(
+        chargeback,
+        files,
+        run_id,
+        hours_queried,
+        hours_replaced,
+        overlaps,
+        idle_mappings,
+        newest,
+        max(duplicates, default=None),
+    )

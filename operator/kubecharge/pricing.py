@@ -22,6 +22,8 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+import pandas as pd
+
 from kubecharge.domain.charges import ChargeLine, ClusterCost, Costs, NodeTypeHours
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.reports import NodeMatch, Pricing
@@ -56,6 +58,19 @@ def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pri
         totals[key] = totals.get(key, ResourceQuantities()) + item.row.quantities
     return [_line(key, quantities, basis, line_costs(quantities, basis, pricing))
             for key, quantities in sorted(totals.items())]  # fmt: skip
+
+
+def hourly_costs(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> pd.DataFrame:
+    """Direct cost at list prices per team and hour (`team`, `hour_start`, `cost`): the shape of a team's day,
+    which forecasts use to tell how much of today is still to come."""
+    prices = list_prices(pricing)
+    teams, hours, costs = [], [], []
+    for item in attributed:
+        teams.append(item.team)
+        hours.append(item.row.hour_start)
+        costs.append(math.fsum(item.row.quantities.charged(r, basis) * prices[r.key] for r in RESOURCES))
+    frame = pd.DataFrame({"team": teams, "hour_start": hours, "cost": costs})
+    return frame.groupby(["team", "hour_start"])["cost"].sum().reset_index()
 
 
 def _line(key: tuple[str, str, str], quantities: ResourceQuantities, basis: ChargeBasis, costs: Costs) -> ChargeLine:

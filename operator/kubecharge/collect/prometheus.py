@@ -163,6 +163,9 @@ class PrometheusSource:
                 measures[_hour_start(timestamp)][measure] = round(float(value))
         return {hour: HourCompleteness(**found) for hour, found in measures.items()}
 
+    def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
+        return self.largest_value("duplicate_series_ratio", self.queries.duplicate_series_ratio, start, end)
+
     def largest_value(self, question: str, query: str, start: datetime, end: datetime) -> float | None:
         """The largest value of an hourly range query over the whole hours of [start, end), if it has any."""
         if end - start < timedelta(hours=1):

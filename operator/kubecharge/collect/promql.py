@@ -224,6 +224,12 @@ def build(settings: QuerySettings) -> QuerySet:
             f"count_over_time({selector(settings.namespace_labels_metric, labels=state)}[{GAUGE_WINDOW}])"
         ),
         "scrape_completeness": scrape_completeness(cadvisor_up, state_up),
+        # Copies of a pod's series (kube-state-metrics replicas or shards, Prometheus replicas) that the queries
+        # collapse, as a share of all its series in the hour: an SLI, not a figure of the report.
+        "duplicate_series_ratio": (
+            f"1 - count(count by (namespace, pod, uid) (count_over_time({placed_pods}[{GAUGE_WINDOW}]))) "
+            f"/ count(count_over_time({placed_pods}[{GAUGE_WINDOW}]))"
+        ),
         # Where each pod ran: a pod is bound to one node for life (node="" only while unscheduled).
         "pod_nodes": (
             f"max by ({pod}, node) (max_over_time({placed_pods}[{GAUGE_WINDOW}]))"

@@ -36,3 +36,8 @@ class UsageSource(Protocol):
         them whether a new answer may replace a stored hour; hours without any `up` sample are absent.
         """
         ...
+
+    def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
+        """The largest share, per hour of [start, end), of kube-state-metrics' pod series that were copies (other
+        replicas, shards, Prometheus replicas) and were collapsed: a pipeline SLI. None: no such series."""
+        ...

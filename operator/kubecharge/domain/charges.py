@@ -8,6 +8,7 @@ from datetime import datetime
 
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.mappings import UNALLOCATED
+from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
 IDLE = "__idle__"  # the team and namespace of the idle row
@@ -98,6 +99,7 @@ class TeamInfo:
     owners: tuple[str, ...] = ()
     monthly_budget: float | None = None
     budget_currency: str | None = None
+    budget_thresholds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Chargeback:
     node_types: tuple[NodeTypeHours, ...] = ()
     idle_mode: str | None = None  # show | distribute under full-cost allocation, None for direct charges
     shared_namespaces: tuple[str, ...] = ()
+    outlook: Outlook | None = None  # forecasts, budgets and anomalies (from the ledger's history too)
 
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""

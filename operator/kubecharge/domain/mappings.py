@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 
+from kubecharge.domain.outlook import DEFAULT_THRESHOLDS
+
 UNALLOCATED = "unallocated"
 
 
@@ -39,6 +41,7 @@ class LabelSelector:
 class Budget:
     monthly: Decimal
     currency: str
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS  # percent of the budget, each raising one Event per period
 
 
 @dataclass(frozen=True)

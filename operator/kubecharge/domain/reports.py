@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.usage import ChargeBasis
 
@@ -101,6 +102,7 @@ class UsageReportSpec:
     clusters: tuple[str, ...] = ()  # cluster label values to report on; empty: the operator's own cluster
     suspend: bool = False
     cost_model: CostModel | None = None
+    anomalies: AnomalyRules | None = field(default_factory=AnomalyRules)  # None: not looked for
 
     @property
     def full_cost(self) -> CostModel | None:

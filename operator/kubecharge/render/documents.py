@@ -74,6 +74,12 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         team["owners"] = list(info.owners) if info else []
         team["slack"] = _slack(by_team[team["team"]].quantities, report.prices)
         team["lines"] = []
+    forecasts = {item["team"]: item for item in (data["forecast"] or {}).get("teams", [])}
+    budgets = {use["team"]: use for use in data["budgets"]}
+    for team in data["teams"]:
+        team["forecast"] = forecasts.get(team["team"])
+        team["budget"] = budgets.get(team["team"])
+        team["anomalies"] = [item for item in data["anomalies"] if item["team"] == team["team"]]
     teams = {team["team"]: team for team in data["teams"]}
     for line, charge in zip(data["lines"], report.lines, strict=True):
         line["slack"] = _slack(charge.quantities, report.prices)

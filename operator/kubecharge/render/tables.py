@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
+from kubecharge.domain.forecast import Forecast
 from kubecharge.domain.ledger import Completeness
+from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.resources import RESOURCES, Resource, Scope
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
@@ -177,7 +179,38 @@ def summary(report: Chargeback) -> dict[str, Any]:
             }
             for line in report.lines
         ],
+        **outlook_record(report.outlook, report.cluster),
     }
+
+
+def _forecast(found: Forecast) -> dict[str, Any]:
+    return {"cost": found.cost, "lower": found.lower, "upper": found.upper, "actual": found.actual,
+            "historyDays": found.history_days, "method": found.method}  # fmt: skip
+
+
+def outlook_record(outlook: Outlook | None, cluster: str) -> dict[str, Any]:
+    if outlook is None:
+        return {"asOf": None, "forecast": None, "budgets": [], "anomalies": []}
+    forecast = None
+    if outlook.cluster_forecast is not None or outlook.forecasts:
+        forecast = {
+            "teams": [{"team": team, **_forecast(found)} for team, found in sorted(outlook.forecasts.items())],
+            "cluster": _forecast(outlook.cluster_forecast) if outlook.cluster_forecast is not None else None,
+        }
+    budgets = [
+        {"team": use.team, "monthly": use.monthly, "budget": use.budget, "currency": use.currency,
+         "actual": use.actual, "forecast": use.forecast, "usedRatio": use.used_ratio,
+         "forecastRatio": use.forecast_ratio, "thresholds": list(use.thresholds), "reached": list(use.reached),
+         "forecastExceeded": use.forecast_exceeded, "problem": use.problem}
+        for use in outlook.budgets
+    ]  # fmt: skip
+    anomalies = [
+        {"cluster": found.cluster or cluster, "namespace": found.namespace, "team": found.team,
+         "day": found.day.isoformat(), "cost": found.cost, "expected": found.expected, "lower": found.lower,
+         "upper": found.upper}
+        for found in outlook.anomalies
+    ]  # fmt: skip
+    return {"asOf": iso(outlook.as_of), "forecast": forecast, "budgets": budgets, "anomalies": anomalies}
 
 
 def chargeback_json(report: Chargeback) -> bytes:

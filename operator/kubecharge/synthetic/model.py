@@ -26,7 +26,10 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
   for part of the period: more than one `up` per instance;
 - the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
   / `pod` target label on kube-state-metrics series that lack their own);
-- a namespace relabelled mid-period, one created mid-period, and namespaces no team claims.
+- a namespace relabelled mid-period, one created mid-period, and namespaces no team claims;
+- optionally (`Size(seasonal=True)`), a team whose namespaces follow a weekly pattern, a slow ramp, and injected
+  anomalies (a day at three times the cost, a day without any pod): the truth the forecasts and anomaly
+  detection are judged against (`Cluster.anomalies`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from random import Random
 from typing import TypeVar
 
@@ -266,6 +269,15 @@ class Replica:
     last_slot: int
 
 
+@dataclass(frozen=True)
+class InjectedAnomaly:
+    """A day the generator made unusual on purpose: `spike` (three times the usual cost) or `outage` (no pods)."""
+
+    namespace: str
+    day: date
+    kind: str
+
+
 @dataclass
 class Cluster:
     start: datetime
@@ -284,6 +296,7 @@ class Cluster:
     replicas: list[Replica] = field(default_factory=list)
     external_labels: dict[str, str] = field(default_factory=dict)  # e.g. {"cluster": "east"} in a shared querier
     dcgm_targets: dict[str, ScrapeTarget] = field(default_factory=dict)  # by GPU node name: dcgm-exporter
+    anomalies: list[InjectedAnomaly] = field(default_factory=list)  # the seasonal team's injected unusual days
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:
@@ -473,6 +486,7 @@ class Size:
     nodes: int = 4
     gpu_nodes: int = 2  # a GPU node pool (g5.12xlarge, dcgm-exporter) with training pods on it
     autoscaled_node: bool = True  # a spot node that joins and leaves mid-period, with pods of its own
+    seasonal: bool = False  # the `shop` team: weekly patterns, a slow ramp and injected anomalies (`SEASONAL`)
 
 
 # Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
@@ -940,6 +954,13 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
             trainer.gpu_uuids = gpu_node.gpu_uuids[used : used + count]
             used += count
 
+    anomalies: list[InjectedAnomaly] = []
+    if size.seasonal:
+        shop = [ns(name, "shop") for name in SEASONAL]
+        namespaces.extend(shop)
+        anomalies = _seasonal_workloads(shop, nodes, start, slots, step_seconds, Random(seed * 6007 + 11), pods)
+        mappings.append(_mapping("shop", "shop", namespaces=list(SEASONAL), cost_center="CC-1007"))
+
     jitter = min(2.0, step_seconds / 8)
     for target in [*state_metrics, *kubelets.values(), *resources.values(), *dcgm.values()]:
         # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
@@ -949,8 +970,66 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         target.jitter_seconds = jitter
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
-        mappings, replicas=replicas, dcgm_targets=dcgm,
+        mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies,
     )  # fmt: skip
+
+
+# The seasonal team's namespaces: (weekly pattern?, growth per day, injected anomalies as (day index, kind)).
+# Anomalies fall on weekdays (one drawn on a weekend moves to the Monday) from the third week on, so each is
+# judged against at least one earlier same weekday (a series is judged from its tenth day).
+SEASONAL: dict[str, tuple[bool, float, tuple[tuple[int, str], ...]]] = {
+    "shop-web": (True, 0.0, ()),  # only its weekly pattern: never anomalous
+    "shop-api": (True, 0.0, ((16, "spike"), (36, "outage"))),
+    "shop-batch": (False, 0.015, ()),  # a slow ramp (+1.5 % of its first day per day): never anomalous
+    "shop-jobs": (True, 0.005, ((22, "outage"), (31, "spike"), (39, "spike"))),
+}
+WEEKDAY_FACTORS = (1.0, 1.05, 1.1, 1.05, 0.95, 0.5, 0.4)  # Monday .. Sunday: quiet weekends
+SPIKE_FACTOR = 3.0
+
+
+def _seasonal_workloads(
+    namespaces: list[Namespace], nodes: list[Node], start: datetime, slots: int, step_seconds: int, rng: Random,
+    pods: list[Pod],
+) -> list[InjectedAnomaly]:  # fmt: skip
+    """Two replicas per namespace whose usage (far above their small requests, so usage is what they cost)
+    follows the namespace's weekly pattern and ramp; on a spike day it is three times that, on an outage day the
+    namespace has no pod at all (the old pods end at midnight, new ones start the next midnight)."""
+    ids = _Ids(rng)
+    slots_per_day = 86400 // step_seconds
+    first_day = (start - datetime(1970, 1, 1, tzinfo=start.tzinfo)).days
+    day_of_slot = np.arange(slots) // slots_per_day
+    weekday = (first_day + day_of_slot + 3) % 7  # 1970-01-01 was a Thursday
+    days = max(1, math.ceil(slots / slots_per_day))
+    injected = []
+    for namespace in namespaces:
+        weekly, growth, events = SEASONAL[namespace.name]
+        factor = np.asarray(WEEKDAY_FACTORS)[weekday] if weekly else np.ones(slots)
+        factor = factor * (1.0 + growth * day_of_slot)
+        outages = []
+        for day, kind in events:
+            weekday_of = (first_day + day + 3) % 7
+            day += 7 - weekday_of if weekday_of >= 5 else 0
+            if day >= days:  # a shorter cluster has fewer of them
+                continue
+            injected.append(InjectedAnomaly(namespace.name, (start + timedelta(days=day)).date(), kind))
+            if kind == "spike":
+                factor = np.where(day_of_slot == day, factor * SPIKE_FACTOR, factor)
+            else:
+                outages.append(day)
+        bounds = [0, *sorted({b for day in outages for b in (day * slots_per_day, (day + 1) * slots_per_day)}), slots]
+        lives = [(a, b) for a, b in itertools.pairwise(bounds) if b > a and a // slots_per_day not in outages]
+        for replica in range(2):
+            cpu = _curve(rng, slots, step_seconds, 2.0, 0.3) * factor
+            memory = _curve(rng, slots, step_seconds, 4.0 * BYTES_PER_GIB, 0.1) * factor
+            for life, (first, last) in enumerate(lives):
+                app = Container("app", f"registry.example.com/{namespace.name}:4.{rng.randint(0, 9)}", 0.05,
+                                64 * MIB, cpu, memory, [Incarnation(ids.container_id(), first, last)])  # fmt: skip
+                finished = last if last < slots else None
+                pods.append(Pod(namespace.name, f"{namespace.name}-{replica}-{life}-{rng.getrandbits(20):05x}",
+                                ids.uid(), nodes[replica % len(nodes)], "burstable", first, first, finished,
+                                "Succeeded", last, [app], sandbox_id=ids.container_id(),
+                                network_bytes_per_second=_curve(rng, slots, step_seconds, 1e5, 0.5)))  # fmt: skip
+    return sorted(injected, key=lambda a: (a.day, a.namespace))
 
 
 def _mapping(

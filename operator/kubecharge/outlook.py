@@ -1,0 +1,108 @@
+"""The outlook stage: from the days of the ledger's history priced as the report prices them, each team's
+forecast for the period in progress, its budget use, and the days whose cost looks wrong.
+
+Only days whose every hour is in the ledger with data count — as history for a forecast, as a baseline, or to be
+judged: a day of missing data is not a day of zero cost. The idle line is the cluster's, not a team's: it is in
+the cluster's forecast and in no team's or namespace's series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from kubecharge.domain import forecast as forecasting
+from kubecharge.domain.anomalies import AnomalyRules, detect
+from kubecharge.domain.charges import IDLE, Chargeback
+from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.outlook import Outlook, budget_uses
+from kubecharge.domain.periods import HOUR, Period
+
+HISTORY = timedelta(days=forecasting.HISTORY_DAYS)  # before the period: four weeks of baselines and of fit
+HISTORY_PROBE_HOURS = 24 * 31  # hours of `up` asked at once when looking for what Prometheus still holds
+CLUSTER = "__cluster__"  # the key of the cluster's own series in the hourly profile
+
+
+def usable_days(known: Mapping[datetime, HourCompleteness]) -> set[date]:
+    """The UTC days whose 24 hours all have data."""
+    hours_per_day: dict[date, int] = {}
+    for hour, seen in known.items():
+        if seen.observed:
+            hours_per_day[hour.date()] = hours_per_day.get(hour.date(), 0) + 1
+    return {day for day, count in hours_per_day.items() if count == 24}
+
+
+def daily_costs(days: Sequence[Chargeback]) -> pd.DataFrame:
+    """One row per cluster, team, namespace and day: the allocated cost of the line that day (idle left out)."""
+    rows = [(line.cluster, line.team, line.namespace, day.period_start.date(), line.total_allocated)
+            for day in days for line in day.lines if line.team != IDLE]  # fmt: skip
+    return pd.DataFrame(rows, columns=["cluster", "team", "namespace", "day", "cost"])
+
+
+def _shape(hourly: pd.DataFrame, before: datetime) -> dict[str, dict[tuple[int, int], float]]:
+    """Per team (and the cluster), cost summed per (weekday, hour of day) over the hours before `before`."""
+    earlier = hourly[hourly["hour_start"] < before]
+    if earlier.empty:
+        return {}
+    stamps = pd.to_datetime(earlier["hour_start"], utc=True)
+    frame = earlier.assign(weekday=stamps.dt.weekday, hour=stamps.dt.hour)
+    everyone = frame.assign(team=CLUSTER)
+    sums = pd.concat([frame, everyone]).groupby(["team", "weekday", "hour"])["cost"].sum()
+    shapes: dict[str, dict[tuple[int, int], float]] = {}
+    for (team, weekday, hour), cost in zip(sums.index.to_list(), sums.to_list(), strict=True):
+        shapes.setdefault(str(team), {})[(int(weekday), int(hour))] = float(cost)
+    return shapes
+
+
+def _history(costs: pd.Series, usable: set[date], today: date) -> dict[date, float]:
+    """A series' cost on each usable day before today, from its first day with a cost (0 where it had none)."""
+    seen = costs[costs > 0]
+    if seen.empty:
+        return {}
+    first = min(seen.index)
+    return {day: float(costs.get(day, 0.0)) for day in sorted(usable) if first <= day < today}
+
+
+def outlook(
+    chargeback: Chargeback,
+    days: Sequence[Chargeback],
+    hourly: pd.DataFrame,
+    known: Mapping[datetime, HourCompleteness],
+    period: Period,
+    until: datetime,
+    rules: AnomalyRules | None,
+) -> Outlook:
+    """The outlook of `chargeback` as of `until` (the end of its last complete hour). `days` are the history's
+    and the period's days priced one by one; `hourly` the direct cost per team and hour (`hourly_costs`)."""
+    usable = usable_days(known)
+    daily = daily_costs(days)
+    period_end = min(until, period.end)
+    judged = {day for day in usable
+              if period.start.date() <= day and datetime.combine(day, datetime.min.time(), until.tzinfo)
+              + timedelta(days=1) <= period_end}  # fmt: skip
+    anomalies = tuple(detect(daily, usable, judged, rules)) if rules is not None else ()
+    actual = {team.team: team.total_allocated for team in chargeback.teams() if team.team != IDLE}
+    forecasts: dict[str, forecasting.Forecast] = {}
+    cluster_forecast = None
+    if until < period.end:  # a period that is over has no forecast
+        today = until.date()
+        days_left = [today + timedelta(days=n) for n in range(1, (period.end - HOUR).date().toordinal()
+                                                                 - today.toordinal() + 1)]  # fmt: skip
+        shapes = _shape(hourly, datetime.combine(today, datetime.min.time(), until.tzinfo))
+        per_team = daily.groupby(["team", "day"])["cost"].sum()
+        for team in sorted(set(actual) | set(per_team.index.get_level_values(0))):
+            costs = per_team.loc[team] if team in per_team.index.get_level_values(0) else pd.Series(dtype=float)
+            left = forecasting.share_left(shapes.get(team, {}), today.weekday(), until.hour)
+            found = forecasting.forecast(_history(costs, usable, today), actual.get(team, 0.0), today, left, days_left)
+            if found is not None:
+                forecasts[team] = found
+        totals = pd.Series({day.period_start.date(): day.total_allocated for day in days})
+        left = forecasting.share_left(shapes.get(CLUSTER, {}), today.weekday(), until.hour)
+        cluster_forecast = forecasting.forecast(_history(totals, usable, today), chargeback.total_allocated, today,
+                                                left, days_left)  # fmt: skip
+    budgets = {info.team: (info.monthly_budget, info.budget_currency or chargeback.currency, info.budget_thresholds)
+               for info in chargeback.teams_info.values() if info.monthly_budget is not None}  # fmt: skip
+    uses = budget_uses(budgets, actual, forecasts, chargeback.currency, period.kind, period.start, period.end)
+    return Outlook(until, forecasts, cluster_forecast, uses, anomalies)
