@@ -16,7 +16,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus
-from kubecharge.synthetic.model import Cluster, Truth, build_cluster, truth
+from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 from tests.history import History
 from tests.postgres import fresh_database, throwaway_postgres
 
@@ -35,13 +35,42 @@ def cluster_truth(cluster: Cluster) -> Truth:
     return truth(cluster)
 
 
+def _run_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The run's base folder, shared by the pytest-xdist workers (their own folders' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
 @pytest.fixture(scope="session")
 def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> History:
     """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed).
-    Under pytest-xdist the workers share one backfill in the run's base folder (their own folders' parent)."""
-    base = tmp_path_factory.getbasetemp()
-    run_root = base if worker_id == "master" else base.parent
-    return History.shared(cluster, tmp_path_factory.mktemp("history"), run_root / "session-history")
+    Under pytest-xdist the workers share one backfill in the run's base folder."""
+    root = _run_root(tmp_path_factory, worker_id)
+    return History.shared(cluster, tmp_path_factory.mktemp("history"), root / "session-history")
+
+
+SEASONAL_START = datetime(2026, 9, 1, tzinfo=UTC)
+SEASONAL_DAYS = 42
+
+
+@pytest.fixture(scope="session")
+def seasonal_cluster() -> Cluster:
+    """Six weeks of the seasonal team (weekly patterns, a ramp, injected anomalies) beside the designed traps
+    (without the designed namespaces' plain pods), scraped every 10 minutes: sized for the suite."""
+    size = Size(pods_per_namespace=0, nodes=2, gpu_nodes=0, autoscaled_node=False, seasonal=True)
+    return build_cluster(SEASONAL_START, days=SEASONAL_DAYS, step_seconds=600, size=size)
+
+
+@pytest.fixture(scope="session")
+def seasonal_truth(seasonal_cluster: Cluster) -> Truth:
+    return truth(seasonal_cluster)
+
+
+@pytest.fixture(scope="session")
+def seasonal_history(seasonal_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> History:
+    root = _run_root(tmp_path_factory, worker_id)
+    return History.shared(seasonal_cluster, tmp_path_factory.mktemp("seasonal"), root / "seasonal-history",
+                          hours_per_window=504)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -25,14 +25,14 @@ class History:
         self.copies = 0
 
     @classmethod
-    def shared(cls, cluster: Cluster, work: Path, shared: Path) -> History:
+    def shared(cls, cluster: Cluster, work: Path, shared: Path, hours_per_window: int = 24) -> History:
         """Backfilled once per test run into `shared`, whichever pytest-xdist worker gets there first (the others
         wait on the lock, then serve copies of the same blocks): the session cluster is not generated twice."""
         shared.mkdir(parents=True, exist_ok=True)
         with (shared / "lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (shared / "done").exists():
-                backfill(cluster, shared / "pristine", shared / "scratch")
+                backfill(cluster, shared / "pristine", shared / "scratch", hours_per_window=hours_per_window)
                 (shared / "done").touch()
         return cls(cluster, work, shared / "pristine")
 

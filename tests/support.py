@@ -7,12 +7,16 @@ import io
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from kubecharge.cli import app
+from kubecharge.domain.reports import Pricing
+from kubecharge.synthetic.model import Truth
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,3 +84,25 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Each truth quantity charged under the default basis (max) and its price field in `Pricing` (at the defaults).
+PRICED_TRUTH = {
+    "cpu_core_hours_max": "cpu_core_hour",
+    "memory_gib_hours_max": "memory_gib_hour",
+    "gpu_hours_request": "gpu_hour",
+    "storage_gib_hours": "storage_gib_hour",
+    "network_gib": "network_gib",
+}
+
+
+def truth_cost(quantities: Mapping[str, float]) -> float:
+    """What the quantities cost at the default list prices under the default basis, worked out from the truth."""
+    prices = Pricing()
+    return sum(quantities.get(q, 0.0) * float(getattr(prices, field)) for q, field in PRICED_TRUTH.items())
+
+
+def truth_costs_by(truth: Truth, start: datetime, end: datetime, namespace: bool = False) -> dict[str, float]:
+    """Direct cost per team (or namespace) over [start, end), from the truth."""
+    grouped = truth.by_namespace(start, end) if namespace else truth.by_team(start, end)
+    return {key: truth_cost(values) for key, values in grouped.items()}

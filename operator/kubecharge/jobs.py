@@ -7,7 +7,7 @@ import dataclasses
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -88,8 +88,7 @@ def produce_report(
     requested = list(clusters or spec.clusters)
     if len(requested) == 1:  # one cluster by name: also this cluster's name where the series carry none
         settings = settings.model_copy(update={"cluster_name": requested[0]})
-    # As of T: the hours that ended by T (they have settled since, when T is past).
-    now = min(as_of + timedelta(seconds=settings.settle_seconds) if as_of else datetime.now(UTC), datetime.now(UTC))
+    now = min(as_of or datetime.now(UTC), datetime.now(UTC))
     repository = Repository(db)
     try:
         try:

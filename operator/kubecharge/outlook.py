@@ -47,7 +47,7 @@ def _shape(hourly: pd.DataFrame, before: datetime) -> dict[str, dict[tuple[int, 
     if earlier.empty:
         return {}
     stamps = pd.to_datetime(earlier["hour_start"], utc=True)
-    frame = earlier.assign(weekday=stamps.dt.weekday, hour=stamps.dt.hour)
+    frame = earlier.assign(weekday=stamps.dt.day_of_week, hour=stamps.dt.hour)
     everyone = frame.assign(team=CLUSTER)
     sums = pd.concat([frame, everyone]).groupby(["team", "weekday", "hour"])["cost"].sum()
     shapes: dict[str, dict[tuple[int, int], float]] = {}

@@ -56,6 +56,41 @@ class OperatorMetrics:
             [*labels, "period"], registry=self.registry,
         )  # fmt: skip
 
+        per_team = [*labels, "period", "team"]
+        self.team_cost = Gauge(
+            "kubecharge_team_cost", "A team's cost in a period so far (allocated under full cost), in the report's "
+            "currency.", per_team, registry=self.registry,
+        )  # fmt: skip
+        self.team_cost_forecast = Gauge(
+            "kubecharge_team_cost_forecast", "A team's forecast cost at the end of a period in progress.",
+            per_team, registry=self.registry,
+        )  # fmt: skip
+        self.budget_used_ratio = Gauge(
+            "kubecharge_budget_used_ratio", "A team's cost so far over its budget for the current period.",
+            [*labels, "team"], registry=self.registry,
+        )  # fmt: skip
+        self.budget_forecast_ratio = Gauge(
+            "kubecharge_budget_forecast_ratio", "A team's forecast cost over its budget for the current period.",
+            [*labels, "team"], registry=self.registry,
+        )  # fmt: skip
+        self.cost_anomalies = Gauge(
+            "kubecharge_cost_anomalies", "Anomalous days (namespaces and teams) in the current period.",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.cost_anomalies_raised_total = Counter(
+            "kubecharge_cost_anomalies_raised_total", "Cost anomalies raised as Events (each once).",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.ingest_latency_seconds = Gauge(
+            "kubecharge_ingest_latency_seconds", "Age of the newest hour with data in the ledger (an SLI: how far "
+            "behind the charges are).", labels, registry=self.registry,
+        )  # fmt: skip
+        self.duplicate_series_ratio = Gauge(
+            "kubecharge_duplicate_series_ratio", "Share of kube-state-metrics pod series that were copies "
+            "(replicas, shards, Prometheus replicas) collapsed in the last hour (an SLI).", labels,
+            registry=self.registry,
+        )  # fmt: skip
+
     def observe_query(self, question: str, seconds: float, ok: bool) -> None:
         self.prometheus_query_seconds.labels(question).observe(seconds)
         if not ok:

@@ -36,7 +36,7 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0005" in output
+    assert "0001 -> 0006" in output
     assert _dump(engine) == before  # every rollup kept, to the bit
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()

@@ -59,6 +59,10 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         return {name: {"apiVersion": body["apiVersion"], "kind": body["kind"],
                        "metadata": {"name": name}, "spec": dict(body.get("spec") or {})}}  # fmt: skip
 
+    @kopf.index(GROUP, VERSION, "usagereports", id="report_currencies", registry=registry)
+    def report_currencies(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, str]:
+        return {f"{namespace}/{name}": str(((body.get("spec") or {}).get("pricing") or {}).get("currency", "USD"))}
+
     @kopf.index("", "v1", "namespaces", id="namespace_labels", registry=registry)
     def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
         return {name: dict(labels)}
@@ -67,7 +71,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     @kopf.timer(GROUP, VERSION, "teammappings", interval=settings.mapping_interval_seconds, registry=registry)  # type: ignore[arg-type]
     def mapping_timer(
         name: str, patch: kopf.Patch, body: kopf.Body, memo: kopf.Memo, team_mappings: kopf.Index[str, Any],
-        namespace_labels: kopf.Index[str, dict[str, str]], **_: Any,
+        namespace_labels: kopf.Index[str, dict[str, str]], report_currencies: kopf.Index[str, str], **_: Any,
     ) -> None:  # fmt: skip
         state: OperatorState = memo["state"]
         problems = schema_errors("TeamMapping", body)
@@ -80,15 +84,21 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             return
         mappings = valid_mappings(_bodies(team_mappings))
         labels = {key: next(iter(namespace_labels[key])) for key in namespace_labels}
-        fresh = mapping_status(name, mappings, labels, state.clock(), state.settings.cluster_name)
+        currencies = {key: next(iter(report_currencies[key])) for key in report_currencies}
+        fresh = mapping_status(name, mappings, labels, state.clock(), state.settings.cluster_name, currencies)
         old = dict(body.get("status") or {})
         if fresh["conflicts"] and fresh["conflicts"] != old.get("conflicts"):
             kopf.warn(body, reason="MappingConflict",
                       message="; ".join(f"{c['namespace']} claimed by {', '.join(c['claimedBy'])}, "
                                         f"{c['winner']} wins" for c in fresh["conflicts"]))  # fmt: skip
+        budget = [c for c in fresh["conditions"] if c["type"] == "BudgetComparable"]
+        if budget and budget[0]["status"] == "False" and budget[0]["message"] != _budget_message(old):
+            kopf.warn(body, reason="BudgetCurrencyMismatch", message=budget[0]["message"])
         if {k: old.get(k) for k in ("matchedNamespaces", "conflicts")} != {
             k: fresh[k] for k in ("matchedNamespaces", "conflicts")
-        } or old.get("observedGeneration") != body["metadata"].get("generation"):
+        } or old.get("observedGeneration") != body["metadata"].get("generation") or (
+            (budget[0]["message"] if budget else None) != _budget_message(old)
+        ):
             patch.status.update(fresh, observedGeneration=body["metadata"].get("generation"))
 
     @kopf.timer(GROUP, VERSION, "usagereports", interval=settings.report_interval_seconds, registry=registry)  # type: ignore[arg-type]
@@ -104,6 +114,11 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         await reconcile_report(body, patch, memo["state"], _bodies(team_mappings), logger)
 
     return registry
+
+
+def _budget_message(status: Mapping[str, Any]) -> str | None:
+    found = [c for c in status.get("conditions") or [] if c.get("type") == "BudgetComparable"]
+    return str(found[0].get("message")) if found else None
 
 
 def replica_identity(settings: Settings) -> str:

@@ -20,9 +20,11 @@ def mapping_status(
     namespace_labels: Mapping[str, Mapping[str, str]],
     now: datetime,
     cluster: str | None = None,
+    report_currencies: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Status for mapping `name`: namespaces it wins, and every namespace it shares with another mapping, in this
-    operator's own `cluster` (a mapping limited to other clusters claims nothing here)."""
+    operator's own `cluster` (a mapping limited to other clusters claims nothing here); with a budget, whether
+    every UsageReport (`report_currencies`: namespace/name → currency) prices in the budget's currency."""
     matched: list[str] = []
     conflicts: list[dict[str, Any]] = []
     if cluster is not None:
@@ -49,4 +51,19 @@ def mapping_status(
          "message": "" if matched else "matches no namespace now: check spec.namespaces, namespaceSelector and "
                                        "namespacePatterns", "lastTransitionTime": stamp},
     ]  # fmt: skip
+    own = next((mapping for mapping in mappings if mapping.name == name), None)
+    if own is not None and own.budget is not None:
+        conditions.append(budget_condition(own.budget.currency, report_currencies or {}, stamp))
     return {"matchedNamespaces": matched, "conflicts": conflicts, "conditions": conditions}
+
+
+def budget_condition(currency: str, report_currencies: Mapping[str, str], stamp: str) -> dict[str, str]:
+    """`BudgetComparable`: False when a UsageReport prices in another currency (no report converts budgets)."""
+    other = sorted(f"{report} ({priced})" for report, priced in report_currencies.items() if priced != currency)
+    if other:
+        return {"type": "BudgetComparable", "status": "False", "reason": "CurrencyMismatch",
+                "message": f"the budget is in {currency} but UsageReport {', '.join(other)} prices in another "
+                           f"currency; kubecharge never converts: those reports do not compare this budget (give "
+                           "it in the reports' currency)", "lastTransitionTime": stamp}  # fmt: skip
+    return {"type": "BudgetComparable", "status": "True", "reason": "SameCurrency",
+            "message": f"every UsageReport prices in {currency}", "lastTransitionTime": stamp}  # fmt: skip

@@ -19,8 +19,10 @@ import kopf
 
 from kubecharge import schedule
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
+from kubecharge.domain.periods import HOUR
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.handlers.notices import notices_of
 from kubecharge.handlers.periods import PeriodOutcome, run_period
 from kubecharge.handlers.state import OperatorState
 from kubecharge.handlers.status import (
@@ -73,6 +75,58 @@ def _record_restatements(
                           f"{outcome.result.chargeback.currency}")  # fmt: skip
     if fresh:
         patch.status["restatements"] = [*(status.get("restatements") or []), *fresh][-20:]
+
+
+def _record_outlook(state: OperatorState, spec: UsageReportSpec, outcomes: list[PeriodOutcome], now: datetime) -> None:
+    """Cost per team and period, and the current period's budget use, anomalies and pipeline SLIs, as
+    self-metrics (what the chart's Grafana dashboard draws)."""
+    metrics, labels = state.metrics, (spec.namespace, spec.name)
+    for outcome in outcomes:
+        if outcome.result is None:
+            continue
+        chargeback, period = outcome.result.chargeback, outcome.run.period.name
+        for summary_of in chargeback.teams():
+            metrics.team_cost.labels(*labels, period, summary_of.team).set(summary_of.total_allocated)
+        for team, found in (chargeback.outlook.forecasts.items() if chargeback.outlook else ()):
+            metrics.team_cost_forecast.labels(*labels, period, team).set(found.cost)
+    current = outcomes[-1].result if outcomes else None
+    if current is None:
+        return
+    outlook = current.chargeback.outlook
+    for use in outlook.budgets if outlook else ():
+        if use.used_ratio is not None:
+            metrics.budget_used_ratio.labels(*labels, use.team).set(use.used_ratio)
+        if use.forecast_ratio is not None:
+            metrics.budget_forecast_ratio.labels(*labels, use.team).set(use.forecast_ratio)
+    metrics.cost_anomalies.labels(*labels).set(len(outlook.anomalies) if outlook else 0)
+    if current.newest_hour is not None:
+        latency = (now - (current.newest_hour + HOUR)).total_seconds()
+        metrics.ingest_latency_seconds.labels(*labels).set(max(latency, 0.0))
+    if current.duplicate_series_ratio is not None:
+        metrics.duplicate_series_ratio.labels(*labels).set(current.duplicate_series_ratio)
+
+
+async def _raise_notices(
+    body: kopf.Body, state: OperatorState, spec: UsageReportSpec, outcomes: list[PeriodOutcome], logger: Any
+) -> None:
+    """Budget and anomaly Events, each raised once ever: the ledger's `notices` decides which are new. A notice
+    the database cannot record now is not raised now; the next run raises it."""
+    found = [notice for outcome in outcomes if outcome.result is not None
+             for notice in notices_of(outcome.result.chargeback)]  # fmt: skip
+    if not found:
+        return
+    try:
+        claimed = set(await asyncio.to_thread(state.repository.claim_notices, f"{spec.namespace}/{spec.name}",
+                                              [notice.key for notice in found]))  # fmt: skip
+    except KubechargeError as error:
+        logger.warning(f"budget and anomaly Events wait for the next run: {error}")
+        return
+    for notice in found:
+        if notice.key not in claimed:
+            continue
+        (kopf.warn if notice.warning else kopf.info)(body, reason=notice.reason, message=notice.message)
+        if notice.reason == "CostAnomaly":
+            state.metrics.cost_anomalies_raised_total.labels(spec.namespace, spec.name).inc()
 
 
 def _backoff(state: OperatorState, uid: str) -> float:
@@ -278,6 +332,8 @@ async def _run_periods(
         if current_data is not None and current_data.hours_elapsed:
             ratio = current_data.hours_collected / current_data.hours_elapsed
             state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(ratio)
+    _record_outlook(state, spec, outcomes, now)
+    await _raise_notices(body, state, spec, outcomes, logger)
     for outcome in outcomes:
         if outcome.result is None:
             continue

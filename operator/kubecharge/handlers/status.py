@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from kubecharge.domain.charges import Chargeback
 from kubecharge.handlers.periods import PeriodOutcome
-from kubecharge.render.tables import completeness_record, iso
+from kubecharge.render.tables import completeness_record, iso, outlook_record
 
 
 def now_text(moment: datetime) -> str:
@@ -94,8 +95,23 @@ def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
         coverage=chargeback.coverage,
         completeness=completeness_record(chargeback.completeness),
         topTeams=[{"team": t.team, "cost": t.total_allocated} for t in chargeback.teams()[:5]],
+        **outlook_status(chargeback),
     )  # fmt: skip
     return status
+
+
+def outlook_status(chargeback: Chargeback) -> dict[str, Any]:
+    """What `kubectl get usagereports -o yaml` says of where the period is heading: the cluster's forecast (the
+    FORECAST column), each budget's use and the period's latest anomalies (the full lists are in the report)."""
+    record = outlook_record(chargeback.outlook, chargeback.cluster)
+    forecast = record["forecast"] or {}
+    found = forecast.get("cluster")
+    return {
+        "forecast": {key: found[key] for key in ("cost", "lower", "upper")} if found else None,
+        "budgets": [{key: use[key] for key in ("team", "budget", "actual", "usedRatio", "forecast", "forecastRatio",
+                                               "reached", "problem")} for use in record["budgets"]],
+        "anomalies": record["anomalies"][-10:],
+    }  # fmt: skip
 
 
 def merge_outputs(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], keep: int = 12) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
 from kubecharge.store import schema
-from kubecharge.store.tables import HourlyUsage, LedgerHour, NodeHourRecord, ReportRun, RunLease
+from kubecharge.store.tables import HourlyUsage, LedgerHour, NodeHourRecord, Notice, ReportRun, RunLease
 
 _NODE_AMOUNTS = (("cpu", "cpu_cores"), ("memory", "memory_gib"), ("gpu", "gpus"))  # resource key → column suffix
 
@@ -336,6 +336,28 @@ class Repository:
                     return current.holder if current is not None else "another replica"
 
         result: str | None = self._guard(write, f"take the run lease {name}")
+        return result
+
+    def claim_notices(self, report: str, keys: Sequence[str]) -> list[str]:
+        """The keys of `keys` this call is the first to claim for `report` (in order): each is one INSERT that the
+        primary key lets only one caller win, ever; raise an Event for those, and only those."""
+
+        def write() -> list[str]:
+            with Session(self.engine) as session:
+                taken = set(session.exec(select(Notice.key).where(col(Notice.report) == report)))
+            claimed = []
+            for key in dict.fromkeys(keys):
+                if key in taken:
+                    continue
+                try:
+                    with Session(self.engine) as session, session.begin():
+                        session.add(Notice(report=report, key=key, raised_at=datetime.now(UTC)))
+                    claimed.append(key)
+                except IntegrityError:  # another replica claimed it a moment ago
+                    continue
+            return claimed
+
+        result: list[str] = self._guard(write, f"claim the notices of {report}")
         return result
 
     def release_lease(self, name: str, holder: str) -> None:

@@ -107,6 +107,16 @@ class ReportRun(SQLModel, table=True):
     runner: str = Field(default="", max_length=253)  # the replica (pod) or CLI that made the run
 
 
+class Notice(SQLModel, table=True):
+    """An Event a report raised once (a budget threshold, an anomaly) and must not raise again."""
+
+    __tablename__ = "notices"
+
+    report: str = Field(primary_key=True, max_length=512)
+    key: str = Field(primary_key=True, max_length=512)
+    raised_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class RunLease(SQLModel, table=True):
     """Which replica runs a report now, and until when (renewed while the run progresses)."""
 
