@@ -272,3 +272,31 @@ def test_jittered_scrapes_at_15_and_30_seconds_match_truth(
         end,
     )
     assert naive > 1.9 * memory
+
+
+def test_the_duplicate_series_sli_counts_the_copies_of_replicas(prometheus_url: str, cluster: Cluster) -> None:
+    """Each hour's share of kube-state-metrics pod series that were copies: a second exporter replica and a
+    second Prometheus replica each double every pod's series while they run (shards split pods, never copy)."""
+    source = PrometheusSource(prometheus_url, promql.build(QuerySettings()))
+    per_hour = 3600 // cluster.step_seconds
+    exporter = next(t for t in cluster.state_metrics_targets if t.last_slot is not None)  # the HA replica
+    replica = cluster.replicas[0]
+    checked = 0
+    for hour in range(cluster.slots // per_hour):
+        first, last = hour * per_hour, (hour + 1) * per_hour
+        if any(first < edge < last for edge in (exporter.first_slot, exporter.last_slot, replica.first_slot,
+                                                replica.last_slot, *state_reshards(cluster))):  # fmt: skip
+            continue  # a copy that runs part of the hour: not a whole number of copies
+        copies = (1 + (exporter.first_slot <= first and last <= (exporter.last_slot or 0))) * (
+            1 + (replica.first_slot <= first and last <= replica.last_slot))  # fmt: skip
+        if hour % 4:
+            continue  # every fourth hour is plenty
+        start = cluster.start + timedelta(hours=hour)
+        measured = source.duplicate_series_ratio(start, start + timedelta(hours=1))
+        assert measured == pytest.approx(1 - 1 / copies, abs=1e-9), (hour, copies)
+        checked += copies > 1
+    assert checked >= 3  # hours with one, and with two, kinds of copies
+
+
+def state_reshards(cluster: Cluster) -> list[int]:
+    return [slot for target in cluster.state_metrics_targets for slot in target.reshard_slots]

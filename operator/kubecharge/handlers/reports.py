@@ -99,6 +99,7 @@ def _record_outlook(state: OperatorState, spec: UsageReportSpec, outcomes: list[
         if use.forecast_ratio is not None:
             metrics.budget_forecast_ratio.labels(*labels, use.team).set(use.forecast_ratio)
     metrics.cost_anomalies.labels(*labels).set(len(outlook.anomalies) if outlook else 0)
+    metrics.cost_anomalies_raised_total.labels(*labels)  # shown from 0, before the first anomaly is raised
     if current.newest_hour is not None:
         latency = (now - (current.newest_hour + HOUR)).total_seconds()
         metrics.ingest_latency_seconds.labels(*labels).set(max(latency, 0.0))
