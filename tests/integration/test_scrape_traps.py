@@ -281,13 +281,14 @@ def test_the_duplicate_series_sli_counts_the_copies_of_replicas(prometheus_url: 
     per_hour = 3600 // cluster.step_seconds
     exporter = next(t for t in cluster.state_metrics_targets if t.last_slot is not None)  # the HA replica
     replica = cluster.replicas[0]
+    exporter_last = exporter.last_slot or cluster.slots
     checked = 0
     for hour in range(cluster.slots // per_hour):
         first, last = hour * per_hour, (hour + 1) * per_hour
-        if any(first < edge < last for edge in (exporter.first_slot, exporter.last_slot, replica.first_slot,
+        if any(first < edge < last for edge in (exporter.first_slot, exporter_last, replica.first_slot,
                                                 replica.last_slot, *state_reshards(cluster))):  # fmt: skip
             continue  # a copy that runs part of the hour: not a whole number of copies
-        copies = (1 + (exporter.first_slot <= first and last <= (exporter.last_slot or 0))) * (
+        copies = (1 + (exporter.first_slot <= first and last <= exporter_last)) * (
             1 + (replica.first_slot <= first and last <= replica.last_slot))  # fmt: skip
         if hour % 4:
             continue  # every fourth hour is plenty

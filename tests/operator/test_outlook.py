@@ -83,6 +83,14 @@ def events(kube: Kube, *reasons: str, period: str = "2026-10") -> list[str]:
                   if e.reason in reasons and re.search(rf"(^| ){period}\b", e.message))  # fmt: skip
 
 
+def wait_events(kube: Kube, count: int, *reasons: str, period: str = "2026-10") -> list[str]:
+    def probe() -> list[str] | None:
+        found = events(kube, *reasons, period=period)
+        return found if len(found) == count else None
+
+    return wait_for(probe, what=f"{count} {'/'.join(reasons)} Events of {period}")
+
+
 def two_more_runs(settings: Settings) -> None:
     before = runs(settings)
     wait_for(lambda: runs(settings) >= before + 2, what="two more report runs")
@@ -132,21 +140,18 @@ def test_budget_and_anomaly_events_are_raised_once_through_reruns_and_a_restart(
         assert "EUR" in budgets["search"]["problem"]
         assert status["forecast"]["cost"] > status["totals"]["cost"]
 
-        reached = wait_for(lambda: len(events(kube, "BudgetThresholdReached")) == 2 and
-                           events(kube, "BudgetThresholdReached"), what="two threshold Events")  # fmt: skip
+        reached = wait_events(kube, 2, "BudgetThresholdReached")
         assert all("team payments" in message for message in reached)
         assert ["50%" in reached[0], "75%" in reached[1]] == [True, True]
         assert len(events(kube, "BudgetForecastExceeded")) == 1
         # October's injected anomalies of the days before NOW, each once (and the team-level days too).
         injected = [a for a in seasonal_cluster.anomalies if OCTOBER.date() <= a.day < NOW.date()]
         assert len(injected) == 2
-        anomalies = wait_for(lambda: events(kube, "CostAnomaly"), what="anomaly Events")
-        assert len(anomalies) == len(status["anomalies"])
+        anomalies = wait_events(kube, len(status["anomalies"]), "CostAnomaly")
         for item in injected:
             assert sum(f"{item.day}: namespace {item.namespace} " in message for message in anomalies) == 1
         # September (the period before, final) was computed too: over budget from its first days, no forecast.
-        september = wait_for(lambda: len(found := events(kube, "BudgetThresholdReached", period="2026-09")) == 4
-                             and found, what="September's Events")  # fmt: skip
+        september = wait_events(kube, 4, "BudgetThresholdReached", period="2026-09")
         assert ["past the 100% threshold" in m for m in september].count(True) == 1
         assert events(kube, "BudgetForecastExceeded", period="2026-09") == []
         first = events(kube, "BudgetThresholdReached", "BudgetForecastExceeded", "CostAnomaly")
@@ -163,8 +168,7 @@ def test_budget_and_anomaly_events_are_raised_once_through_reruns_and_a_restart(
         assert events(kube, "BudgetThresholdReached", "BudgetForecastExceeded", "CostAnomaly") == first
         # A lower budget: 90 % is reached now, and only that threshold is new.
         kube.patch_mapping("payments", {"spec": {"budget": {"monthly": round(spent / 0.93, 6), "currency": "USD"}}})
-        latest = wait_for(lambda: len(events(kube, "BudgetThresholdReached")) == 3 and
-                          events(kube, "BudgetThresholdReached"), what="the 90 % Event")  # fmt: skip
+        latest = wait_events(kube, 3, "BudgetThresholdReached")
         assert sum("90%" in message for message in latest) == 1
         two_more_runs(settings)
         assert len(events(kube, "BudgetThresholdReached")) == 3
