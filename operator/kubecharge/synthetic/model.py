@@ -983,6 +983,7 @@ SEASONAL: dict[str, tuple[bool, float, tuple[tuple[int, str], ...]]] = {
     "shop-batch": (False, 0.015, ()),  # a slow ramp (+1.5 % of its first day per day): never anomalous
     "shop-jobs": (True, 0.005, ((22, "outage"), (31, "spike"), (39, "spike"))),
 }
+ANOMALY_CYCLE_DAYS = 42  # a longer cluster has the same anomalies again every six weeks
 WEEKDAY_FACTORS = (1.0, 1.05, 1.1, 1.05, 0.95, 0.5, 0.4)  # Monday .. Sunday: quiet weekends
 SPIKE_FACTOR = 3.0
 
@@ -1006,7 +1007,7 @@ def _seasonal_workloads(
         factor = np.asarray(WEEKDAY_FACTORS)[weekday] if weekly else np.ones(slots)
         factor = factor * (1.0 + growth * day_of_slot)
         outages = []
-        for day, kind in events:
+        for day, kind in ((day + cycle, kind) for cycle in range(0, days, ANOMALY_CYCLE_DAYS) for day, kind in events):
             weekday_of = (first_day + day + 3) % 7
             day += 7 - weekday_of if weekday_of >= 5 else 0
             if day >= days:  # a shorter cluster has fewer of them
