@@ -35,18 +35,18 @@ def cluster_truth(cluster: Cluster) -> Truth:
     return truth(cluster)
 
 
-def _run_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """The run's base folder, shared by the pytest-xdist workers (their own folders' parent)."""
+@pytest.fixture(scope="session")
+def run_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The run's base folder, shared by the pytest-xdist workers (their own folders' parent): what is backfilled
+    there is backfilled once per run."""
     base = tmp_path_factory.getbasetemp()
     return base if worker_id == "master" else base.parent
 
 
 @pytest.fixture(scope="session")
-def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> History:
-    """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed).
-    Under pytest-xdist the workers share one backfill in the run's base folder."""
-    root = _run_root(tmp_path_factory, worker_id)
-    return History.shared(cluster, tmp_path_factory.mktemp("history"), root / "session-history")
+def history(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, run_root: Path) -> History:
+    """The cluster's history as blocks never served: each Prometheus of the tests serves a copy (some trimmed)."""
+    return History.shared(cluster, tmp_path_factory.mktemp("history"), run_root / "session-history")
 
 
 SEASONAL_START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -67,9 +67,8 @@ def seasonal_truth(seasonal_cluster: Cluster) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def seasonal_history(seasonal_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> History:
-    root = _run_root(tmp_path_factory, worker_id)
-    return History.shared(seasonal_cluster, tmp_path_factory.mktemp("seasonal"), root / "seasonal-history",
+def seasonal_history(seasonal_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, run_root: Path) -> History:
+    return History.shared(seasonal_cluster, tmp_path_factory.mktemp("seasonal"), run_root / "seasonal-history",
                           hours_per_window=504)  # fmt: skip
 
 

@@ -4,6 +4,8 @@ carrying its `cluster` label; the `identity` mapping applies in east only."""
 from __future__ import annotations
 
 import copy
+import fcntl
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +36,9 @@ class TwoClusters:
 
 
 @contextmanager
-def two_clusters(start: datetime, work: Path, days: float = 1) -> Iterator[TwoClusters]:
+def two_clusters(start: datetime, work: Path, shared: Path, days: float = 1) -> Iterator[TwoClusters]:
+    """The two clusters in a Prometheus of their own. Their blocks are backfilled once per test run into `shared`
+    (by whichever pytest-xdist worker gets there first, under a lock) and each caller serves a copy."""
     built = {}
     for name, seed in (("east", 7), ("west", 23)):
         # Node pools (GPUs, an autoscaled node) are not what two clusters check: fewer series to backfill.
@@ -42,8 +46,16 @@ def two_clusters(start: datetime, work: Path, days: float = 1) -> Iterator[TwoCl
             start, days=days, step_seconds=60, seed=seed, size=Size(gpu_nodes=0, autoscaled_node=False)
         )
         cluster.cluster_name, cluster.external_labels = name, {"cluster": name}
-        backfill(cluster, work / "tsdb", work / f"scratch-{name}")
         built[name] = cluster
+    shared = shared / f"{start:%Y%m%d}-{days}"
+    shared.mkdir(parents=True, exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").exists():
+            for name, cluster in built.items():
+                backfill(cluster, shared / "pristine", shared / f"scratch-{name}")
+            (shared / "done").touch()
+    shutil.copytree(shared / "pristine", work / "tsdb")
     mappings = copy.deepcopy(built["east"].team_mappings)
     for mapping in mappings:
         if mapping["spec"]["team"] == ONLY_EAST:  # type: ignore[index]

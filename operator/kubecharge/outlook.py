@@ -22,7 +22,7 @@ from kubecharge.domain.periods import HOUR, Period
 
 HISTORY = timedelta(days=forecasting.HISTORY_DAYS)  # before the period: four weeks of baselines and of fit
 HISTORY_PROBE_HOURS = 24 * 31  # hours of `up` asked at once when looking for what Prometheus still holds
-CLUSTER = "__cluster__"  # the key of the cluster's own series in the hourly profile
+CLUSTER = ("", "")  # the key of the cluster's own series in the hourly profile
 
 
 def usable_days(known: Mapping[datetime, HourCompleteness]) -> set[date]:
@@ -41,18 +41,22 @@ def daily_costs(days: Sequence[Chargeback]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cluster", "team", "namespace", "day", "cost"])
 
 
-def _shape(hourly: pd.DataFrame, before: datetime) -> dict[str, dict[tuple[int, int], float]]:
-    """Per team (and the cluster), cost summed per (weekday, hour of day) over the hours before `before`."""
+Shapes = dict[tuple[str, str], dict[tuple[int, int], float]]
+
+
+def _shape(hourly: pd.DataFrame, before: datetime) -> Shapes:
+    """Per namespace (cluster, namespace) and for the cluster, cost summed per (weekday, hour of day) over the
+    hours before `before`."""
     earlier = hourly[hourly["hour_start"] < before]
     if earlier.empty:
         return {}
     stamps = pd.to_datetime(earlier["hour_start"], utc=True)
     frame = earlier.assign(weekday=stamps.dt.day_of_week, hour=stamps.dt.hour)
-    everyone = frame.assign(team=CLUSTER)
-    sums = pd.concat([frame, everyone]).groupby(["team", "weekday", "hour"])["cost"].sum()
-    shapes: dict[str, dict[tuple[int, int], float]] = {}
-    for (team, weekday, hour), cost in zip(sums.index.to_list(), sums.to_list(), strict=True):
-        shapes.setdefault(str(team), {})[(int(weekday), int(hour))] = float(cost)
+    everyone = frame.assign(cluster=CLUSTER[0], namespace=CLUSTER[1])
+    sums = pd.concat([frame, everyone]).groupby(["cluster", "namespace", "weekday", "hour"])["cost"].sum()
+    shapes: Shapes = {}
+    for (cluster, namespace, weekday, hour), cost in zip(sums.index.to_list(), sums.to_list(), strict=True):
+        shapes.setdefault((str(cluster), str(namespace)), {})[(int(weekday), int(hour))] = float(cost)
     return shapes
 
 
@@ -91,13 +95,18 @@ def outlook(
         days_left = [today + timedelta(days=n) for n in range(1, (period.end - HOUR).date().toordinal()
                                                                  - today.toordinal() + 1)]  # fmt: skip
         shapes = _shape(hourly, datetime.combine(today, datetime.min.time(), until.tzinfo))
-        per_team = daily.groupby(["team", "day"])["cost"].sum()
-        for team in sorted(set(actual) | set(per_team.index.get_level_values(0))):
-            costs = per_team.loc[team] if team in per_team.index.get_level_values(0) else pd.Series(dtype=float)
-            left = forecasting.share_left(shapes.get(team, {}), today.weekday(), until.hour)
-            found = forecasting.forecast(_history(costs, usable, today), actual.get(team, 0.0), today, left, days_left)
+        projections: dict[str, list[forecasting.Projection]] = {}
+        latest = daily.sort_values("day").groupby(["cluster", "namespace"])
+        for (cluster, namespace), rows in latest:  # the days left of a namespace go to its team of now
+            left = forecasting.share_left(shapes.get((str(cluster), str(namespace)), {}), today.weekday(), until.hour)
+            found = forecasting.project(_history(rows.set_index("day")["cost"], usable, today), today, left,
+                                        days_left)  # fmt: skip
             if found is not None:
-                forecasts[team] = found
+                projections.setdefault(str(rows["team"].iloc[-1]), []).append(found)
+        for team in sorted(set(actual) | set(projections)):
+            combined = forecasting.combine(actual.get(team, 0.0), projections.get(team, []))
+            if combined is not None:
+                forecasts[team] = combined
         totals = pd.Series({day.period_start.date(): day.total_allocated for day in days})
         left = forecasting.share_left(shapes.get(CLUSTER, {}), today.weekday(), until.hour)
         cluster_forecast = forecasting.forecast(_history(totals, usable, today), chargeback.total_allocated, today,

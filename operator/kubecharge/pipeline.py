@@ -287,26 +287,31 @@ def outlook_of(chargeback: Chargeback, request: ReportRequest, history: Sequence
     priced as the period's own days are, so baselines and forecasts speak of the same costs as the report."""
     attributed = attribute.attribute(history, request.mappings)
     before = priced_days(request, attributed, node_costs, since, request.period.start)
-    hourly = pricing.hourly_costs(attributed, request.report.charge_basis, request.report.pricing)
+    in_progress = until < request.period.end  # only a forecast needs the hours' shape
+    hourly = pricing.hourly_costs(attributed if in_progress else (), request.report.charge_basis,
+                                  request.report.pricing)  # fmt: skip
     return outlook.outlook(
         chargeback, (*before, *chargeback.days), hourly, known, request.period, until, request.report.anomalies
     )
 
 
-def previous_total(
-    repository: Repository, request: ReportRequest, clusters: Mapping[str, Any]
-) -> tuple[str, float] | None:
-    """The period before this one, priced at this report's prices from what the ledger holds (None when it holds
-    nothing of it, or the period is a custom range): a team lead's first question is "more or less than last time?"."""
-    if request.period.kind is PeriodKind.CUSTOM:
+def previous_period(period: Period) -> Period | None:
+    """The period a report is compared with (none for a custom range)."""
+    return None if period.kind is PeriodKind.CUSTOM else period.previous()
+
+
+def previous_total(request: ReportRequest, rows: Sequence[NamespaceHour], nodes: Sequence[NodeHour]
+                   ) -> tuple[str, float] | None:  # fmt: skip
+    """The period before this one, priced at this report's prices from what the ledger holds of it (`rows` and
+    `nodes` may hold more; None when it holds nothing of it, or the period is a custom range): a team lead's first
+    question is "more or less than last time?"."""
+    before = previous_period(request.period)
+    if before is None:
         return None
-    before = request.period.previous()
-    rows = [
-        row for cluster in clusters for row in repository.load_hours(cluster, request.source, before.start, before.end)
-    ]
+    rows = [row for row in rows if before.start <= row.hour_start < before.end]
     if not rows:
         return None
-    nodes = stored_nodes(repository, request, clusters, before.start, before.end)
+    nodes = [node for node in nodes if before.start <= node.hour_start < before.end]
     priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end,
                      node_costs_of(request, nodes))  # fmt: skip
     return before.name, priced.total_allocated
@@ -486,14 +491,17 @@ def run_report(
                            period.start, until, cluster if len(sources) > 1 else None)  # fmt: skip
         known_hours = combined(knowns)
         completeness = ledger.completeness(period.start, period.end, until, known_hours)
-        history = [row for cluster in sources
-                   for row in repository.load_hours(cluster, request.source, since, until)]  # fmt: skip
+        before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
+        first = min(since, before.start) if before is not None else since
+        loaded = [row for cluster in sources for row in repository.load_hours(cluster, request.source, first, until)]
+        loaded_nodes = stored_nodes(repository, request, sources, first, until)
+        history = [row for row in loaded if row.hour_start >= since]
+        history_nodes = [node for node in loaded_nodes if node.hour_start >= since]
         stored_rows = [row for row in history if row.hour_start >= period.start]
-        history_nodes = stored_nodes(repository, request, sources, since, until)
         nodes = [node for node in history_nodes if node.hour_start >= period.start]
         chargeback = build_chargeback(stored_rows, request, completeness, nodes)
         chargeback = dataclasses.replace(
-            chargeback, previous_period=previous_total(repository, request, sources),
+            chargeback, previous_period=previous_total(request, loaded, loaded_nodes),
             outlook=outlook_of(chargeback, request, history, node_costs_of(request, history_nodes), known_hours,
                                since, until),
         )  # fmt: skip

@@ -20,8 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
+from operator import attrgetter
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from kubecharge.domain.charges import ChargeLine, ClusterCost, Costs, NodeTypeHours
@@ -61,16 +63,16 @@ def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pri
 
 
 def hourly_costs(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> pd.DataFrame:
-    """Direct cost at list prices per team and hour (`team`, `hour_start`, `cost`): the shape of a team's day,
-    which forecasts use to tell how much of today is still to come."""
+    """Direct cost at list prices per namespace and hour (`cluster`, `namespace`, `hour_start`, `cost`): the shape
+    of a namespace's day, which forecasts use to tell how much of today is still to come."""
     prices = list_prices(pricing)
-    teams, hours, costs = [], [], []
-    for item in attributed:
-        teams.append(item.team)
-        hours.append(item.row.hour_start)
-        costs.append(math.fsum(item.row.quantities.charged(r, basis) * prices[r.key] for r in RESOURCES))
-    frame = pd.DataFrame({"team": teams, "hour_start": hours, "cost": costs})
-    return frame.groupby(["team", "hour_start"])["cost"].sum().reset_index()
+    charged = {r.charged_columns[basis.value]: prices[r.key] for r in RESOURCES}
+    quantities = attrgetter(*charged)
+    rows = [(item.row.cluster, item.row.namespace, item.row.hour_start, *quantities(item.row.quantities))
+            for item in attributed]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["cluster", "namespace", "hour_start", *charged])
+    frame["cost"] = frame[list(charged)].to_numpy() @ np.array(list(charged.values()))
+    return frame.groupby(["cluster", "namespace", "hour_start"])["cost"].sum().reset_index()
 
 
 def _line(key: tuple[str, str, str], quantities: ResourceQuantities, basis: ChargeBasis, costs: Costs) -> ChargeLine:

@@ -20,8 +20,8 @@ END = START + timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClusters]:
-    with two_clusters(START, tmp_path_factory.mktemp("two-clusters")) as setup:
+def clusters(tmp_path_factory: pytest.TempPathFactory, run_root: Path) -> Iterator[TwoClusters]:
+    with two_clusters(START, tmp_path_factory.mktemp("two-clusters"), run_root / "two-clusters") as setup:
         yield setup
 
 

@@ -79,6 +79,9 @@ def test_the_printed_report_says_what_it_is_and_cuts_no_row(report: Path, paper:
     assert "Data completeness: data for 48 of 48 hours" in flat
     assert "Cost by team (USD)" in flat
     assert "Daily cost by team (USD)" in flat
+    # The outlook: payments' budget (500 USD, the cost is far below it); two days are too few to judge any day.
+    assert re.search(r"payments 500\.00 [0-9.]+ [0-9.]+% — — none", flat), flat[:3000]
+    assert "No day of this period departed from its usual cost." in flat
     rows = read_csv(report / "chargeback.csv")
     for team in {row["team"] for row in rows}:
         assert team in flat, team

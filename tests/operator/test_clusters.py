@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +25,9 @@ NOW = datetime(2026, 10, 2, 6, tzinfo=UTC)  # the 1st is complete and settled
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, TwoClusters]]:
+def setup(tmp_path_factory: pytest.TempPathFactory, run_root: Path) -> Iterator[tuple[Kube, TwoClusters]]:
     work = tmp_path_factory.mktemp("operator-clusters")
-    with two_clusters(START, work) as data, running_emulator() as (_, url):
+    with two_clusters(START, work, run_root / "two-clusters") as data, running_emulator() as (_, url):
         kube = Kube(url)
         west = data.clusters["west"]
         for namespace in west.namespaces:

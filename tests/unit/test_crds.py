@@ -21,7 +21,7 @@ def test_usagereport_crd() -> None:
     (version,) = crd["spec"]["versions"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0]
-    assert columns == ["Period", "Phase", "Cost", "Coverage", "Age"]
+    assert columns == ["Period", "Phase", "Cost", "Forecast", "Coverage", "Age"]
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert spec["period"]["default"] == "monthly"
     assert spec["chargeBasis"]["default"] == "max"

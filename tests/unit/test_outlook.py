@@ -11,7 +11,7 @@ import pytest
 
 from kubecharge.domain.anomalies import MAD_TO_SIGMA, AnomalyRules, detect
 from kubecharge.domain.charges import Chargeback
-from kubecharge.domain.forecast import forecast, share_left
+from kubecharge.domain.forecast import Projection, combine, forecast, share_left
 from kubecharge.domain.outlook import Outlook, budget_uses, period_budget
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.usage import ChargeBasis
@@ -107,7 +107,8 @@ def test_the_mean_day_forecast_and_its_interval_by_hand() -> None:
     assert found is not None
     assert found.method == "mean day"
     # Mean 10, so 0.5 + 2 days ahead cost 25; σ = sqrt(8 / 4); weights (0.5, 1, 1): Σw² = 2.25, (Σw)² / n = 1.25.
-    sd = math.sqrt(2.0) * math.sqrt(2.25 + 2.5**2 / 5)
+    # The measurement's half percent of the 25 still to come is added in quadrature.
+    sd = math.sqrt(2.0 * (2.25 + 2.5**2 / 5) + (0.005 * 25) ** 2)
     assert found.cost == pytest.approx(29.0)
     assert found.upper == pytest.approx(29.0 + Z80 * sd)
     assert found.lower == pytest.approx(29.0 - Z80 * sd)
@@ -124,7 +125,8 @@ def test_a_weekly_pattern_with_a_trend_is_extrapolated_exactly() -> None:
     assert found.method == "trend and weekday"
     expected = sum(weekday[day.weekday()] + 0.25 * (28 + n) for n, day in enumerate([today, *ahead]))
     assert found.cost == pytest.approx(100.0 + expected)
-    assert found.upper - found.lower == pytest.approx(0.0, abs=1e-6)  # an exact fit leaves no doubt
+    # An exact fit leaves only the measurement's half percent of what is to come.
+    assert found.upper - found.lower == pytest.approx(2 * Z80 * 0.005 * expected, rel=1e-6)
 
 
 def test_no_forecast_without_two_days_and_none_needed_when_nothing_is_left() -> None:
@@ -164,3 +166,15 @@ def test_notices_are_keyed_by_period_team_threshold_and_day() -> None:
                             {}, outlook=Outlook(october + timedelta(days=10), budgets=uses))  # fmt: skip
     keys = [notice.key for notice in notices_of(chargeback)]
     assert keys == [f"BudgetThresholdReached/2026-10/shop/{t}" for t in (50, 75, 90)]
+
+
+def test_namespaces_projections_add_up_and_their_variances_add() -> None:
+    found = combine(10.0, [Projection(5.0, 3.0, 20, "mean day"), Projection(15.0, 4.0, 28, "trend and weekday")])
+    assert found is not None
+    sd = math.sqrt(3.0**2 + 4.0**2 + (0.005 * 20.0) ** 2)
+    assert (found.cost, found.history_days, found.method) == (30.0, 28, "trend and weekday")
+    assert found.lower == pytest.approx(30.0 - Z80 * sd)
+    assert found.upper == pytest.approx(30.0 + Z80 * sd)
+    assert combine(10.0, []) is None
+    # The lower end never goes below what was already spent.
+    assert combine(10.0, [Projection(1.0, 50.0, 28, "mean day")]).lower == 10.0  # type: ignore[union-attr]
