@@ -166,6 +166,12 @@ def test_as_of_reports_what_was_known_then_on_a_ledger_that_knows_more(
         assert cost == pytest.approx(truth[team], rel=0.01, abs=1e-6), team
 
 
+def test_a_period_that_is_over_has_no_forecast(long_running: dict[tuple[str, str], Any]) -> None:
+    assert long_running[RUNS[1]]["forecast"] is not None  # September on the 24th
+    assert long_running[RUNS[2]]["forecast"] is None  # September on 2 October
+    assert long_running[RUNS[2]]["asOf"] == "2026-10-01T00:00:00Z"
+
+
 def test_budgets_say_how_much_is_used_and_refuse_another_currency(
     long_running: dict[tuple[str, str], Any], seasonal_truth: Truth
 ) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kubecharge.domain.anomalies import AnomalyRules
+from kubecharge.domain.mappings import Budget
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.errors import ManifestError
 from kubecharge.manifests import load_team_mappings, load_usage_report, parse_duration, schema_errors
@@ -31,6 +33,7 @@ def test_examples_load() -> None:
         ({"team": "a", "priority": "high"}, "spec.priority"),
         ({"team": "a", "namespaceSelector": {"matchExpressions": [{"key": "k", "operator": "Near"}]}}, "operator"),
         ({"team": "a", "budget": {"monthly": -5, "currency": "USD"}}, "spec.budget.monthly"),
+        ({"team": "a", "budget": {"monthly": 5, "currency": "USD", "thresholds": [0]}}, "spec.budget.thresholds"),
     ],
 )
 def test_bad_team_mappings_are_rejected(spec: dict[str, object], field: str) -> None:
@@ -48,6 +51,7 @@ def test_bad_team_mappings_are_rejected(spec: dict[str, object], field: str) -> 
         ({"pricing": {"currency": "dollars"}}, "spec.pricing.currency"),
         ({"finalizeAfter": "two days"}, "spec.finalizeAfter"),
         ({"outputs": {"objectStorage": {"url": "ftp://x"}}}, "spec.outputs.objectStorage.url"),
+        ({"anomalies": {"minChangePercent": -10}}, "spec.anomalies.minChangePercent"),
     ],
 )
 def test_bad_usage_reports_are_rejected(spec: dict[str, object], field: str) -> None:
@@ -105,3 +109,26 @@ def test_a_typo_in_a_mapping_file_is_one_clear_error(tmp_path: Path) -> None:
                     "spec: {team: shop, namespace: [shop]}\n")  # fmt: skip
     with pytest.raises(ManifestError, match=r"spec\.namespace: unknown field; did you mean spec\.namespaces\?"):
         load_team_mappings(path)
+
+
+def test_budget_thresholds_and_anomaly_limits_are_read(tmp_path: Path) -> None:
+    (tmp_path / "teams.yaml").write_text(
+        "apiVersion: kubecharge.io/v1alpha1\nkind: TeamMapping\nmetadata: {name: shop}\n"
+        "spec: {team: shop, budget: {monthly: 900, currency: EUR, thresholds: [95, 80, 80]}}\n"
+        "---\napiVersion: kubecharge.io/v1alpha1\nkind: TeamMapping\nmetadata: {name: web}\n"
+        "spec: {team: web, budget: {monthly: 10, currency: USD}}\n"
+    )
+    shop, web = load_team_mappings(tmp_path / "teams.yaml")
+    assert shop.budget == Budget(Decimal("900"), "EUR", (80, 95))
+    assert web.budget is not None
+    assert web.budget.thresholds == (50, 75, 90, 100)
+    (tmp_path / "report.yaml").write_text(
+        "apiVersion: kubecharge.io/v1alpha1\nkind: UsageReport\nmetadata: {name: r}\n"
+        "spec: {anomalies: {spreadFactor: 4, minChangePercent: 80, minCost: 25}}\n"
+    )
+    assert load_usage_report(tmp_path / "report.yaml").anomalies == AnomalyRules(4.0, 0.8, 25.0)
+    (tmp_path / "report.yaml").write_text(
+        "apiVersion: kubecharge.io/v1alpha1\nkind: UsageReport\nmetadata: {name: r}\n"
+        "spec: {anomalies: {enabled: false}}\n"
+    )
+    assert load_usage_report(tmp_path / "report.yaml").anomalies is None
