@@ -142,6 +142,9 @@ def print_teams(chargeback: Chargeback) -> None:
     print_outlook(chargeback)
 
 
+ANOMALIES_SHOWN = 10
+
+
 def print_outlook(chargeback: Chargeback) -> None:
     """The forecast, budgets and anomalies, a line each: what a team lead looks for first."""
     outlook, currency = chargeback.outlook, chargeback.currency
@@ -161,7 +164,10 @@ def print_outlook(chargeback: Chargeback) -> None:
                  if use.forecast is not None and use.forecast_ratio is not None else "")  # fmt: skip
         stdout.print(f"Budget {use.team}: {use.actual:,.2f} of {use.budget:,.2f} {currency} used ({ratio}){ahead}"
                      + (" — forecast over budget" if use.forecast_exceeded else ""), soft_wrap=True)  # fmt: skip
-    for item in outlook.anomalies:
+    shown = outlook.anomalies[-ANOMALIES_SHOWN:]  # the latest; the reports and chargeback.json list them all
+    if len(outlook.anomalies) > len(shown):
+        stdout.print(f"{len(outlook.anomalies)} anomalous days; the latest {len(shown)} (report.md lists them all):")
+    for item in shown:
         stdout.print(f"Anomaly {item.day}: {item.subject} cost {item.cost:,.2f} {currency}, usually "
                      f"{item.expected:,.2f} (range {item.lower:,.2f}–{item.upper:,.2f})", soft_wrap=True)  # fmt: skip
 

@@ -35,7 +35,7 @@ from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
-from kubecharge.errors import InputError, KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.errors import InputError, KubechargeError, NoUsageData, PeriodNotStarted, SourceError
 from kubecharge.pricing import NodeBill, NodeHourCost, NodeKey
 from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.render import documents, focus, tables
@@ -244,12 +244,30 @@ def held_history(source: UsageSource, start: datetime, end: datetime, known: Map
                  policy: CollectionPolicy) -> list[datetime]:  # fmt: skip
     """Hours of the history before the period that the ledger lacks and Prometheus holds. Which it holds is asked
     once from `up` alone (cheap); hours it does not hold are not recorded, so a fresh database over a Prometheus
-    with six weeks of data ends up with the same history as a long-running one."""
+    with six weeks of data ends up with the same history as a long-running one. A Prometheus that cannot answer
+    now leaves the history as it is (the next run asks again): a period the ledger holds is still reported."""
     missing = ledger.hours_to_collect(start, end, known, dataclasses.replace(policy, recollect=False))
     held: set[datetime] = set()
-    for first, last in ledger.ranges(missing, outlook.HISTORY_PROBE_HOURS):
-        held |= {hour for hour, seen in source.scrape_completeness(first, last).items() if seen.observed}
+    try:
+        for first, last in ledger.ranges(missing, outlook.HISTORY_PROBE_HOURS):
+            held |= {hour for hour, seen in source.scrape_completeness(first, last).items() if seen.observed}
+    except SourceError:
+        return []
     return [hour for hour in missing if hour in held]
+
+
+def duplicate_series_ratio(sources: Mapping[str, UsageSource], until: datetime) -> float | None:
+    """The SLI of the last complete hour, the largest over the clusters; None when no source can say now (the
+    report does not depend on it)."""
+    found = []
+    for source in sources.values():
+        try:
+            ratio = source.duplicate_series_ratio(until - HOUR, until)
+        except SourceError:
+            continue
+        if ratio is not None:
+            found.append(ratio)
+    return max(found, default=None)
 
 
 def build_chargeback(
@@ -463,29 +481,32 @@ def run_report(
     hours_queried = hours_replaced = 0
     since = period.start - outlook.HISTORY  # the baselines' and forecasts' history, before the period
     try:
-        plans = {}
+        plans, known_before = {}, {}
         for cluster in sources:
-            known = repository.known_hours(cluster, request.source, since, until)
-            hours = held_history(sources[cluster], since, period.start, known, policy)
-            hours += ledger.hours_to_collect(period.start, until, known, policy)
+            known_before[cluster] = repository.known_hours(cluster, request.source, since, until)
+            hours = ledger.hours_to_collect(period.start, until, known_before[cluster], policy)
             plans[cluster] = list(ledger.ranges(hours, request.chunk_hours))
         total, done = sum(len(chunks) for chunks in plans.values()), 0
         collected_at = datetime.now(UTC)
-        knowns = {}
-        for cluster, chunks in plans.items():
+
+        def store(cluster: str, chunks: list[tuple[datetime, datetime]]) -> None:
+            nonlocal hours_queried, hours_replaced, done
             for chunk in collect_chunks(sources[cluster], chunks, request.concurrency):
                 hours_queried += len(chunk.completeness)
-                hours_replaced += repository.store_chunk(
-                    cluster,
-                    request.source,
-                    chunk.completeness,
-                    rollup.namespace_hours(chunk),
-                    collected_at,
-                    rollup.node_hours(chunk),
-                )
+                hours_replaced += repository.store_chunk(cluster, request.source, chunk.completeness,
+                                                         rollup.namespace_hours(chunk), collected_at,
+                                                         rollup.node_hours(chunk))  # fmt: skip
                 done += 1
                 if progress is not None:
                     progress(done, total)
+
+        knowns = {}
+        for cluster, chunks in plans.items():
+            store(cluster, chunks)  # the period's own hours first: a Prometheus that is down fails the run here
+            held = held_history(sources[cluster], since, period.start, known_before[cluster], policy)
+            earlier = list(ledger.ranges(held, request.chunk_hours))
+            total += len(earlier)
+            store(cluster, earlier)
             knowns[cluster] = repository.known_hours(cluster, request.source, since, until)
             check_observed({hour: seen for hour, seen in knowns[cluster].items() if hour >= period.start},
                            period.start, until, cluster if len(sources) > 1 else None)  # fmt: skip
@@ -506,8 +527,7 @@ def run_report(
                                since, until),
         )  # fmt: skip
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
-        duplicates = [found for source_of in sources.values()
-                      if (found := source_of.duplicate_series_ratio(until - HOUR, until)) is not None]  # fmt: skip
+        duplicates = duplicate_series_ratio(sources, until)
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         idle_mappings = attribute.unmatched(stored_rows, request.mappings)
         files = render_all(chargeback)
@@ -534,5 +554,5 @@ def run_report(
         overlaps,
         idle_mappings,
         newest,
-        max(duplicates, default=None),
+        duplicates,
     )
