@@ -223,3 +223,20 @@ def test_querier_tenant_credentials_and_ca_reach_real_settings_and_files(
     assert settings.queries.state_metrics_interval_seconds == 30
     assert settings.queries.gpu_job_labels == {"job": "dcgm"}
     assert str(settings.prometheus_ca_file) == "/etc/kubecharge/prometheus-ca/ca.crt"
+
+
+def test_the_grafana_dashboard_is_opt_in_and_lands_where_grafana_looks(tmp_path: Path) -> None:
+    assert not [d for d in render(tmp_path) if d["metadata"]["name"].endswith("-dashboard")]
+    lint = helm("lint", "--strict", str(CHART), "--set", "grafana.dashboard.enabled=true", tmp=tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    docs = render(
+        tmp_path, "--set", "grafana.dashboard.enabled=true", "--set", "grafana.dashboard.namespace=monitoring"
+    )
+    dashboard = next(d for d in docs if d["metadata"]["name"].endswith("-dashboard"))
+    assert dashboard["kind"] == "ConfigMap"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    panels = json.loads(dashboard["data"]["kubecharge.json"])["panels"]
+    assert {"Cost per team, current period", "Budget used", "Cost anomalies", "Ingest latency"} <= {
+        p["title"] for p in panels
+    }
