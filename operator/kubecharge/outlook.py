@@ -79,7 +79,7 @@ def outlook(
     rules: AnomalyRules | None,
 ) -> Outlook:
     """The outlook of `chargeback` as of `until` (the end of its last complete hour). `days` are the history's
-    and the period's days priced one by one; `hourly` the direct cost per team and hour (`hourly_costs`)."""
+    and the period's days priced one by one; `hourly` the direct cost per namespace and hour (`hourly_costs`)."""
     usable = usable_days(known)
     daily = daily_costs(days)
     period_end = min(until, period.end)
@@ -96,14 +96,21 @@ def outlook(
                                                                  - today.toordinal() + 1)]  # fmt: skip
         shapes = _shape(hourly, datetime.combine(today, datetime.min.time(), until.tzinfo))
         projections: dict[str, list[forecasting.Projection]] = {}
+        owners = set()
         latest = daily.sort_values("day").groupby(["cluster", "namespace"])
         for (cluster, namespace), rows in latest:  # the days left of a namespace go to its team of now
+            owner = str(rows["team"].iloc[-1])
+            owners.add(owner)
             left = forecasting.share_left(shapes.get((str(cluster), str(namespace)), {}), today.weekday(), until.hour)
-            found = forecasting.project(_history(rows.set_index("day")["cost"], usable, today), today, left,
-                                        days_left)  # fmt: skip
+            per_day = rows.groupby("day")["cost"].sum()  # a namespace that changed teams has two lines that day
+            found = forecasting.project(_history(per_day, usable, today), today, left, days_left)
             if found is not None:
-                projections.setdefault(str(rows["team"].iloc[-1]), []).append(found)
+                projections.setdefault(owner, []).append(found)
         for team in sorted(set(actual) | set(projections)):
+            if team not in owners:  # it owns no namespace now: what it spent is what it costs
+                spent = actual[team]
+                forecasts[team] = forecasting.Forecast(spent, spent, spent, spent, 0, "no namespace left")
+                continue
             combined = forecasting.combine(actual.get(team, 0.0), projections.get(team, []))
             if combined is not None:
                 forecasts[team] = combined

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from kubecharge.domain.anomalies import MAD_TO_SIGMA, AnomalyRules, detect
-from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.charges import Chargeback, ChargeLine, Costs
 from kubecharge.domain.forecast import Projection, combine, forecast, share_left
+from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.outlook import Outlook, budget_uses, period_budget
-from kubecharge.domain.periods import PeriodKind
-from kubecharge.domain.usage import ChargeBasis
+from kubecharge.domain.periods import Period, PeriodKind
+from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 from kubecharge.handlers.notices import notices_of
+from kubecharge.outlook import outlook
 
 MONDAY = date(2026, 9, 7)
 Z80 = 1.2815515655446004  # the standard normal's 90th percentile: an 80 % two-sided interval
@@ -178,3 +180,36 @@ def test_namespaces_projections_add_up_and_their_variances_add() -> None:
     assert combine(10.0, []) is None
     # The lower end never goes below what was already spent.
     assert combine(10.0, [Projection(1.0, 50.0, 28, "mean day")]).lower == 10.0  # type: ignore[union-attr]
+
+
+def test_a_namespace_that_changed_teams_is_forecast_for_its_team_of_now() -> None:
+    """Namespace `api` costs 10 a day; team x owned it until noon on 5 October, team y since (two lines that day).
+    As of the 15th at midnight, y's forecast is what y spent plus the 17 days left (its history is api's, whole);
+    x spent its part and is forecast nothing more."""
+    october = datetime(2026, 10, 1, tzinfo=UTC)
+    start = october - timedelta(days=28)
+
+    def day(moment: datetime, shares: dict[str, float]) -> Chargeback:
+        lines = tuple(ChargeLine(team, "api", ResourceQuantities(), 0.0, 0.0, Costs(cpu=10.0 * share))
+                      for team, share in shares.items())  # fmt: skip
+        return Chargeback("d", moment, moment + timedelta(days=1), "c", ChargeBasis.MAX, "USD", {}, lines, {})
+
+    days = [day(start + timedelta(days=n), {"x": 1.0}) for n in range(28 + 4)]
+    days.append(day(october + timedelta(days=4), {"x": 0.5, "y": 0.5}))
+    days += [day(october + timedelta(days=n), {"y": 1.0}) for n in range(5, 14)]
+    in_period = [d for d in days if d.period_start >= october]
+    period_lines = (ChargeLine("x", "api", ResourceQuantities(), 0, 0, Costs(cpu=45.0)),
+                    ChargeLine("y", "api", ResourceQuantities(), 0, 0, Costs(cpu=95.0)))  # fmt: skip
+    chargeback = Chargeback("2026-10", october, october + timedelta(days=31), "c", ChargeBasis.MAX, "USD", {},
+                            period_lines, {}, days=tuple(in_period))  # fmt: skip
+    seen = HourCompleteness(cadvisor_scrapes_seen=1)
+    known = {start + timedelta(hours=h): seen for h in range(24 * (28 + 14))}
+    until = october + timedelta(days=14)
+    hourly = pd.DataFrame(columns=["cluster", "namespace", "hour_start", "cost"])
+    found = outlook(chargeback, days, hourly, known, Period(october, october + timedelta(days=31),
+                                                            PeriodKind.MONTHLY), until, None)  # fmt: skip
+    assert found.forecasts["y"].cost == pytest.approx(95.0 + 17 * 10.0)
+    assert found.forecasts["x"].cost == pytest.approx(45.0)
+    assert found.forecasts["x"].upper == pytest.approx(45.0)
+    assert found.cluster_forecast is not None
+    assert found.cluster_forecast.cost == pytest.approx(140.0 + 170.0)

@@ -37,7 +37,7 @@ class Forecast:
     upper: float
     actual: float  # spent so far
     history_days: int  # the days the fit rests on (the longest of its series)
-    method: str  # "trend and weekday" | "mean day" | "none left"
+    method: str  # "trend and weekday" | "mean day" | "none left" | "no namespace left"
 
 
 @dataclass(frozen=True)

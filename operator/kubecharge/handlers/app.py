@@ -94,10 +94,11 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         budget = [c for c in fresh["conditions"] if c["type"] == "BudgetComparable"]
         if budget and budget[0]["status"] == "False" and budget[0]["message"] != _budget_message(old):
             kopf.warn(body, reason="BudgetCurrencyMismatch", message=budget[0]["message"])
-        if {k: old.get(k) for k in ("matchedNamespaces", "conflicts")} != {
-            k: fresh[k] for k in ("matchedNamespaces", "conflicts")
-        } or old.get("observedGeneration") != body["metadata"].get("generation") or (
-            (budget[0]["message"] if budget else None) != _budget_message(old)
+        if (
+            {k: old.get(k) for k in ("matchedNamespaces", "conflicts")}
+            != {k: fresh[k] for k in ("matchedNamespaces", "conflicts")}
+            or old.get("observedGeneration") != body["metadata"].get("generation")
+            or ((budget[0]["message"] if budget else None) != _budget_message(old))
         ):
             patch.status.update(fresh, observedGeneration=body["metadata"].get("generation"))
 

@@ -87,7 +87,7 @@ def _record_outlook(state: OperatorState, spec: UsageReportSpec, outcomes: list[
         chargeback, period = outcome.result.chargeback, outcome.run.period.name
         for summary_of in chargeback.teams():
             metrics.team_cost.labels(*labels, period, summary_of.team).set(summary_of.total_allocated)
-        for team, found in (chargeback.outlook.forecasts.items() if chargeback.outlook else ()):
+        for team, found in chargeback.outlook.forecasts.items() if chargeback.outlook else ():
             metrics.team_cost_forecast.labels(*labels, period, team).set(found.cost)
     current = outcomes[-1].result if outcomes else None
     if current is None:
