@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 import yaml
 
 from benchmarks.ledger_month import ensure_history
-from benchmarks.measure import floor
+from benchmarks.measure import floor, work_folder
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.domain.reports import Pricing
 from kubecharge.settings import QuerySettings
@@ -107,13 +105,8 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=600)
     parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
     args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-backtest-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_folder(args.keep) as work:
         print(json.dumps(run(args.pods_per_namespace, args.step, work), indent=1), flush=True)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,19 @@ def month_main(run: MonthRun, doc: str | None) -> None:
     parser.add_argument("--step", type=int, default=300)
     parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
     args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
+    with work_folder(args.keep) as work:
+        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+
+
+@contextmanager
+def work_folder(keep: Path | None) -> Iterator[Path]:
+    """`keep` (created if need be, and kept), else a temporary folder removed afterwards."""
+    work = keep or Path(tempfile.mkdtemp(prefix="kubecharge-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+        yield work
     finally:
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
