@@ -275,11 +275,18 @@ def build_chargeback(
     nodes: Sequence[NodeHour] = (),
 ) -> Chargeback:  # fmt: skip
     """The priced period, with the same lines per UTC day (each hour attributed once, for both)."""
-    attributed = attribute.attribute(rows, request.mappings)
-    node_costs = node_costs_of(request, nodes)
+    return priced_period(request, attribute.attribute(rows, request.mappings), node_costs_of(request, nodes),
+                         completeness)  # fmt: skip
+
+
+def priced_period(request: ReportRequest, attributed: Sequence[AttributedHour],
+                  node_costs: Mapping[NodeKey, NodeHourCost], completeness: Completeness | None = None
+                  ) -> Chargeback:  # fmt: skip
+    """`build_chargeback` on hours already attributed (`attributed` and `node_costs` may reach beyond the period)."""
     start, end = request.period.start, request.period.end
-    days = priced_days(request, attributed, node_costs, start, end)
-    return dataclasses.replace(_priced(request, attributed, start, end, node_costs), completeness=completeness,
+    within = [item for item in attributed if start <= item.row.hour_start < end]
+    days = priced_days(request, within, node_costs, start, end)
+    return dataclasses.replace(_priced(request, within, start, end, node_costs), completeness=completeness,
                                days=days, generated_at=datetime.now(UTC))  # fmt: skip
 
 
@@ -298,12 +305,13 @@ def priced_days(request: ReportRequest, attributed: Sequence[AttributedHour],
                  for day, items in sorted(by_day.items()))  # fmt: skip
 
 
-def outlook_of(chargeback: Chargeback, request: ReportRequest, history: Sequence[NamespaceHour],
+def outlook_of(chargeback: Chargeback, request: ReportRequest, attributed: Sequence[AttributedHour],
                node_costs: Mapping[NodeKey, NodeHourCost], known: Mapping[datetime, HourCompleteness],
                since: datetime, until: datetime) -> Outlook:  # fmt: skip
-    """Forecasts, budgets and anomalies from the ledger's history [since, until): the days before the period are
-    priced as the period's own days are, so baselines and forecasts speak of the same costs as the report."""
-    attributed = attribute.attribute(history, request.mappings)
+    """Forecasts, budgets and anomalies from the ledger's attributed history [since, until): the days before the
+    period are priced as the period's own days are, so baselines and forecasts speak of the same costs as the
+    report."""
+    attributed = [item for item in attributed if since <= item.row.hour_start]
     before = priced_days(request, attributed, node_costs, since, request.period.start)
     in_progress = until < request.period.end  # only a forecast needs the hours' shape
     hourly = pricing.hourly_costs(attributed if in_progress else (), request.report.charge_basis,
@@ -318,21 +326,18 @@ def previous_period(period: Period) -> Period | None:
     return None if period.kind is PeriodKind.CUSTOM else period.previous()
 
 
-def previous_total(request: ReportRequest, rows: Sequence[NamespaceHour], nodes: Sequence[NodeHour]
-                   ) -> tuple[str, float] | None:  # fmt: skip
-    """The period before this one, priced at this report's prices from what the ledger holds of it (`rows` and
-    `nodes` may hold more; None when it holds nothing of it, or the period is a custom range): a team lead's first
-    question is "more or less than last time?"."""
+def previous_total(request: ReportRequest, attributed: Sequence[AttributedHour],
+                   node_costs: Mapping[NodeKey, NodeHourCost]) -> tuple[str, float] | None:  # fmt: skip
+    """The period before this one, priced at this report's prices from what the ledger holds of it (`attributed`
+    and `node_costs` may hold more; None when it holds nothing of it, or the period is a custom range): a team
+    lead's first question is "more or less than last time?"."""
     before = previous_period(request.period)
     if before is None:
         return None
-    rows = [row for row in rows if before.start <= row.hour_start < before.end]
-    if not rows:
+    within = [item for item in attributed if before.start <= item.row.hour_start < before.end]
+    if not within:
         return None
-    nodes = [node for node in nodes if before.start <= node.hour_start < before.end]
-    priced = _priced(request, attribute.attribute(rows, request.mappings), before.start, before.end,
-                     node_costs_of(request, nodes))  # fmt: skip
-    return before.name, priced.total_allocated
+    return before.name, _priced(request, within, before.start, before.end, node_costs).total_allocated
 
 
 DOCUMENTS = {"report.md": documents.report_markdown, "report.html": documents.report_html}  # what says its version
@@ -515,16 +520,14 @@ def run_report(
         before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
         first = min(since, before.start) if before is not None else since
         loaded = [row for cluster in sources for row in repository.load_hours(cluster, request.source, first, until)]
-        loaded_nodes = stored_nodes(repository, request, sources, first, until)
-        history = [row for row in loaded if row.hour_start >= since]
-        history_nodes = [node for node in loaded_nodes if node.hour_start >= since]
-        stored_rows = [row for row in history if row.hour_start >= period.start]
-        nodes = [node for node in history_nodes if node.hour_start >= period.start]
-        chargeback = build_chargeback(stored_rows, request, completeness, nodes)
+        # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
+        attributed = attribute.attribute(loaded, request.mappings)
+        node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))
+        stored_rows = [row for row in loaded if row.hour_start >= period.start]
+        chargeback = priced_period(request, attributed, node_costs, completeness)
         chargeback = dataclasses.replace(
-            chargeback, previous_period=previous_total(request, loaded, loaded_nodes),
-            outlook=outlook_of(chargeback, request, history, node_costs_of(request, history_nodes), known_hours,
-                               since, until),
+            chargeback, previous_period=previous_total(request, attributed, node_costs),
+            outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
         )  # fmt: skip
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
         duplicates = duplicate_series_ratio(sources, until)
