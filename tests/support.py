@@ -68,6 +68,34 @@ def assert_teams_match_truth(rows: list[dict[str, str]], expected: dict[str, dic
             assert values[column] == pytest.approx(want, rel=0.01, abs=1e-6), f"{what} {team} {column}: truth {want}"
 
 
+def by_namespace(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+    namespaces: dict[str, dict[str, float]] = {}
+    for row in rows:
+        into = namespaces.setdefault(row["namespace"], {})
+        for column in TRUTH_OF_COLUMN:
+            into[column] = into.get(column, 0.0) + float(row[column])
+    return namespaces
+
+
+def assert_namespaces_within_band(
+    rows: list[dict[str, str]], band: Mapping[str, Mapping[str, tuple[float, float]]], what: str = ""
+) -> int:
+    """Every namespace of the rows, every quantity, within 1 % of the band its samples allow (`Truth.low`/`high`:
+    the exact truth, widened only where a run starts or ends between scrapes or in an hour with failed scrapes, to
+    what an exact count of the scraped samples gives). Returns how many namespaces were judged."""
+    measured = by_namespace(rows)
+    judged = {namespace for namespace, quantities in band.items() if any(hi for _, hi in quantities.values())}
+    assert judged <= set(measured), f"{what}: namespaces missing from the report: {judged - set(measured)}"
+    for namespace, values in measured.items():
+        for column, quantity in TRUTH_OF_COLUMN.items():
+            low, high = band[namespace][quantity]
+            got = values[column]
+            assert low * 0.99 - 1e-6 <= got <= high * 1.01 + 1e-6, (
+                f"{what} {namespace} {column}: {got} outside the band [{low}, {high}] ±1 %"
+            )
+    return len(measured)
+
+
 def assert_one_line_failure(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
     """A user error as the CLI must report it: the exit code, no traceback, one line holding every fragment."""
     assert result.returncode == code, result.stderr

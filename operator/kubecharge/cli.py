@@ -243,6 +243,14 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Write into an --out folder that holds other files than a report's.")
     ] = False,
+    require_complete: Annotated[
+        bool,
+        typer.Option(
+            "--require-complete",
+            help="Fail with exit code 8, writing and publishing nothing, unless every hour of the period has data "
+            "(for finance pipelines that must never book an incomplete period).",
+        ),
+    ] = False,
     node_costs: Annotated[
         Path | None,
         typer.Option(
@@ -280,6 +288,7 @@ def report(
                 force=force,
                 node_costs=node_costs,
                 progress=progress,
+                require_complete=require_complete,
             )
         except KubechargeError as error:
             raise fail(error) from None
@@ -289,8 +298,14 @@ def report(
         warning = (f"TeamMapping {name} matched no namespace in {result.chargeback.period_name}; check its "
                    "spec.namespaces, namespaceSelector and namespacePatterns")  # fmt: skip
         stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    if result.chargeback.completeness is not None and not result.chargeback.completeness.complete:
-        stdout.print(f"Completeness: {result.chargeback.completeness.describe()}", soft_wrap=True)
+    chargeback = result.chargeback
+    if chargeback.incomplete:
+        warning = (f"{chargeback.period_name} is {chargeback.state_label}: the figures cover only the hours with "
+                   "data; --require-complete fails such a run")  # fmt: skip
+        stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if chargeback.completeness is not None and not chargeback.completeness.complete:
+        stdout.print(f"Completeness: {chargeback.completeness.describe()}", soft_wrap=True)
+    stdout.print(f"State: {chargeback.state_label}", soft_wrap=True)
     stdout.print(
         f"Asked Prometheus for {result.hours_queried} hours (the rest came from the database); "
         f"wrote {', '.join(sorted(result.files))} to {out}",
@@ -308,17 +323,32 @@ def report(
 
 @app.command()
 def verify(
-    url: Annotated[str, typer.Argument(help="A published version: .../<period>/v<N>-<state> (or its manifest.json).")],
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="A published version: s3://.../<period>/v<N>-<state>, file:///... or a local folder "
+            "(or its manifest.json).",
+            metavar="VERSION",
+        ),
+    ],
 ) -> None:
-    """Re-read a published export and check every file against its manifest's size and SHA-256."""
+    """Re-read a published export and check every file against its manifest's size and SHA-256.
+
+    Exit 0: every file matches; 6: a file differs or is missing; 7: the export cannot be read at all."""
     try:
         location = url.rstrip("/").removesuffix("/manifest.json")
-        problems = verify_export(open_store(location, s3_options(load_settings()), for_writing=False), "")
+        if "://" not in location:  # a plain local path: the folder a version was copied to
+            location = Path(location).resolve().as_uri()
+        checked = verify_export(open_store(location, s3_options(load_settings()), for_writing=False), "")
     except KubechargeError as error:
         raise fail(error) from None
-    if problems:
-        for problem in problems:
-            stderr.print(f"[bold red]mismatch:[/] {location}/{problem}", highlight=False, soft_wrap=True)
+    for problem in checked.problems:
+        stderr.print(f"[bold red]mismatch:[/] {location}/{problem}", highlight=False, soft_wrap=True)
+    summary = (checked.manifest.get("completeness") or {}).get("summary")
+    if summary:
+        state = checked.manifest.get("state") or location.rsplit("-", 1)[-1]
+        stdout.print(f"Completeness: {summary} ({state})", soft_wrap=True)
+    if checked.problems:
         raise typer.Exit(6)
     stdout.print(f"OK: every file in {location} matches its manifest", soft_wrap=True)
 
@@ -380,7 +410,7 @@ def db_upgrade(
         url = db or load_settings().database_url
         before = schema.current(url)
         schema.upgrade(url)
-        stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url)}", soft_wrap=True)
+        stdout.print(f"Schema of {schema.shown(url)}: {before or 'none'} -> {schema.current(url)}", soft_wrap=True)
     except KubechargeError as error:
         raise fail(error) from None
 
@@ -397,7 +427,8 @@ def db_downgrade(
         url = db or load_settings().database_url
         before = schema.current(url)
         schema.downgrade(url, revision)
-        stdout.print(f"Schema of {url}: {before or 'none'} -> {schema.current(url) or 'none'}", soft_wrap=True)
+        stdout.print(f"Schema of {schema.shown(url)}: {before or 'none'} -> {schema.current(url) or 'none'}",
+                     soft_wrap=True)  # fmt: skip
     except KubechargeError as error:
         raise fail(error) from None
 
@@ -411,7 +442,7 @@ def db_current(
 
     try:
         url = db or load_settings().database_url
-        stdout.print(f"{url}: {schema.current(url) or 'none'} (this kubecharge needs {schema.head()})",
+        stdout.print(f"{schema.shown(url)}: {schema.current(url) or 'none'} (this kubecharge needs {schema.head()})",
                      soft_wrap=True)  # fmt: skip
     except KubechargeError as error:
         raise fail(error) from None

@@ -16,7 +16,7 @@ from kubecharge.collect.clusters import cluster_sources
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.domain import periods
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.errors import InputError, SourceError
+from kubecharge.errors import IncompletePeriod, InputError, SourceError
 from kubecharge.pipeline import (
     FORMAT_FILES,
     ChunkProgress,
@@ -70,6 +70,7 @@ def produce_report(
     force: bool = False,
     node_costs: Path | None = None,
     progress: ChunkProgress | None = None,
+    require_complete: bool = False,
 ) -> ProducedReport:
     """Validate every input, run the pipeline, then publish: nothing is written before inputs are known good.
 
@@ -105,6 +106,14 @@ def produce_report(
         result = run_report(sources, queries, repository, request, progress)
     finally:
         repository.close()
+    seen = result.chargeback.completeness
+    if require_complete and (seen is None or not seen.complete):
+        described = seen.describe() if seen is not None else "no completeness recorded"
+        raise IncompletePeriod(
+            f"period {period.name} is incomplete ({described}); with --require-complete nothing was written or "
+            "published (the database keeps the hours collected): run again once the data is there, or without "
+            "--require-complete to report the hours that exist"
+        )
     export = None
     if store is not None:
         final = result.chargeback.state == "final"  # finalizeAfter has passed since the period ended

@@ -230,7 +230,7 @@ def stored_nodes(repository: Repository, request: ReportRequest, clusters: Itera
     """The ledger's node-hours of [start, end) for the clusters; none read for direct charges (nothing uses them)."""
     if request.report.full_cost is None:
         return []
-    return [node for cluster in clusters for node in repository.load_nodes(cluster, request.source, start, end)]
+    return [node for cluster in clusters for node in repository.load_nodes(cluster, start, end)]
 
 
 def node_costs_of(request: ReportRequest, nodes: Sequence[NodeHour]) -> dict[NodeKey, NodeHourCost]:
@@ -488,7 +488,7 @@ def run_report(
     try:
         plans, known_before = {}, {}
         for cluster in sources:
-            known_before[cluster] = repository.known_hours(cluster, request.source, since, until)
+            known_before[cluster] = repository.known_hours(cluster, since, until)
             hours = ledger.hours_to_collect(period.start, until, known_before[cluster], policy)
             plans[cluster] = list(ledger.ranges(hours, request.chunk_hours))
         total, done = sum(len(chunks) for chunks in plans.values()), 0
@@ -512,14 +512,14 @@ def run_report(
             earlier = list(ledger.ranges(held, request.chunk_hours))
             total += len(earlier)
             store(cluster, earlier)
-            knowns[cluster] = repository.known_hours(cluster, request.source, since, until)
+            knowns[cluster] = repository.known_hours(cluster, since, until)
             check_observed({hour: seen for hour, seen in knowns[cluster].items() if hour >= period.start},
                            period.start, until, cluster if len(sources) > 1 else None)  # fmt: skip
         known_hours = combined(knowns)
         completeness = ledger.completeness(period.start, period.end, until, known_hours)
         before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
         first = min(since, before.start) if before is not None else since
-        loaded = [row for cluster in sources for row in repository.load_hours(cluster, request.source, first, until)]
+        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until)]
         # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
         attributed = attribute.attribute(loaded, request.mappings)
         node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))

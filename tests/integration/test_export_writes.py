@@ -59,7 +59,7 @@ def test_two_writers_of_one_provisional_version_never_mix_their_files(kind: str,
         publish_export(StaleListing(store), "finance/monthly/2026-10", files("team,cost\na,2\n"),
                        final=False, manifest_fields=FIELDS)  # fmt: skip
     assert store.get("finance/monthly/2026-10/v1-provisional/chargeback.csv") == b"team,cost\na,1\n"
-    assert verify(store, "finance/monthly/2026-10/v1-provisional") == []
+    assert verify(store, "finance/monthly/2026-10/v1-provisional").problems == []
     assert [k.rsplit("/", 2)[1] for k in store.keys("finance/monthly/2026-10")] == ["v1-provisional"] * 3
 
 

@@ -3,7 +3,10 @@ refuses a database that is not migrated."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -11,7 +14,7 @@ import sqlalchemy
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
 from kubecharge.store.repository import Repository
-from tests.support import run_in_process
+from tests.support import assert_one_line_failure, closed_port, run_cli, run_in_process
 
 HOUR = "2026-10-01 05:00:00+00:00"
 
@@ -36,7 +39,7 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0006" in output
+    assert "0001 -> 0007" in output
     assert _dump(engine) == before  # every rollup kept, to the bit
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
@@ -44,8 +47,12 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
     with engine.connect() as connection:
         sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM hourly_usage")).scalars().all()
     assert sources == ["unknown"]  # rollups from before the ledger cannot name their Prometheus
-    loaded = Repository(database_url, migrate=False).load_hours("prod", "unknown", *_bounds())
+    repository = Repository(database_url, migrate=False)
+    loaded = repository.load_hours("prod", *_bounds())  # ... and are the cluster's history all the same
     assert sorted(row.quantities.cpu_core_hours_usage for row in loaded) == [1.5 + i for i in range(50)]
+    (known,) = repository.known_hours("prod", *_bounds()).values()
+    assert known.observed  # an answer that saw nothing never replaces them
+    repository.close()
     engine.dispose()
 
 
@@ -98,8 +105,14 @@ def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgrad
         connection.execute(sqlalchemy.text(
             "INSERT INTO hourly_usage VALUES ('prod', 'p', 'shop', :h, 1.5, 1.0, 1.5, 2.0, 3.0, 3.0, 10.0, 0.5, '{}')"),
             {"h": HOUR})  # fmt: skip
+    schema.upgrade(database_url, "0006")
+    with engine.begin() as connection:  # the hour's record, as 0003-0006 stored one for every hour with rollups
+        connection.execute(
+            sqlalchemy.text("INSERT INTO ledger_hours VALUES ('prod', 'p', :h, :h, 1, 1, 1, 60, 60, 1, 1, 60, 60)"),
+            {"h": HOUR},
+        )
     schema.upgrade(database_url)
-    (row,) = Repository(database_url, migrate=False).load_hours("prod", "p", *_bounds())
+    (row,) = Repository(database_url, migrate=False).load_hours("prod", *_bounds())
     assert (row.node, row.quantities.cpu_core_hours_usage, row.quantities.gpu_hours_request) == ("", 1.5, 0.0)
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text(
@@ -116,3 +129,82 @@ def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgrad
     assert [tuple(r) for r in rows] == [("shop", 3.5, 10.0)]
     schema.upgrade(database_url)
     engine.dispose()
+
+
+def test_the_cluster_hours_migration_keeps_the_fullest_observation_of_each_hour(database_url: str) -> None:
+    """0007: an hour is the cluster's. Of two sources' records of one hour the one that saw more scrapes stays (with
+    its rollups and nodes); an hour only pre-ledger rollups (`unknown`) hold becomes the cluster's; other clusters
+    stay apart."""
+    schema.upgrade(database_url, "0006")
+    engine = sqlalchemy.create_engine(database_url)
+    later = "2026-10-01 06:00:00+00:00"
+    usage = sqlalchemy.text(
+        "INSERT INTO hourly_usage VALUES (:cluster, :source, 'shop', '', :h, :cpu, 0, :cpu, 0, 0, 0, 0, 0, 0, 0, 0, "
+        "'{}')"
+    )
+    hours = sqlalchemy.text(
+        "INSERT INTO ledger_hours VALUES (:cluster, :source, :h, :h, 1, 1, 1, :scrapes, :scrapes, 1, 1, 60, 60)"
+    )
+    with engine.begin() as connection:
+        for cluster, source, hour, cpu, scrapes in (
+            ("prod", "http://localhost:9090", HOUR, 1.0, 40),  # a Prometheus that lost part of the hour ...
+            ("prod", "http://thanos:9090", HOUR, 2.0, 60),  # ... and a fuller witness of the same hour
+            ("prod", "http://localhost:9090", later, 3.0, 60),
+            ("staging", "http://localhost:9090", HOUR, 5.0, 10),
+        ):
+            connection.execute(usage, {"cluster": cluster, "source": source, "h": hour, "cpu": cpu})
+            connection.execute(hours, {"cluster": cluster, "source": source, "h": hour, "scrapes": scrapes})
+        connection.execute(usage, {"cluster": "prod", "source": "unknown", "h": "2026-10-01 07:00:00+00:00",
+                                   "cpu": 4.0})  # fmt: skip
+    code, output = run_in_process("db", "upgrade", "--db", database_url)
+    assert code == 0, output
+    assert "0006 -> 0007" in output
+    repository = Repository(database_url, migrate=False)
+    try:
+        prod = {(row.hour_start.hour, row.quantities.cpu_core_hours_usage) for row in
+                repository.load_hours("prod", *_bounds())}  # fmt: skip
+        assert prod == {(5, 2.0), (6, 3.0), (7, 4.0)}
+        assert [row.quantities.cpu_core_hours_usage for row in repository.load_hours("staging", *_bounds())] == [5.0]
+        assert sorted(hour.hour for hour in repository.known_hours("prod", *_bounds())) == [5, 6, 7]
+    finally:
+        repository.close()
+    with engine.connect() as connection:
+        witness = connection.execute(sqlalchemy.text(
+            "SELECT source FROM ledger_hours WHERE cluster = 'prod' ORDER BY hour_start")).scalars().all()  # fmt: skip
+    assert witness == ["http://thanos:9090", "http://localhost:9090", "unknown"]
+    code, output = run_in_process("db", "downgrade", "0006", "--db", database_url)
+    assert code == 0, output
+    schema.upgrade(database_url)
+    engine.dispose()
+
+
+def test_upgrades_started_together_run_one_at_a_time(database_url: str) -> None:
+    """The chart migrates in every replica's init container; two CLI runs may start together on a new SQLite file:
+    each of several `db upgrade` started at once succeeds, and the schema they leave is whole."""
+    command = [sys.executable, "-m", "kubecharge", "db", "upgrade", "--db", database_url]
+    started = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    finished = [(process.communicate(timeout=300), process.returncode) for process in started]
+    assert [code for _, code in finished] == [0, 0, 0, 0], [err for (_, err), _ in finished]
+    assert schema.current(database_url) == schema.head()
+    repository = Repository(database_url, migrate=False)
+    try:
+        assert repository.known_hours("prod", *_bounds()) == {}
+    finally:
+        repository.close()
+
+
+def test_a_database_password_never_appears_in_a_message(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://finance:s3cr3t-pw@127.0.0.1:{closed_port()}/ledger"
+    for args in (("db", "upgrade"), ("db", "current"), ("db", "downgrade", "0001")):
+        result = run_cli(*args, "--db", url)
+        line = assert_one_line_failure(result, 4, "finance:***@127.0.0.1")
+        assert "s3cr3t" not in result.stdout + line
+    assert schema.shown(url) == url.replace("s3cr3t-pw", "***")
+
+
+def test_asking_for_the_schema_version_creates_no_database(tmp_path: Path) -> None:
+    database = tmp_path / "kubecharge.db"
+    result = run_cli("db", "current", "--db", f"sqlite:///{database}")
+    assert result.returncode == 0, result.stderr
+    assert f"none (this kubecharge needs {schema.head()})" in result.stdout
+    assert not database.exists()

@@ -167,12 +167,13 @@ def test_finalizing_a_period_with_gaps_says_so(
 ) -> None:
     kube, _ = setup
     assert clock.moment == datetime(2026, 10, 2, 23, 10, tzinfo=UTC)  # left there by the test above
-    # A second Prometheus (its own source in the ledger) that never had the first 18 hours of 2026-10-01.
+    # A second Prometheus, watching another cluster (unlabelled: the report names it), that never had the first 18
+    # hours of 2026-10-01. (Of the same cluster, it would be one more witness of hours the ledger holds.)
     gappy = history.serve(drop=(START, START + timedelta(hours=18)), port=gappy_port)
     try:
         kube.apply_report(REPORTS_NS, {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
                                        "metadata": {"name": "gappy", "namespace": REPORTS_NS},
-                                       "spec": {"period": "daily", "finalizeAfter": "1h",
+                                       "spec": {"period": "daily", "finalizeAfter": "1h", "clusters": ["second"],
                                                 "prometheus": {"url": gappy.url}}})  # fmt: skip
         status = wait_for(lambda: finalized(kube, "gappy", "2026-10-01"), what="2026-10-01 finalized")
         data = next(c for c in status["conditions"] if c["type"] == "DataComplete")
@@ -230,3 +231,29 @@ def test_a_prometheus_that_lost_its_oldest_day_changes_nothing_published(
     assert sorted(p.name for p in final_dir.iterdir()) == ["v1-final"]  # no restatement version
     assert (final_dir / "v1-final" / "chargeback.csv").read_bytes() == final_csv
     assert not (kube.report(REPORTS_NS, "daily")["status"].get("restatements"))
+
+
+def test_the_cluster_history_is_read_whatever_url_answers_today(
+    setup: tuple[Kube, Settings], clock: Clock, history: History, gappy_port: int
+) -> None:
+    """Retention took the first day, and Prometheus is reached at another address: a report pointed there reads the
+    cluster's hours from the ledger, asks Prometheus for none of the finished day, and publishes the same bytes."""
+    kube, settings = setup
+    assert settings.default_object_storage_url is not None
+    exports = Path(settings.default_object_storage_url.removeprefix("file://")) / REPORTS_NS
+    moved = history.serve(drop=(START, START + timedelta(days=1)), port=gappy_port)
+    try:
+        assert moved.url != settings.prometheus_url
+        kube.apply_report(REPORTS_NS, {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
+                                       "metadata": {"name": "moved", "namespace": REPORTS_NS},
+                                       "spec": {"period": "daily", "finalizeAfter": "1h",
+                                                "prometheus": {"url": moved.url}}})  # fmt: skip
+        wait_for(lambda: finalized(kube, "moved", "2026-10-01"), what="2026-10-01 finalized")
+        day = runs(settings, "moved", "2026-10-01")
+        assert day
+        assert all(queried == 0 for _, queried, _ in day)
+        assert day[-1][2]["hoursCollected"] == 24
+        published = exports / "moved" / "2026-10-01" / "v1-final" / "chargeback.csv"
+        assert published.read_bytes() == (exports / "daily" / "2026-10-01" / "v1-final" / "chargeback.csv").read_bytes()
+    finally:
+        moved.stop()

@@ -13,13 +13,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
-from kubecharge.collect.promql import QuerySet
+from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_UNITS, QuerySet
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
     HOUR,
@@ -31,6 +32,7 @@ from kubecharge.domain.collected import (
     NodeFacts,
     empty_frame,
 )  # fmt: skip
+from kubecharge.domain.counters import hourly_increase
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resources import RESOURCES, Scope
@@ -39,6 +41,7 @@ from kubecharge.errors import PrometheusUnavailable
 from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
+FloatArray = npt.NDArray[np.float64]
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 # Per question of the resource table: the keys of its series, and whether they are requests of several kinds
 # (app, init, sidecar, overhead) that Kubernetes' effective-request rule combines.
@@ -109,6 +112,8 @@ class PrometheusSource:
 
     def usage(self, question: str, start: datetime, end: datetime) -> pd.DataFrame:
         keys, requests_of_kinds = _QUESTION_KEYS[question]
+        if question in COUNTER_UNITS:
+            return self._counter_frame(question, start, end, keys, COUNTER_UNITS[question])
         frame = self._frame(question, start, end, keys)
         return effective_requests(frame) if requests_of_kinds else frame
 
@@ -152,16 +157,29 @@ class PrometheusSource:
         return result
 
     def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
-        """Targets and scrapes expected / seen per hour; hours without any `up` sample are absent."""
+        """Targets and scrapes expected / seen per hour; hours without any `up` sample are absent.
+
+        An hour's counters start from the last sample of the hour before (`domain.counters`): where that hour has
+        no cAdvisor scrape at all (beyond retention, a long outage), each target's first interval of the hour went
+        unseen, and the hour counts one scrape per target fewer — so an answer from a Prometheus that has since
+        lost the hour before never replaces one that had it."""
         measures: dict[datetime, dict[str, int]] = defaultdict(dict)
         wanted = set(HourCompleteness.names())
-        for series in self._range("scrape_completeness", start, end):
+        for series in self._range("scrape_completeness", start - timedelta(hours=1), end):
             measure = series["metric"].get("measure", "")
             if measure not in wanted:
                 continue
             for timestamp, value in series["values"]:
                 measures[_hour_start(timestamp)][measure] = round(float(value))
-        return {hour: HourCompleteness(**found) for hour, found in measures.items()}
+        found = {}
+        for hour, seen in measures.items():
+            if hour < start:
+                continue
+            if not measures.get(hour - timedelta(hours=1), {}).get("cadvisor_scrapes_seen"):
+                unseen = min(seen.get("cadvisor_targets_seen", 0), seen.get("cadvisor_scrapes_seen", 0))
+                seen = {**seen, "cadvisor_scrapes_seen": seen.get("cadvisor_scrapes_seen", 0) - unseen}
+            found[hour] = HourCompleteness(**seen)
+        return found
 
     def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
         return self.largest_value("duplicate_series_ratio", self.queries.duplicate_series_ratio, start, end)
@@ -267,24 +285,72 @@ class PrometheusSource:
             dtype=np.int64,
             count=len(result),
         )
-        lengths = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
-        samples = list(itertools.chain.from_iterable(s["values"] for s in result))
-        frame = pd.DataFrame(
-            {
-                "code": np.repeat(series_codes, lengths),
-                "stamp": np.fromiter((p[0] for p in samples), dtype=np.float64, count=len(samples)).astype(np.int64),
-                VALUE: np.array([p[1] for p in samples], dtype=np.float64),
-            }
-        )
-        shared = frame.duplicated(["code", "stamp"], keep=False)
-        if shared.any():
-            sums = frame[shared].groupby(["code", "stamp"], sort=False)[VALUE].agg(math.fsum).reset_index()
-            frame = pd.concat([frame[~shared], sums], ignore_index=True)
-        labels = pd.DataFrame(list(codes), columns=list(keys), dtype=object).iloc[frame["code"].to_numpy()]
-        labels = labels.reset_index(drop=True)
-        labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
-        labels[VALUE] = frame[VALUE].to_numpy()
-        return labels
+        stamps, values, lengths = _samples(result)
+        return _keyed(keys, codes, np.repeat(series_codes, lengths), stamps, values)
+
+    def _counter_frame(
+        self, question: str, start: datetime, end: datetime, keys: tuple[str, ...], unit: float
+    ) -> pd.DataFrame:
+        """The hourly increase of every counter series (`domain.counters`), in the ledger's unit, added up per
+        `keys`. The hour before `start` is asked for too: its last values are where the first hour starts from."""
+        result = [s for s in self._range(question, start - timedelta(hours=1), end) if s["metric"].get("namespace")]
+        if not result:
+            return empty_frame(keys)
+        series: dict[tuple[tuple[str, str], ...], int] = {}
+        names = list(COUNTER_MEASURES)
+        series_codes = np.fromiter(
+            (series.setdefault(tuple(sorted((k, v) for k, v in s["metric"].items() if k != "measure")), len(series))
+             for s in result), dtype=np.int64, count=len(result),
+        )  # fmt: skip
+        measure_codes = np.fromiter((names.index(s["metric"].get("measure", "last")) for s in result), dtype=np.int64,
+                                    count=len(result))  # fmt: skip
+        stamps, values, lengths = _samples(result)
+        long = pd.DataFrame({"series": np.repeat(series_codes, lengths), "stamp": stamps,
+                             "measure": np.repeat(measure_codes, lengths), VALUE: values})  # fmt: skip
+        wide = long.pivot_table(index=["series", "stamp"], columns="measure", values=VALUE, aggfunc="max")
+        wide = wide.reindex(columns=range(len(names))).sort_index()
+        series_of = wide.index.get_level_values("series").to_numpy()
+        stamp_of = wide.index.get_level_values("stamp").to_numpy()
+        last = wide[names.index("last")].to_numpy(dtype=np.float64)
+        follows = np.r_[False, (series_of[1:] == series_of[:-1]) & (stamp_of[1:] - stamp_of[:-1] == SECONDS_PER_HOUR)]
+        previous_last = np.where(follows, np.r_[np.nan, last[:-1]], np.nan)
+        low, high, resets, samples = (wide[names.index(m)].to_numpy(dtype=np.float64)
+                                      for m in ("low", "high", "resets", "samples"))  # fmt: skip
+        increase = hourly_increase(last, low, high, resets, samples, previous_last)
+        inside = (stamp_of > start.timestamp() + SECONDS_PER_HOUR - 1) & ~np.isnan(increase)
+        key_codes: dict[tuple[str, ...], int] = {}
+        identities = list(series)
+        per_series = np.array([key_codes.setdefault(tuple(dict(identities[code]).get(k, "") for k in keys),
+                                                    len(key_codes)) for code in range(len(identities))],
+                              dtype=np.int64)  # fmt: skip
+        return _keyed(keys, key_codes, per_series[series_of[inside]], stamp_of[inside].astype(np.int64),
+                      increase[inside] / unit)  # fmt: skip
+
+
+def _samples(result: list[dict[str, Any]]) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
+    """Every sample of a range answer as flat arrays (stamps, values) and each series' sample count."""
+    lengths = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
+    samples = list(itertools.chain.from_iterable(s["values"] for s in result))
+    stamps = np.fromiter((p[0] for p in samples), dtype=np.float64, count=len(samples)).astype(np.int64)
+    values = np.array([p[1] for p in samples], dtype=np.float64)
+    return stamps, values, lengths
+
+
+def _keyed(
+    keys: tuple[str, ...], codes: dict[tuple[str, ...], int], key_codes: npt.NDArray[np.int64],
+    stamps: npt.NDArray[np.int64], values: FloatArray,
+) -> pd.DataFrame:  # fmt: skip
+    """Rows of `keys` × hour; values sharing both (restarts, interfaces) are added with `math.fsum`."""
+    frame = pd.DataFrame({"code": key_codes, "stamp": stamps, VALUE: values})
+    shared = frame.duplicated(["code", "stamp"], keep=False)
+    if shared.any():
+        sums = frame[shared].groupby(["code", "stamp"], sort=False)[VALUE].agg(math.fsum).reset_index()
+        frame = pd.concat([frame[~shared], sums], ignore_index=True)
+    labels = pd.DataFrame(list(codes), columns=list(keys), dtype=object).iloc[frame["code"].to_numpy()]
+    labels = labels.reset_index(drop=True)
+    labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
+    labels[VALUE] = frame[VALUE].to_numpy()
+    return labels
 
 
 class TooManySamples(PrometheusUnavailable):

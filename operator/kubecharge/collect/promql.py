@@ -12,8 +12,8 @@ Traps handled here (see the product design):
 - The pod `uid` is recovered from cAdvisor's cgroup `id` (cgroupfs `pod<uid>`, systemd `pod<uid_with_underscores>`),
   so a pod name reused by a new pod is a different container-hour, as kube-state-metrics sees it.
 - `max by (..., id, name)` collapses duplicate scrapes of one cgroup (another Prometheus replica's copies too);
-  the source then adds restarts (each restart is a new cgroup whose counter starts at zero; `increase` also
-  absorbs in-place resets). `name` keeps restarts apart where a relabelling dropped `id`.
+  the source then adds restarts (each restart is a new cgroup whose counter starts at zero; in-place resets are
+  taken apart from `resets`). `name` keeps restarts apart where a relabelling dropped `id`.
 - A static pod's cgroup carries the kubelet's config hash, not the mirror pod's uid, and a dropped `id` leaves no
   uid at all: the rollup joins such usage to requests on (namespace, pod, container); hostNetwork pods are
   excluded from network on (namespace, pod).
@@ -21,14 +21,24 @@ Traps handled here (see the product design):
   count among replicas' copies): a series present for 20 minutes of an hour counts 1/3 of the hour, and a failed
   scrape neither adds nor removes time.
 - kube-state-metrics objects (pod phases, PVCs) may be exported by replicas (the same series twice) or by shards
-  (a pod moves from one to another when the shard count changes, mid-hour): their share of the hour is counted
-  in steps of the scrape interval, a step counting once if any exporter had the object — neither `max` across
-  instances (a moved pod would count half) nor `sum` (replicas would count twice) is right for both.
+  (a pod moves from one to another when the shard count changes, mid-hour): neither `max` across instances (a
+  moved pod would count half) nor `sum` (replicas would count twice) is right for both. Each exporter's samples
+  count one scrape interval each (a short run seen in n scrapes is n intervals: right on average wherever it starts
+  between scrapes), summed over exporters and divided by how many had the object at once (from steps of the
+  scrape interval, where any exporter counts once). Counting the steps alone charged one look-back too many: a
+  whole interval on a third of short runs.
 - Requests follow Kubernetes' effective-request rule: app containers, sidecars (restartable init containers),
   the pod overhead, and the largest init container's excess over the app containers (`domain.requests`).
 - Windows are `[3599s]` for gauges: Prometheus 2.x ranges are closed at both ends, and a full hour would read the
-  boundary sample into two buckets. Counters use `[1h]`: `increase` takes differences, so the shared boundary
-  sample is exactly what makes consecutive hours add up.
+  boundary sample into two buckets.
+- Counters (CPU seconds, transmitted bytes) are never `increase`d by the backend: Prometheus extrapolates to the
+  window's edges, VictoriaMetrics reads the sample before the window and does not extrapolate, so the same
+  history gave different numbers. The queries ask each counter series, per hour, for its last, lowest and highest
+  value, its resets and its sample count (`COUNTER_MEASURES`: functions both evaluate alike over `[3599999ms]`,
+  which splits hours exactly on millisecond timestamps), and `domain.counters` takes the differences: from the
+  previous hour's last value, or from zero for a series that starts in the hour (a new cgroup starts at zero).
+  Usage after a series' last sample is booked when it is seen, never guessed: a gap (an outage) moves usage to
+  the hour after it instead of losing it.
 - No cross-series `sum` in PromQL: Prometheus adds series in map order, so a sum can differ in its last bit
   from one run to the next. Queries end in `max by (...)` (exact and order-free) and the source adds the
   series up with `math.fsum`, which is exact and order-free too — the same period always stores the same bits.
@@ -54,7 +64,12 @@ from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
 from kubecharge.settings import QuerySettings
 
 DEFAULT_STATE_METRICS_INTERVAL_SECONDS = 60  # where no `up` says otherwise
-COUNTER_WINDOW = "1h"
+COUNTER_WINDOW = "3599999ms"  # (T - 1 h, T] on millisecond timestamps, whether the range is closed or half-open
+# The per-hour facts of a counter series that `domain.counters` turns into its increase, by measure label.
+COUNTER_MEASURES = {"last": "last_over_time", "low": "min_over_time", "high": "max_over_time", "resets": "resets",
+                    "samples": "count_over_time"}  # fmt: skip
+# Counter questions and what their raw values are divided by to give the ledger's unit.
+COUNTER_UNITS = {"cpu_usage_core_hours": SECONDS_PER_HOUR, "network_gib": BYTES_PER_GIB}
 OVERHEAD_CONTAINER = "(pod overhead)"  # the row a pod's RuntimeClass overhead is charged on
 GAUGE_WINDOW = "3599s"
 _UID = r".*pod([0-9a-f]{8})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{12}).*"
@@ -110,13 +125,35 @@ def build(settings: QuerySettings) -> QuerySet:
     look_seconds = interval + math.ceil(interval / 4)
     look = f"[{look_seconds}s]"
     steps = f"[{SECONDS_PER_HOUR - look_seconds - 1}s:{interval}s]"
-    state_steps = f"sum_over_time((max(max_over_time({state_up}{look}))){steps})"
+
+    def per_scrape(series: str, up: str) -> str:
+        """Average value over the hour × the share of the hour the series existed (cAdvisor: one target per series,
+        its copies from other Prometheus replicas share its instance, hence the `max by (instance)`): its samples
+        over its target's successful scrapes, plus the scrapes the target missed by not existing yet (a node that
+        joins or leaves in the hour: its `up` covers only part of it, and so could its pods). A target more than a
+        tenth of the hour short of the densest one is short by that many; jitter of a scrape or two is not."""
+        window = f"[{GAUGE_WINDOW}]"
+        attempts = f"max by (instance) (count_over_time({up}{window}))"
+        full = f"scalar(max(count_over_time({up}{window})))"
+        missed = f"(({full} - {attempts}) > {full} / 10 or on (instance) {attempts} * 0)"
+        return (
+            f"sum_over_time({series}{window}) / on (instance) group_left () "
+            f"(max by (instance) (sum_over_time({up}{window})) + on (instance) {missed})"
+        )
 
     def present_share(series: str, by: str) -> str:
-        """Share of the hour a kube-state-metrics object existed: steps in which any shard or replica exported it,
-        over steps in which any kube-state-metrics was scraped (a failed scrape neither adds nor removes time)."""
+        """Share of the hour a kube-state-metrics object existed (times its value): each exporter's samples over its
+        successful scrapes (`per_scrape`: the object's run seen in n scrapes is n scrape intervals, exact on average
+        wherever the run starts and ends between scrapes), added over exporters, then scaled by how many exporters
+        had the object at once. That factor comes from the scrape-interval steps: steps in which any exporter had
+        it over the sum of each exporter's own steps — 1 for one exporter or shards handing it over (a sum is
+        right), 1/2 while two replicas export the same object (one copy is right). The steps alone would count
+        each run one look-back too long, a whole interval on a third of runs (+10 % on a 10-minute pod)."""
+        instances = f"{by}, instance"
+        shares = f"sum by ({by}) (max by ({instances}) ({per_scrape(series, state_up)}))"
         union = f"sum_over_time((max by ({by}) (max_over_time({series}{look}))){steps})"
-        return f"{union} / on () group_left () {state_steps}"
+        each = f"sum by ({by}) (sum_over_time((max by ({instances}) (max_over_time({series}{look}))){steps}))"
+        return f"({shares} * on ({by}) ({union} / on ({by}) ({each} > 0)) or {shares})"
 
     pod = "namespace, pod, uid"
     container = f"{pod}, container"
@@ -143,21 +180,6 @@ def build(settings: QuerySettings) -> QuerySet:
             f" / {divisor}" if divisor != 1 else ""
         )
 
-    def per_scrape(series: str, up: str) -> str:
-        """Average value over the hour × the share of the hour the series existed (cAdvisor: one target per series,
-        its copies from other Prometheus replicas share its instance, hence the `max by (instance)`): its samples
-        over its target's successful scrapes, plus the scrapes the target missed by not existing yet (a node that
-        joins or leaves in the hour: its `up` covers only part of it, and so could its pods). A target more than a
-        tenth of the hour short of the densest one is short by that many; jitter of a scrape or two is not."""
-        window = f"[{GAUGE_WINDOW}]"
-        attempts = f"max by (instance) (count_over_time({up}{window}))"
-        full = f"scalar(max(count_over_time({up}{window})))"
-        missed = f"(({full} - {attempts}) > {full} / 10 or on (instance) {attempts} * 0)"
-        return (
-            f"sum_over_time({series}{window}) / on (instance) group_left () "
-            f"(max by (instance) (sum_over_time({up}{window})) + on (instance) {missed})"
-        )
-
     cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
     memory = selector(settings.memory_usage_metric, *real_containers, labels=cadvisor)
     network = selector(settings.network_transmit_metric, *in_pod, labels=cadvisor)
@@ -181,12 +203,17 @@ def build(settings: QuerySettings) -> QuerySet:
                              ("allocatable", settings.node_allocatable_metric))
     )  # fmt: skip
     placed_pods = selector(settings.pod_info_metric, 'node!=""', labels=state)
+
+    def counter(series: str, by: str) -> str:
+        """Per series (`by`, copies collapsed) and hour, each of `COUNTER_MEASURES`, tagged `measure`."""
+        return "\n  or ".join(
+            f"label_replace(max by ({by}) (label_replace({function}({series}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})), "
+            f'"measure", "{measure}", "", "")'
+            for measure, function in COUNTER_MEASURES.items()
+        )
+
     questions = {
-        "cpu_usage_core_hours": (
-            f"max by ({cgroup}) (\n"
-            f"  label_replace(increase({cpu}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
-            f") / {SECONDS_PER_HOUR}"
-        ),
+        "cpu_usage_core_hours": counter(cpu, cgroup),
         "cpu_request_core_hours": request_hours("cpu", settings.overhead_cpu_metric, 1),
         "memory_usage_gib_hours": (
             f"max by ({cgroup}) (\n"
@@ -201,19 +228,11 @@ def build(settings: QuerySettings) -> QuerySet:
             f"  and on (namespace, pod, container) {average(settings.requests_metric, gpu_keys, gpu_requested)}"
         ),
         "gpu_request_hours": request_hours(settings.gpu_resource, None, 1),
-        "storage_gib_hours": (
-            "sum_over_time((max by (namespace, persistentvolumeclaim) "
-            f"(max_over_time({pvc}{look}))){steps}) / on () group_left () {state_steps} / {BYTES_PER_GIB}"
-        ),
+        "storage_gib_hours": f"{present_share(pvc, 'namespace, persistentvolumeclaim')} / {BYTES_PER_GIB}",
         "network_gib": (
-            "(\n"
-            "  max by (namespace, pod, uid, interface) (\n"
-            f"    label_replace(increase({network}[{COUNTER_WINDOW}]), {UID_FROM_CGROUP})\n"
-            "  )\n"
+            f"(\n  {counter(network, 'namespace, pod, uid, interface')}\n)"
             # by name, not uid: a static pod's cgroup carries the kubelet's config hash, not the mirror pod's uid
-            "  unless on (namespace, pod)\n"
-            f"  max by (namespace, pod) (max_over_time({host_network}[{GAUGE_WINDOW}]))\n"
-            f") / {BYTES_PER_GIB}"
+            f"\nunless on (namespace, pod)\nmax by (namespace, pod) (max_over_time({host_network}[{GAUGE_WINDOW}]))"
         ),
     }
     missing = [q for resource in RESOURCES for q in resource.questions if q not in questions]

@@ -145,6 +145,25 @@ class Chargeback:
     shared_namespaces: tuple[str, ...] = ()
     outlook: Outlook | None = None  # forecasts, budgets and anomalies (from the ledger's history too)
 
+    @property
+    def incomplete(self) -> bool:
+        """Final, yet resting on a period with hours without data: never to be read as plainly final."""
+        return self.state == "final" and self.completeness is not None and not self.completeness.complete
+
+    @property
+    def state_label(self) -> str:
+        """The state as every human view shows it: `final`, `provisional`, or `final — incomplete (data for N of M
+        hours)` (amber, never green)."""
+        if self.incomplete and self.completeness is not None:
+            return (f"final — incomplete (data for {self.completeness.hours_collected} of "
+                    f"{self.completeness.hours_in_period} hours)")  # fmt: skip
+        return self.state
+
+    @property
+    def state_class(self) -> str:
+        """final | provisional | incomplete: the colour a view gives the state (green, amber, amber)."""
+        return "incomplete" if self.incomplete else self.state
+
     def teams(self) -> list[TeamSummary]:
         """Per team, most expensive first (ties by name) — the order team leads read."""
         grouped: dict[str, list[ChargeLine]] = {}

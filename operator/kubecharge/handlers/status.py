@@ -25,7 +25,8 @@ def period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
     }
     if outcome.result is not None:
         chargeback = outcome.result.chargeback
-        entry.update(cost=chargeback.total_costs.total, currency=chargeback.currency, coverage=chargeback.coverage)
+        entry.update(cost=chargeback.total_costs.total, currency=chargeback.currency, coverage=chargeback.coverage,
+                     state=chargeback.state_label)  # fmt: skip
         if chargeback.completeness is not None:
             seen = chargeback.completeness
             entry["completeness"] = {"hoursInPeriod": seen.hours_in_period, "hoursCollected": seen.hours_collected,

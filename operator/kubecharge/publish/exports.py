@@ -171,16 +171,31 @@ def publish_export(
     return PublishOutcome(location, version, reason, sha256(manifest_bytes), change, version, [*written, MANIFEST])
 
 
-def verify(store: ObjectStore, version_prefix: str) -> list[str]:
-    """Every way the files of one version differ from its manifest (empty: all checksums match)."""
+class ExportUnreadable(StorageTargetError):
+    """`verify` could not read the export's manifest: the URL, the credentials or the permissions are wrong, which
+    says nothing about whether its files were changed."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class Verification:
+    manifest: dict[str, Any]
+    problems: list[str]  # every way the files differ from the manifest; empty: all checksums match
+
+
+def verify(store: ObjectStore, version_prefix: str) -> Verification:
+    """Check every file of one version against its manifest's size and SHA-256."""
 
     def key(name: str) -> str:
         return f"{version_prefix.strip('/')}/{name}" if version_prefix.strip("/") else name
 
     try:
         manifest = json.loads(store.get(key(MANIFEST)))
-    except (StorageTargetError, json.JSONDecodeError) as error:
-        return [f"{MANIFEST}: cannot be read ({error})"]
+    except StorageTargetError as error:
+        raise ExportUnreadable(f"cannot read {MANIFEST}: {error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return Verification({}, [f"{MANIFEST}: not a kubecharge manifest (not JSON)"])
     problems = []
     for entry in manifest.get("files", []):
         name = entry["name"]
@@ -193,4 +208,4 @@ def verify(store: ObjectStore, version_prefix: str) -> list[str]:
             problems.append(f"{name}: size {len(data)} differs from the manifest's {entry['size']}")
         elif sha256(data) != entry["sha256"]:
             problems.append(f"{name}: SHA-256 {sha256(data)} differs from the manifest's {entry['sha256']}")
-    return problems
+    return Verification(manifest, problems)

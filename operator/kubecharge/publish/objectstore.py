@@ -138,10 +138,15 @@ class S3Store:
         return _join(self.prefix, key)
 
     def _call(self, what: str, action: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return action()
+        except NoCredentialsError:
+            raise StorageTargetError(
+                f"no AWS credentials to {what} in s3://{self.bucket}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(or AWS_PROFILE, or run where a role provides them)"
+            ) from None
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             raise StorageTargetError(f"object storage refused to {what} ({code}: {error})") from None

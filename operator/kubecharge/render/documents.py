@@ -86,6 +86,8 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         teams[line["team"]]["lines"].append(line)
     return {
         "state": report.state,
+        "stateLabel": report.state_label,
+        "stateClass": report.state_class,
         "version": report.version,
         "restates": report.restates,
         "previousPeriod": {"name": report.previous_period[0], "cost": report.previous_period[1]}

@@ -82,9 +82,11 @@ class Repository:
     ) -> int:
         """Store freshly collected hours, in one transaction; returns how many hours were written.
 
-        An hour whose stored record saw more successful scrapes than the new answer (Prometheus lost it to
-        retention or an outage since) keeps its stored rollups. Any other hour is replaced whole: its old rows
-        are deleted and the new ones inserted, so re-collecting never adds to what was there.
+        An hour is the cluster's, whichever source (Prometheus, URL) observed it; `source` is recorded as
+        provenance. An hour whose stored record saw more successful scrapes than the new answer (Prometheus lost it
+        to retention or an outage since, or another source saw more) keeps its stored rollups. Any other hour is
+        replaced whole: its old rows are deleted and the new ones inserted, so re-collecting never adds to what
+        was there.
         """
         hours = sorted(_utc(hour) for hour in completeness)
         if not hours:
@@ -99,7 +101,7 @@ class Repository:
 
         def write() -> int:
             with Session(self.engine) as session, session.begin():
-                stored = self._completeness(session, cluster, source, hours[0], hours[-1] + HOUR)
+                stored = self._completeness(session, cluster, hours[0], hours[-1] + HOUR)
                 accepted = [h for h in hours if h not in stored or not by_hour[h].emptier_than(stored[h])]
                 if not accepted:
                     return 0
@@ -108,7 +110,6 @@ class Repository:
                         session.execute(
                             delete(table).where(
                                 col(table.cluster) == cluster,
-                                col(table.source) == source,
                                 col(table.hour_start) >= first,
                                 col(table.hour_start) < end,
                             )
@@ -165,11 +166,10 @@ class Repository:
 
     @staticmethod
     def _completeness(
-        session: Session, cluster: str, source: str, start: datetime, end: datetime
+        session: Session, cluster: str, start: datetime, end: datetime
     ) -> dict[datetime, HourCompleteness]:
         statement = select(LedgerHour).where(
             LedgerHour.cluster == cluster,
-            LedgerHour.source == source,
             LedgerHour.hour_start >= start,
             LedgerHour.hour_start < end,
         )
@@ -180,18 +180,17 @@ class Repository:
             for record in session.exec(statement)
         }
 
-    def known_hours(
-        self, cluster: str, source: str, start: datetime, end: datetime
-    ) -> dict[datetime, HourCompleteness]:
-        """The hours in [start, end) the ledger holds for this source, with or without data, and how complete."""
+    def known_hours(self, cluster: str, start: datetime, end: datetime) -> dict[datetime, HourCompleteness]:
+        """The hours in [start, end) the ledger holds for the cluster, with or without data, and how complete
+        (whichever source observed them)."""
 
         def read() -> dict[datetime, HourCompleteness]:
             with Session(self.engine) as session:
-                return self._completeness(session, cluster, source, start, end)
+                return self._completeness(session, cluster, start, end)
 
         return dict(self._guard(read, "read the ledger's hours"))
 
-    def load_hours(self, cluster: str, source: str, start: datetime, end: datetime) -> list[NamespaceHour]:
+    def load_hours(self, cluster: str, start: datetime, end: datetime) -> list[NamespaceHour]:
         """The stored rollups of [start, end), by namespace and hour. Plain rows, not ORM objects: a month of a
         large cluster is tens of thousands of them, and namespaces share a few label sets (parsed once each)."""
         names = ResourceQuantities.names()
@@ -203,7 +202,6 @@ class Repository:
                 select(*columns)
                 .where(
                     col(HourlyUsage.cluster) == cluster,
-                    col(HourlyUsage.source) == source,
                     col(HourlyUsage.hour_start) >= start,
                     col(HourlyUsage.hour_start) < end,
                 )
@@ -231,7 +229,7 @@ class Repository:
 
         return list(self._guard(read, "load hourly rollups"))
 
-    def load_nodes(self, cluster: str, source: str, start: datetime, end: datetime) -> list[NodeHour]:
+    def load_nodes(self, cluster: str, start: datetime, end: datetime) -> list[NodeHour]:
         """The stored node-hours of [start, end), by node and hour."""
 
         def read() -> list[NodeHour]:
@@ -239,7 +237,6 @@ class Repository:
                 select(NodeHourRecord)
                 .where(
                     col(NodeHourRecord.cluster) == cluster,
-                    col(NodeHourRecord.source) == source,
                     col(NodeHourRecord.hour_start) >= start,
                     col(NodeHourRecord.hour_start) < end,
                 )

@@ -1,20 +1,76 @@
 """Schema migrations (alembic): `kubecharge db upgrade` applies them; the operator refuses an unmigrated database.
 
 The scripts live in `migrations/` inside the package, so an installed kubecharge can migrate without a checkout.
+Migrations of one database run one at a time: the chart runs `db upgrade` in every replica's init container, and
+two CLI runs may start together on a new SQLite file. PostgreSQL serialises them with an advisory lock, SQLite
+with a lock on a file beside the database; whoever waits finds the schema already current.
+
+Database URLs appear in messages with their password masked (`postgresql://user:***@host/db`).
 """
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from kubecharge.errors import StorageError
+
+MIGRATION_LOCK = 0x6B63_6D69  # the PostgreSQL advisory lock key of kubecharge's migrations ("kcmi")
+
+
+def shown(url: str) -> str:
+    """The URL as messages and logs may show it: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database URL given (not a valid SQLAlchemy URL)"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+@contextmanager
+def _one_at_a_time(url: str) -> Iterator[None]:
+    """Hold the database's migration lock while the block runs."""
+    sqlite = _sqlite_file(url)
+    if sqlite is not None:
+        sqlite.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{sqlite}.migration-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            postgresql = connection.dialect.name == "postgresql"
+            if postgresql:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+            try:
+                yield
+            finally:
+                if postgresql:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                    connection.commit()
+    finally:
+        engine.dispose()
+
 
 SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -33,29 +89,36 @@ def head() -> str:
 
 
 def current(url: str) -> str | None:
+    """The database's schema revision; None for an empty database, or a SQLite file that does not exist (it is
+    not created by asking)."""
+    sqlite = _sqlite_file(url)
+    if sqlite is not None and not sqlite.exists():
+        return None
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as error:
-        raise StorageError(f"cannot read the schema version of {url}: {str(error).splitlines()[0]}") from None
+        raise StorageError(f"cannot read the schema version of {shown(url)}: {_reason(error, url)}") from None
     finally:
         engine.dispose()
 
 
 def upgrade(url: str, revision: str = "head") -> None:
     try:
-        command.upgrade(_config(url), revision)
+        with _one_at_a_time(url):
+            command.upgrade(_config(url), revision)
     except SQLAlchemyError as error:
-        raise StorageError(f"migrating {url} failed: {str(error).splitlines()[0]}") from None
+        raise StorageError(f"migrating {shown(url)} failed: {_reason(error, url)}") from None
 
 
 def downgrade(url: str, revision: str) -> None:
     """Roll the schema back to `revision` (before going back to an older kubecharge)."""
     try:
-        command.downgrade(_config(url), revision)
+        with _one_at_a_time(url):
+            command.downgrade(_config(url), revision)
     except SQLAlchemyError as error:
-        raise StorageError(f"downgrading {url} failed: {str(error).splitlines()[0]}") from None
+        raise StorageError(f"downgrading {shown(url)} failed: {_reason(error, url)}") from None
 
 
 def require_current(url: str) -> None:
@@ -63,6 +126,16 @@ def require_current(url: str) -> None:
     found, wanted = current(url), head()
     if found != wanted:
         raise StorageError(
-            f"the database at {url} has schema {found or 'none'}, this kubecharge needs {wanted}; "
+            f"the database at {shown(url)} has schema {found or 'none'}, this kubecharge needs {wanted}; "
             "run `kubecharge db upgrade` (with the same KUBECHARGE_DATABASE_URL) first"
         )
+
+
+def _reason(error: SQLAlchemyError, url: str) -> str:
+    """The first line of a driver's error, with the URL's password masked wherever the driver quoted it."""
+    reason = str(error).splitlines()[0]
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        password = None
+    return reason.replace(str(password), "***") if password else reason

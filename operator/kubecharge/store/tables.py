@@ -1,8 +1,8 @@
 """Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
 
-Rollups are keyed by (cluster, source, namespace, node, hour_start), nodes by (cluster, source, node,
-hour_start) and hours by (cluster, source, hour_start): collecting an hour again replaces it, and two metrics
-sources never overwrite each other's hours.
+Rollups are keyed by (cluster, namespace, node, hour_start), nodes by (cluster, node, hour_start) and hours by
+(cluster, hour_start): an hour is a fact about a cluster, and `source` (the Prometheus or URL that observed it) is
+its provenance. Collecting an hour again replaces it unless the new answer is emptier, whichever source gives it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class HourlyUsage(SQLModel, table=True):
     __tablename__ = "hourly_usage"
 
     cluster: str = Field(primary_key=True, max_length=253)
-    source: str = Field(primary_key=True, max_length=512)
+    source: str = Field(max_length=512)  # which source observed the hour (provenance)
     namespace: str = Field(primary_key=True, max_length=253)
     node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
@@ -41,7 +41,7 @@ class NodeHourRecord(SQLModel, table=True):
     __tablename__ = "node_hours"
 
     cluster: str = Field(primary_key=True, max_length=253)
-    source: str = Field(primary_key=True, max_length=512)
+    source: str = Field(max_length=512)
     node: str = Field(primary_key=True, max_length=253)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     hours: float
@@ -56,7 +56,7 @@ class NodeHourRecord(SQLModel, table=True):
 
 
 class LedgerHour(SQLModel, table=True):
-    """One collected hour of one source: how completely it was observed, and when it was collected.
+    """One collected hour of a cluster: how completely it was observed, by which source, and when.
 
     An hour recorded here is known to the ledger, with data or without (before the first sample, beyond
     Prometheus' retention): it is not asked for again outside the re-check window.
@@ -65,7 +65,7 @@ class LedgerHour(SQLModel, table=True):
     __tablename__ = "ledger_hours"
 
     cluster: str = Field(primary_key=True, max_length=253)
-    source: str = Field(primary_key=True, max_length=512)
+    source: str = Field(max_length=512)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     collected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     namespaces: int

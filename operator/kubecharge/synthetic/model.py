@@ -27,6 +27,10 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
 - the target labels kube-prometheus adds (`job`, `instance`, `endpoint`, `service`, `node`, and a `container`
   / `pod` target label on kube-state-metrics series that lack their own);
 - a namespace relabelled mid-period, one created mid-period, and namespaces no team claims;
+- short-lived pods (`batch-hourly`): runs of 30 s, 2-5 min, 10 min (an hourly CronJob starting a few seconds after
+  the fifth minute) and 50 min that start and end between scrapes, so that the samples see each run for a whole
+  number of scrape intervals while the truth is the exact run (`Pod.exact_seconds`); `Truth.low` / `Truth.high` hold
+  the band the samples allow around the truth (see `truth()`);
 - optionally (`Size(seasonal=True)`), a team whose namespaces follow a weekly pattern, a slow ramp, and injected
   anomalies (a day at three times the cost, a day without any pod): the truth the forecasts and anomaly
   detection are judged against (`Cluster.anomalies`).
@@ -161,6 +165,9 @@ class Pod:
     overhead_cpu_cores: float = 0.0  # RuntimeClass pod overhead, reserved while the pod runs
     overhead_memory_bytes: float = 0.0
     gpu_uuids: tuple[str, ...] = ()  # the devices the device plugin gave its GPU containers, in container order
+    # A run that starts and ends between scrapes: Running in [start, end) seconds after the cluster's start. Its
+    # containers use a constant rate (counters grow linearly from zero at `start`); the slots above enclose it.
+    exact_seconds: tuple[float, float] | None = None
 
     def effective_request(self, resource: str) -> float:
         """Kubernetes' effective pod request (sidecars placed before every init container, as here):
@@ -176,7 +183,11 @@ class Pod:
         overhead = self.overhead_cpu_cores if resource == "cpu" else self.overhead_memory_bytes
         return sidecars + max(apps, inits) + overhead
 
-    def phase_at(self, slot: int) -> str:
+    def phase_at(self, slot: int, at_seconds: float | None = None) -> str:
+        """The phase in `slot`; for a run between scrapes, at the moment `at_seconds` a scrape looked."""
+        if self.exact_seconds is not None and at_seconds is not None:
+            begin, end = self.exact_seconds
+            return "Pending" if at_seconds < begin else "Running" if at_seconds < end else self.finished_phase
         if self.running_slot is None or slot < self.running_slot:
             return "Pending"
         if self.finished_slot is not None and slot >= self.finished_slot:
@@ -254,6 +265,30 @@ class ScrapeTarget:
         return f"{self.job}|{self.instance}|{self.labels.get('metrics_path', '')}"
 
 
+def sample_times(cluster: Cluster, target: ScrapeTarget) -> npt.NDArray[np.float64]:
+    """Epoch seconds of the target's scrape in each slot: the slot shifted by the target's own scrape offset, each
+    scrape jittered (to the millisecond) by a draw seeded from the target, so every window sees the same times."""
+    times = int(cluster.start.timestamp()) + np.arange(cluster.slots, dtype=np.int64) * cluster.step_seconds
+    if target.jitter_seconds == 0:
+        return (times + target.offset_seconds).astype(np.float64)
+    draws = np.random.default_rng(zlib.crc32(target.key.encode())).uniform(
+        -target.jitter_seconds, target.jitter_seconds, len(times)
+    )
+    return np.asarray(np.round(times + target.offset_seconds + draws, 3), dtype=np.float64)
+
+
+def scraped(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> npt.NDArray[np.bool_]:
+    """Slots where the target was scraped; `with_failures=False` keeps failed scrapes (they still write `up`)."""
+    mask = np.zeros(cluster.slots, dtype=bool)
+    mask[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
+    for slot in target.failed_slots if with_failures else ():
+        mask[slot] = False
+    for slot in cluster.prometheus_down_slots:
+        if slot < cluster.slots:
+            mask[slot] = False
+    return mask
+
+
 def shard_of(object_uid: str, total_shards: int) -> int:
     """kube-state-metrics assigns an object to a shard by a hash of its uid."""
     return zlib.crc32(object_uid.encode()) % total_shards
@@ -329,6 +364,10 @@ class Truth:
     # The same per (namespace, node, hour): node "" holds PVCs and network, which run on no node.
     node_values: dict[tuple[str, str, datetime], dict[str, float]] = field(default_factory=dict)
     node_hours: dict[tuple[str, datetime], float] = field(default_factory=dict)  # share of each hour a node existed
+    # The band the samples allow, per (namespace, hour) where it differs from the truth (runs between scrapes):
+    # any estimator that sees only the scraped samples can be held to [low, high], not to the exact truth.
+    low: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
+    high: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
 
     def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         return self._grouped(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
@@ -336,11 +375,27 @@ class Truth:
     def by_namespace(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         return self._grouped(start, end, lambda namespace, _hour: namespace)
 
-    def _grouped(
+    def band_by_namespace(self, start: datetime, end: datetime) -> dict[str, dict[str, tuple[float, float]]]:
+        """Per namespace and quantity over [start, end): (low, high) of the band the samples allow."""
+        return self._band(start, end, lambda namespace, _hour: namespace)
+
+    def band_by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, tuple[float, float]]]:
+        return self._band(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
+
+    def _band(
         self, start: datetime, end: datetime, group: Callable[[str, datetime], str]
-    ) -> dict[str, dict[str, float]]:
+    ) -> dict[str, dict[str, tuple[float, float]]]:
+        lows = self._grouped(start, end, group, self.low)
+        highs = self._grouped(start, end, group, self.high)
+        return {key: {q: (lows[key][q], highs[key][q]) for q in lows[key]} for key in lows}
+
+    def _grouped(
+        self, start: datetime, end: datetime, group: Callable[[str, datetime], str],
+        instead: dict[tuple[str, datetime], dict[str, float]] | None = None,
+    ) -> dict[str, dict[str, float]]:  # fmt: skip
         groups: dict[str, dict[str, float]] = {}
-        for (namespace, hour), quantities in self.values.items():
+        for (namespace, hour), exact in self.values.items():
+            quantities = (instead or {}).get((namespace, hour), exact)
             if start <= hour < end:
                 row = groups.setdefault(group(namespace, hour), {})
                 for key, value in quantities.items():
@@ -379,8 +434,14 @@ def truth(cluster: Cluster) -> Truth:
 
     for namespace in cluster.namespaces:
         target(namespace.name, "")
+    low: dict[tuple[str, datetime], dict[str, float]] = {}
+    high: dict[tuple[str, datetime], dict[str, float]] = {}
+    scrapes = _Scrapes(cluster)
     for pod in cluster.pods:
         on_node = target(pod.namespace, pod.node.name)
+        if pod.exact_seconds is not None:
+            _exact_run(cluster, pod, on_node, target(pod.namespace, ""), scrapes, low, high)
+            continue
         running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
         for container in pod.containers:
             alive = container.alive(cluster.slots)
@@ -399,6 +460,13 @@ def truth(cluster: Cluster) -> Truth:
             on_node["memory_gib_hours_usage"] += memory_usage
             on_node["memory_gib_hours_request"] += memory_request
             on_node["memory_gib_hours_max"] += np.maximum(memory_usage, memory_request)
+            # A counter shows usage up to its last sample: what an ended cgroup used after it, nobody saw.
+            unseen = hourly(_unseen_after_last_sample(cluster, scrapes, pod, container.incarnations,
+                                                      container.cpu_cores) * step_hours)  # fmt: skip
+            if unseen.any():
+                _lower(cluster, low, pod.namespace, "cpu_core_hours_usage", -unseen)
+                kept = np.maximum(cpu_usage - unseen, cpu_request)
+                _lower(cluster, low, pod.namespace, "cpu_core_hours_max", kept - np.maximum(cpu_usage, cpu_request))
             if container.gpus:
                 utilization = container.gpu_utilization if container.gpu_utilization is not None else 0.0
                 gpu_usage = hourly(container.gpus * utilization / 100 * alive * step_hours)
@@ -417,12 +485,18 @@ def truth(cluster: Cluster) -> Truth:
             reserved = hourly(running * (pod.effective_request(resource) - own) * step_hours / divisor)
             on_node[f"{name}_request"] += reserved
             on_node[f"{name}_max"] += reserved
+        _sampling_band(cluster, pod, running, scrapes, low, high)
         if pod.network_bytes_per_second is not None and not pod.host_network:
             sandbox = np.zeros(cluster.slots)
             sandbox[pod.running_slot or 0 : pod.sandbox_end_slot] = 1.0
             target(pod.namespace, "")["network_gib"] += hourly(
                 pod.network_bytes_per_second * sandbox * cluster.step_seconds / BYTES_PER_GIB
             )
+            sandbox_run = [Incarnation(pod.sandbox_id, pod.running_slot or 0, pod.sandbox_end_slot)]
+            unseen = _unseen_after_last_sample(cluster, scrapes, pod, sandbox_run, pod.network_bytes_per_second)
+            if unseen.any():
+                unseen_gib = hourly(unseen * cluster.step_seconds / BYTES_PER_GIB)
+                _lower(cluster, low, pod.namespace, "network_gib", -unseen_gib)
     for pvc in cluster.pvcs:
         exists = np.zeros(cluster.slots)
         exists[pvc.created_slot : pvc.deleted_slot] = 1.0
@@ -450,7 +524,232 @@ def truth(cluster: Cluster) -> Truth:
         for hour, share in enumerate(hourly(machine.present(cluster.slots) * step_hours)):
             if share > 0:
                 node_hours[(machine.name, starts[hour])] = float(share)
-    return Truth(values, owners, node_values, node_hours)
+    bands = {}
+    for side, moves in (("low", low), ("high", high)):
+        shifted = {}
+        for key, move in moves.items():  # the band edge = the exact value moved by what the samples allow
+            shifted[key] = {q: values[key][q] + move.get(q, 0.0) for q in QUANTITIES}
+        bands[side] = shifted
+    return Truth(values, owners, node_values, node_hours, bands["low"], bands["high"])
+
+
+def _unseen_after_last_sample(
+    cluster: Cluster, scrapes: _Scrapes, pod: Pod, runs: list[Incarnation], rate: FloatArray
+) -> FloatArray:
+    """Per slot, the rate of a counter after the last successful scrape of each run that ended: a sample shows the
+    counter as of its slot's start, so the slot of the last sample and those after it stay unseen."""
+    ok, _ = scrapes.of(cluster.kubelet_targets[pod.node.name])
+    unseen = np.zeros(cluster.slots)
+    for run in runs:
+        if run.end_slot >= cluster.slots or run.end_slot <= run.start_slot:
+            continue
+        seen = np.flatnonzero(ok[run.start_slot : run.end_slot])
+        first = run.start_slot + (int(seen[-1]) if len(seen) else 0)
+        unseen[first : run.end_slot] = rate[first : run.end_slot]
+    return unseen
+
+
+def _widen(
+    low: dict[str, float], high: dict[str, float], quantity: str, exact: float, candidates: list[float]
+) -> tuple[float, float]:
+    """Move a quantity's band edges (as moves from its exact value) to span the exact value and `candidates`."""
+    lo, hi = min(exact, *candidates), max(exact, *candidates)
+    low[quantity] = low.get(quantity, 0.0) + lo - exact
+    high[quantity] = high.get(quantity, 0.0) + hi - exact
+    return lo, hi
+
+
+def _lower(
+    cluster: Cluster, low: dict[tuple[str, datetime], dict[str, float]], namespace: str, quantity: str,
+    moves: FloatArray,
+) -> None:  # fmt: skip
+    """Add per-hour moves of the band's low edge."""
+    for hour in np.flatnonzero(moves):
+        into = low.setdefault((namespace, cluster.start + timedelta(hours=int(hour))), {})
+        into[quantity] = into.get(quantity, 0.0) + float(moves[hour])
+
+
+class _Scrapes:
+    """Per scrape target: which slots it scraped, and per hour the successful scrapes a sampling estimator divides by
+    (with the scrapes a target missed by not existing yet, as `collect.promql.per_scrape` counts them)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.per_hour = SECONDS_PER_HOUR // cluster.step_seconds
+        self._ok: dict[str, tuple[npt.NDArray[np.bool_], FloatArray]] = {}
+
+    def of(self, target: ScrapeTarget) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+        if target.key not in self._ok:
+            ok = scraped(self.cluster, target)
+            successes = self._hourly(ok)
+            attempts = self._hourly(scraped(self.cluster, target, with_failures=False))
+            job = (target.job, target.labels.get("metrics_path"))
+            peers = [t for t in self.cluster.scrape_targets if (t.job, t.labels.get("metrics_path")) == job]
+            densest = np.max([self._hourly(scraped(self.cluster, t, with_failures=False)) for t in peers], axis=0)
+            short = densest - attempts
+            divisor = successes + np.where(short > densest / 10, short, 0.0)
+            self._ok[target.key] = ok, divisor
+        return self._ok[target.key]
+
+    def _hourly(self, mask: npt.NDArray[np.bool_]) -> FloatArray:
+        hours = math.ceil(self.cluster.slots / self.per_hour)
+        slot_hour = np.arange(self.cluster.slots) // self.per_hour
+        return np.bincount(slot_hour, weights=mask.astype(float), minlength=hours).astype(np.float64)
+
+    def sampled(
+        self, values: FloatArray, target: ScrapeTarget, seen: npt.NDArray[np.bool_] | None = None
+    ) -> FloatArray:
+        """Per hour, the mean of `values` (per slot) over the target's successful scrapes, where `seen`: what a
+        sampling estimator makes of them, in value-hours."""
+        ok, divisor = self.of(target)
+        mask = ok if seen is None else ok & seen
+        slot_hour = np.arange(self.cluster.slots) // self.per_hour
+        sums = np.bincount(slot_hour, weights=np.where(mask, values, 0.0), minlength=len(divisor))
+        return np.divide(sums, divisor, out=np.zeros_like(sums), where=divisor > 0)
+
+
+def _sampling_band(
+    cluster: Cluster, pod: Pod, running: FloatArray, scrapes: _Scrapes,
+    low: dict[tuple[str, datetime], dict[str, float]], high: dict[tuple[str, datetime], dict[str, float]],
+) -> None:  # fmt: skip
+    """Where a pod starts, stops or restarts in an hour with failed scrapes (or an outage), its samples show only
+    part of that hour: an estimator that averages what was scraped can be held to the band between the truth and
+    that average, not to the truth. Requests: each exporter's running samples over its scrapes, scaled by how many
+    exporters had the pod at once (shards hand over, replicas double); memory: the container's samples."""
+    per_hour = scrapes.per_hour
+    hours = math.ceil(cluster.slots / per_hour)
+    step_hours = cluster.step_seconds / SECONDS_PER_HOUR
+    slot_hour = np.arange(cluster.slots) // per_hour
+    true_running = np.bincount(slot_hour, weights=running, minlength=hours) * step_hours
+    alive = [c.alive(cluster.slots) for c in pod.containers]
+    partial = (true_running > 0) & (true_running < 1 - 1e-9)
+    for mask in alive:
+        alive_hours = np.bincount(slot_hour, weights=mask, minlength=hours) * step_hours
+        partial |= (alive_hours > 0) & (alive_hours < 1 - 1e-9)
+    if not partial.any():
+        return
+    slots = np.arange(cluster.slots, dtype=np.int64)
+    shares, counts = np.zeros(hours), np.zeros(hours)
+    union = np.zeros(cluster.slots, dtype=bool)
+    for ksm in cluster.state_metrics_targets:
+        ok, _ = scrapes.of(ksm)
+        exported = ksm.exported(pod.uid, slots) & (running > 0)
+        shares += scrapes.sampled(running, ksm, exported)
+        counts += np.bincount(slot_hour, weights=(ok & exported).astype(float), minlength=hours)
+        union |= ok & exported
+    overlap = np.bincount(slot_hour, weights=union.astype(float), minlength=hours)
+    sampled_running = np.divide(shares * overlap, counts, out=np.zeros(hours), where=counts > 0)
+    kubelet = cluster.kubelet_targets[pod.node.name]
+    for hour in np.flatnonzero(partial):
+        key = (pod.namespace, cluster.start + timedelta(hours=int(hour)))
+        moves_low, moves_high = low.setdefault(key, {}), high.setdefault(key, {})
+        t_run, s_run = float(true_running[hour]), float(sampled_running[hour])
+        for resource, divisor, name in (("cpu", 1.0, "cpu_core_hours"), ("memory", BYTES_PER_GIB, "memory_gib_hours")):
+            own = 0.0
+            for container, mask in zip(pod.containers, alive, strict=True):
+                if container.kind == "init":
+                    continue
+                amount = ((container.cpu_request_cores if resource == "cpu" else container.memory_request_bytes)
+                          or 0.0) / divisor  # fmt: skip
+                own += amount
+                rate = container.cpu_cores if resource == "cpu" else container.memory_bytes / BYTES_PER_GIB
+                exact_usage = float(np.sum((rate * mask)[slot_hour == hour])) * step_hours
+                usage_lo = usage_hi = exact_usage
+                if resource == "memory":  # a gauge, averaged over the scrapes; CPU is a counter
+                    usage_lo, usage_hi = _widen(moves_low, moves_high, f"{name}_usage", exact_usage,
+                                                [float(scrapes.sampled(rate * mask, kubelet)[hour])])  # fmt: skip
+                request_lo, request_hi = _widen(moves_low, moves_high, f"{name}_request", amount * t_run,
+                                                [amount * s_run])  # fmt: skip
+                exact_max = max(exact_usage, amount * t_run)
+                moves_low[f"{name}_max"] = moves_low.get(f"{name}_max", 0.0) + max(usage_lo, request_lo) - exact_max
+                moves_high[f"{name}_max"] = moves_high.get(f"{name}_max", 0.0) + max(usage_hi, request_hi) - exact_max
+            reserved = pod.effective_request(resource) / divisor - own
+            if reserved:
+                lo, hi = _widen(moves_low, moves_high, f"{name}_request", reserved * t_run, [reserved * s_run])
+                moves_low[f"{name}_max"] = moves_low.get(f"{name}_max", 0.0) + lo - reserved * t_run
+                moves_high[f"{name}_max"] = moves_high.get(f"{name}_max", 0.0) + hi - reserved * t_run
+
+
+def _exact_run(
+    cluster: Cluster, pod: Pod, on_node: dict[str, FloatArray], off_node: dict[str, FloatArray], scrapes: _Scrapes,
+    low: dict[tuple[str, datetime], dict[str, float]], high: dict[tuple[str, datetime], dict[str, float]],
+) -> None:  # fmt: skip
+    """The truth of a run between scrapes (within one hour: constant rates, exact seconds), and the band its samples
+    allow, as moves of the band's edges away from the truth:
+
+    - requests and gauges (memory): a sampling estimator sees the run in n scrapes of its exporter, i.e. for n/s of
+      the hour (s: the exporter's successful scrapes that hour); the band spans the truth and every exporter's n/s;
+    - counters (CPU, network), which start at zero with the container: the last sample shows everything used up to
+      it, and the run ended before the next successful scrape: [rate × (last − start), rate × (next − start)];
+      a run no scrape saw is [0, truth];
+    - charged (max of usage and request): max of the usage and request edges."""
+    assert pod.exact_seconds is not None
+    begin, end = pod.exact_seconds
+    hour = int(begin // SECONDS_PER_HOUR)
+    assert hour == int((end - 1e-9) // SECONDS_PER_HOUR), "a run between scrapes stays within one hour"
+    key = (pod.namespace, cluster.start + timedelta(hours=hour))
+    base = cluster.start.timestamp()
+
+    def seen(target: ScrapeTarget, exported: npt.NDArray[np.bool_] | None = None) -> tuple[FloatArray, float]:
+        """Relative times of the target's successful scrapes that saw the run, and what the estimator divides by."""
+        ok, divisor = scrapes.of(target)
+        times = sample_times(cluster, target) - base
+        during = ok & (times >= begin) & (times < end)
+        if exported is not None:
+            during &= exported
+        return times[during], float(divisor[hour])
+
+    def counter_band(target: ScrapeTarget) -> tuple[float, float]:
+        """Seconds of the run the samples prove, and at most."""
+        ok = scraped(cluster, target)
+        times = sample_times(cluster, target) - base
+        during = times[ok & (times >= begin) & (times < end)]
+        if len(during) == 0:
+            return 0.0, end - begin
+        after = times[ok & (times >= end)]
+        following = float(after[0]) if len(after) else end
+        return float(during[-1]) - begin, following - begin
+
+    duration = end - begin
+    kubelet = cluster.kubelet_targets[pod.node.name]
+    samples, successes = seen(kubelet)
+    gauge_share = len(samples) / successes if successes else 0.0
+    proven, at_most = counter_band(kubelet)
+    shares: list[float] = []
+    slots = np.arange(cluster.slots, dtype=np.int64)
+    for ksm in cluster.state_metrics_targets:
+        running, ksm_successes = seen(ksm, ksm.exported(pod.uid, slots))
+        if len(running) and ksm_successes:
+            shares.append(len(running) / ksm_successes)
+    shares = shares or [0.0]
+    moves_low, moves_high = low.setdefault(key, {}), high.setdefault(key, {})
+
+    def move(quantity: str, exact: float, candidates: list[float]) -> tuple[float, float]:
+        return _widen(moves_low, moves_high, quantity, exact, candidates)
+
+    hour_share = duration / SECONDS_PER_HOUR
+    for container in pod.containers:
+        cores = float(container.cpu_cores[pod.running_slot or 0])
+        memory_gib = float(container.memory_bytes[pod.running_slot or 0]) / BYTES_PER_GIB
+        request_cores = container.cpu_request_cores or 0.0
+        request_gib = (container.memory_request_bytes or 0.0) / BYTES_PER_GIB
+        for name, usage_rate, request_rate, usage_band in (
+            ("cpu_core_hours", cores, request_cores, [cores * proven / SECONDS_PER_HOUR,
+                                                      cores * at_most / SECONDS_PER_HOUR]),
+            ("memory_gib_hours", memory_gib, request_gib, [memory_gib * gauge_share]),
+        ):  # fmt: skip
+            usage, request = usage_rate * hour_share, request_rate * hour_share
+            for quantity, amount in ((f"{name}_usage", usage), (f"{name}_request", request),
+                                     (f"{name}_max", max(usage, request))):  # fmt: skip
+                on_node[quantity][hour] += amount
+            usage_lo, usage_hi = move(f"{name}_usage", usage, usage_band)
+            request_lo, request_hi = move(f"{name}_request", request, [request_rate * share for share in shares])
+            move(f"{name}_max", max(usage, request), [max(usage_lo, request_lo), max(usage_hi, request_hi)])
+    if pod.network_bytes_per_second is not None and not pod.host_network:
+        rate_gib = float(pod.network_bytes_per_second[pod.running_slot or 0]) / BYTES_PER_GIB
+        network = rate_gib * duration
+        off_node["network_gib"][hour] += network
+        move("network_gib", network, [rate_gib * proven, rate_gib * at_most])
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -487,6 +786,7 @@ class Size:
     gpu_nodes: int = 2  # a GPU node pool (g5.12xlarge, dcgm-exporter) with training pods on it
     autoscaled_node: bool = True  # a spot node that joins and leaves mid-period, with pods of its own
     seasonal: bool = False  # the `shop` team: weekly patterns, a slow ramp and injected anomalies (`SEASONAL`)
+    short_lived: bool = True  # `batch-hourly`: runs shorter than an hour that start and end between scrapes
 
 
 # Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
@@ -954,6 +1254,11 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
             trainer.gpu_uuids = gpu_node.gpu_uuids[used : used + count]
             used += count
 
+    if size.short_lived:
+        batch = ns("batch-hourly", "data", {"kubecharge.io/team": "data", "tier": "batch"})
+        namespaces.append(batch)
+        _short_lived_runs(batch, nodes[: size.nodes], slots, step_seconds, Random(seed * 3301 + 17), pods)
+
     anomalies: list[InjectedAnomaly] = []
     if size.seasonal:
         shop = [ns(name, "shop") for name in SEASONAL]
@@ -972,6 +1277,43 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
         mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies,
     )  # fmt: skip
+
+
+# Runs of the short-lived namespace, each hour: (name, shortest and longest run in seconds, first start in the hour,
+# every how many hours). The CronJob starts a few seconds after the fifth minute, as the controller fires it.
+SHORT_RUNS = (
+    ("cron", 585.0, 615.0, (303.0, 309.0), 1),
+    ("blip", 30.0, 30.0, (60.0, 3480.0), 1),
+    ("task", 120.0, 300.0, (60.0, 3240.0), 1),
+    ("long", 2970.0, 3030.0, (60.0, 450.0), 3),
+)
+
+
+def _short_lived_runs(
+    namespace: Namespace, nodes: list[Node], slots: int, step_seconds: int, rng: Random, pods: list[Pod]
+) -> None:
+    """Runs shorter than an hour at arbitrary offsets between scrapes, each inside one hour (a run's edges are at
+    least a minute from the hour's), one container at a constant rate."""
+    ids = _Ids(rng)
+    for hour in range(slots * step_seconds // SECONDS_PER_HOUR):
+        for name, shortest, longest, (first, last), every in SHORT_RUNS:
+            if hour % every:
+                continue
+            duration = rng.uniform(shortest, longest)
+            begin = hour * SECONDS_PER_HOUR + rng.uniform(first, min(last, SECONDS_PER_HOUR - 60 - duration))
+            end = begin + duration
+            running, finished = int(begin // step_seconds), math.ceil(end / step_seconds)
+            request = rng.choice([0.25, 0.5, 1.0])
+            memory = rng.choice([256.0, 512.0, 1024.0]) * MIB
+            cores = np.full(slots, request * rng.uniform(0.3, 1.6))
+            used = np.full(slots, memory * rng.uniform(0.4, 1.5))
+            app = Container(name, f"registry.example.com/{name}:4.{rng.randint(0, 9)}", request, memory, cores, used,
+                            [Incarnation(ids.container_id(), running, finished)])  # fmt: skip
+            pod_name = f"{name}-{hour:05d}-{rng.getrandbits(20):05x}"
+            pods.append(Pod(namespace.name, pod_name, ids.uid(), rng.choice(nodes), "burstable", max(0, running - 1),
+                            running, finished, "Succeeded", min(slots, finished + 2), [app],
+                            sandbox_id=ids.container_id(), exact_seconds=(begin, end),
+                            network_bytes_per_second=np.full(slots, rng.uniform(2e4, 5e5))))  # fmt: skip
 
 
 # The seasonal team's namespaces: (weekly pattern?, growth per day, injected anomalies as (day index, kind)).

@@ -8,7 +8,6 @@ metric family contiguous. Each window is a complete file that promtool turns int
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,16 @@ from typing import TextIO
 
 import numpy as np
 
-from kubecharge.synthetic.model import Cluster, Container, FloatArray, Incarnation, Pod, ScrapeTarget
+from kubecharge.synthetic.model import (
+    Cluster,
+    Container,
+    FloatArray,
+    Incarnation,
+    Pod,
+    ScrapeTarget,
+    sample_times,
+    scraped,
+)
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
 PAUSE_CPU_CORES = 0.0004
@@ -62,32 +70,30 @@ class _Sink:
 class _Context:
     cluster: Cluster
     ok: dict[str, BoolArray]  # by target key: scraped successfully at slot
-    times: np.ndarray
+    times_cache: dict[str, np.ndarray]
 
     def target_ok(self, target: ScrapeTarget) -> BoolArray:
         return self.ok[target.key]
 
     def times_of(self, target: ScrapeTarget) -> np.ndarray:
-        """Sample timestamps of a target: its slots, shifted by the target's own scrape offset, each scrape
-        jittered (to the millisecond) by a draw seeded from the target, so every window sees the same times."""
-        if target.jitter_seconds == 0:
-            return self.times + target.offset_seconds
-        draws = np.random.default_rng(zlib.crc32(target.key.encode())).uniform(
-            -target.jitter_seconds, target.jitter_seconds, len(self.times)
-        )
-        return np.round(self.times + target.offset_seconds + draws, 3)
+        """Sample timestamps of a target per slot (`model.sample_times`, computed once per target)."""
+        if target.key not in self.times_cache:
+            self.times_cache[target.key] = sample_times(self.cluster, target)
+        return self.times_cache[target.key]
 
 
 def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> BoolArray:
-    """Slots where the target was scraped; `with_failures=False` keeps failed scrapes (they still write `up`)."""
-    mask = np.zeros(cluster.slots, dtype=bool)
-    mask[target.first_slot : target.last_slot if target.last_slot is not None else cluster.slots] = True
-    for slot in target.failed_slots if with_failures else ():
-        mask[slot] = False
-    for slot in cluster.prometheus_down_slots:
-        if slot < cluster.slots:
-            mask[slot] = False
-    return mask
+    return scraped(cluster, target, with_failures=with_failures)
+
+
+def _exact(ctx: _Context, pod: Pod, slots: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, FloatArray]:
+    """For a run between scrapes: the slots whose scrape fell inside the run, and the seconds since it began (what
+    a counter from zero at a constant rate has accumulated)."""
+    assert pod.exact_seconds is not None
+    begin, end = pod.exact_seconds
+    relative = times[slots] - ctx.cluster.start.timestamp()
+    inside = (relative >= begin) & (relative < end)
+    return slots[inside], np.asarray(relative[inside] - begin, dtype=np.float64)
 
 
 def _write(out: _Sink, prefix: str, times: np.ndarray, values: FloatArray | float) -> None:
@@ -213,11 +219,17 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -
                     counter = _counter(per_slot, inc.start_slot, container.counter_reset_slot)
                     slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
                     labels = {**_container_labels(pod, container, inc, restart), **target}
+                    if pod.exact_seconds is not None:  # a constant rate from zero at the run's start
+                        slots, elapsed = _exact(ctx, pod, slots, times)
+                        counter = np.zeros(cluster.slots)
+                        counter[slots] = container.cpu_cores[slots] * elapsed
                     _write(out, _series(family, labels), times[slots], counter[slots])
             else:
                 pod_total += container.memory_bytes * alive
                 for restart, inc in enumerate(container.incarnations):
                     slots = _span(ctx, inc.start_slot, inc.end_slot, window, ok)
+                    if pod.exact_seconds is not None:
+                        slots, _ = _exact(ctx, pod, slots, times)
                     labels = {**_container_labels(pod, container, inc, restart), **target}
                     _write(out, _series(family, labels), times[slots], container.memory_bytes[slots])
         _resource_endpoint(ctx, window, family, pod, out)
@@ -227,16 +239,17 @@ def _cadvisor(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -
         if family == "container_cpu_usage_seconds_total":
             node_totals[pod.node.name] += pod_total + PAUSE_CPU_CORES * step * sandbox
             pause = np.full(cluster.slots, PAUSE_CPU_CORES * step)
-            _write(
-                out,
-                _series(family, {**_pause_labels(pod), **target}),
-                times[slots],
-                _counter(pause, sandbox_start)[slots],
-            )
-            whole = _counter(pod_total + pause, sandbox_start)
+            pause_counter, whole = _counter(pause, sandbox_start), _counter(pod_total + pause, sandbox_start)
+            if pod.exact_seconds is not None:
+                slots, elapsed = _exact(ctx, pod, slots, times)
+                pause_counter[slots] = PAUSE_CPU_CORES * elapsed
+                whole[slots] = (pod_total[slots] / step + PAUSE_CPU_CORES) * elapsed
+            _write(out, _series(family, {**_pause_labels(pod), **target}), times[slots], pause_counter[slots])
             _write(out, _series(family, {**_pod_cgroup_labels(pod), **target}), times[slots], whole[slots])
         else:
             node_totals[pod.node.name] += (pod_total + PAUSE_MEMORY_BYTES) * sandbox
+            if pod.exact_seconds is not None:
+                slots, _ = _exact(ctx, pod, slots, times)
             _write(out, _series(family, {**_pause_labels(pod), **target}), times[slots], PAUSE_MEMORY_BYTES)
             _write(
                 out,
@@ -296,6 +309,11 @@ def _resource_endpoint(ctx: _Context, window: tuple[int, int], family: str, pod:
             values = _counter(container.cpu_cores * alive * cluster.step_seconds, first)
         else:
             values = container.memory_bytes
+        if pod.exact_seconds is not None:
+            slots, elapsed = _exact(ctx, pod, slots, times)
+            if family == "container_cpu_usage_seconds_total":
+                values = np.zeros(cluster.slots)
+                values[slots] = container.cpu_cores[slots] * elapsed
         _write(out, _series(family, labels), times[slots], values[slots])
 
 
@@ -325,8 +343,13 @@ def _network(
     holders = [_pause_labels(pod)]
     if pod.node.runtime == "containerd":
         holders.append(_pod_cgroup_labels(pod))  # containerd reports the sandbox's network on the pod cgroup too
+    elapsed: FloatArray | None = None
+    if pod.exact_seconds is not None:
+        slots, elapsed = _exact(ctx, pod, slots, times)
     for interface, share in shares.items():
         counter = offset * share + _counter(rate * share, start)
+        if elapsed is not None:  # a constant rate from zero at the run's start
+            counter[slots] = rate[slots] / cluster.step_seconds * share * elapsed
         for holder in holders:
             labels = {**holder, "interface": interface, **target}
             _write(out, _series(family, labels), times[slots], counter[slots])
@@ -369,7 +392,7 @@ def _state_metrics(ctx: _Context, window: tuple[int, int], family: str, out: _Si
             slots = _sharded(ksm, pod.uid, _span(ctx, pod.created_slot, pod.deleted_slot, window, ok))
             if len(slots) == 0:
                 continue
-            _pod_state(family, pod, _honor_with(ksm), times[slots], slots, out)
+            _pod_state(family, pod, _honor_with(ksm), times[slots], slots, out, cluster.start.timestamp())
 
 
 def _honor_with(ksm: ScrapeTarget) -> Callable[[dict[str, str]], dict[str, str]]:
@@ -378,11 +401,11 @@ def _honor_with(ksm: ScrapeTarget) -> Callable[[dict[str, str]], dict[str, str]]
 
 def _pod_state(
     family: str, pod: Pod, honor: Callable[[dict[str, str]], dict[str, str]], times: np.ndarray, slots: np.ndarray,
-    out: _Sink,
+    out: _Sink, start: float,
 ) -> None:  # fmt: skip
     base = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid}
     if family == "kube_pod_status_phase":
-        phases = np.array([pod.phase_at(int(s)) for s in slots])
+        phases = np.array([pod.phase_at(int(s), float(t) - start) for s, t in zip(slots, times, strict=True)])
         for phase in PHASES:
             _write(out, _series(family, honor({**base, "phase": phase})), times, (phases == phase).astype(float))
     elif family == "kube_pod_info":
@@ -530,7 +553,7 @@ def write_window(cluster: Cluster, window: tuple[int, int], path: Path) -> None:
     ctx = _Context(
         cluster,
         {t.key: _scrape_mask(cluster, t) for t in cluster.scrape_targets},
-        np.array([cluster.slot_time(s) for s in range(cluster.slots)], dtype=np.int64),
+        {},
     )
     with path.open("w") as file:
         out = _Sink(file, cluster)
