@@ -21,7 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kubecharge import __version__
+from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.usage import used_of_requested
 from kubecharge.errors import InputError, KubechargeError
 from kubecharge.jobs import produce_report, s3_options
 from kubecharge.publish.exports import verify as verify_export
@@ -87,50 +89,47 @@ def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def print_teams(chargeback: Chargeback) -> None:
+    """Per team, its direct cost by resource of the table (and under full cost its idle and shared shares)."""
+    currency = chargeback.currency
     table = Table(
-        title=f"Chargeback {chargeback.period_name} — cluster {chargeback.cluster} (basis: {chargeback.basis})"
+        title=f"Chargeback {chargeback.period_name} — cluster {chargeback.cluster} (basis: {chargeback.basis}, "
+        f"{currency}) — {chargeback.state_label}"
     )
     full = chargeback.cluster_cost is not None
-    money = (
-        ("Direct", "Idle", "Shared", f"Allocated {chargeback.currency}") if full else (f"Cost {chargeback.currency}",)
-    )
-    for column in ("Team", "Namespaces", "CPU core-h", "Memory GiB-h", "Storage GiB-h", "Network GiB", *money):
+    money = ("Direct", "Idle", "Shared", "Allocated") if full else ("Total",)
+    table_resources = resource_table.RESOURCES
+    columns = ("Team", "Namespaces", *(resource.label or resource.key for resource in table_resources), *money)
+    for column in columns:
         if column == "Team":  # never cut a team's name; numbers wrap (fold) rather than lose digits
             table.add_column(column, no_wrap=True, min_width=max((len(t.team) for t in chargeback.teams()), default=4))
         else:
             table.add_column(column, justify="right", overflow="fold")
 
+    def shown(amount: float) -> str:
+        return f"{round(amount, 2) or 0.0:,.2f}"  # never "-0.00"
+
     def amounts(direct: float, idle: float, shared: float) -> tuple[str, ...]:
-        shown = (direct, idle, shared, direct + idle + shared) if full else (direct,)
-        return tuple(f"{round(amount, 2) or 0.0:,.2f}" for amount in shown)  # never "-0.00"
+        return tuple(map(shown, (direct, idle, shared, direct + idle + shared) if full else (direct,)))
 
     for team in chargeback.teams():
         table.add_row(
             team.team,
             str(len(team.namespaces)),
-            f"{team.cpu_core_hours_charged:,.1f}",
-            f"{team.memory_gib_hours_charged:,.1f}",
-            f"{team.quantities.storage_gib_hours:,.1f}",
-            f"{team.quantities.network_gib:,.2f}",
+            *(shown(team.costs.of(resource.key)) for resource in table_resources),
             *amounts(team.costs.total, team.idle_share, team.shared_share),
         )
-    totals = chargeback.total_quantities
+    costs = chargeback.total_costs
     table.add_section()
     table.add_row(
-        "total",
-        "",
-        f"{chargeback.cpu_core_hours_charged:,.1f}",
-        f"{chargeback.memory_gib_hours_charged:,.1f}",
-        f"{totals.storage_gib_hours:,.1f}",
-        f"{totals.network_gib:,.2f}",
-        *amounts(chargeback.total_costs.total, chargeback.idle_share, chargeback.shared_share),
-        style="bold",
+        "total", "", *(shown(costs.of(resource.key)) for resource in table_resources),
+        *amounts(costs.total, chargeback.idle_share, chargeback.shared_share), style="bold",
     )  # fmt: skip
     stdout.print(table)
     stdout.print(
         f"Attribution coverage: {100 * chargeback.coverage:.1f}% of charged core-hours; "
         f"unallocated cost {chargeback.unallocated_cost:,.2f} {chargeback.currency}"
     )
+    print_use(chargeback)
     cost = chargeback.cluster_cost
     if cost is not None:
         stdout.print(
@@ -143,6 +142,24 @@ def print_teams(chargeback: Chargeback) -> None:
 
 
 ANOMALIES_SHOWN = 10
+
+
+def print_use(chargeback: Chargeback) -> None:
+    """Used of requested per container resource of the table: where requests (and GPUs) sit idle."""
+    totals = chargeback.total_quantities
+    parts = []
+    for resource in resource_table.RESOURCES:
+        requested = float(getattr(totals, f"{resource.quantity}_request", 0.0))
+        if resource.scope is not resource_table.Scope.CONTAINER or not requested:
+            continue
+        label = resource.label or resource.key
+        ratio = used_of_requested(totals, resource, resource.key not in chargeback.unmeasured)
+        used = f"{ratio * requested:,.1f}" if ratio is not None else "unknown"
+        parts.append(
+            f"{label} {used} of {requested:,.1f} {resource.unit}" + (f" ({ratio:.0%})" if ratio is not None else "")
+        )
+    if parts:
+        stdout.print("Used of requested: " + "; ".join(parts), soft_wrap=True)
 
 
 def print_outlook(chargeback: Chargeback) -> None:
@@ -185,26 +202,37 @@ def parse_moment(text: str | None) -> datetime | None:
 
 @app.command()
 def report(
-    mappings: Annotated[Path, typer.Option("--mappings", help="TeamMapping YAML file (multi-document) or folder.")],
-    period: Annotated[str, typer.Option("--period", help="YYYY-MM, YYYY-Www, YYYY-MM-DD or START/END (UTC).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for chargeback.csv/json and report.md/html.")],
+    mappings: Annotated[
+        Path, typer.Option("--mappings", metavar="PATH", help="TeamMapping YAML file (multi-document) or folder.")
+    ],
+    period: Annotated[
+        str, typer.Option("--period", metavar="PERIOD", help="YYYY-MM, YYYY-Www, YYYY-MM-DD or START/END (UTC).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder for chargeback.csv/json and report.md/html.")
+    ],
     prometheus: Annotated[
         str | None,
         typer.Option(
-            "--prometheus", help="Prometheus URL [default: $KUBECHARGE_PROMETHEUS_URL or http://localhost:9090]."
+            "--prometheus",
+            metavar="URL",
+            help="Prometheus URL [default: $KUBECHARGE_PROMETHEUS_URL or http://localhost:9090].",
         ),
     ] = None,
     report_file: Annotated[
-        Path | None, typer.Option("--report", help="UsageReport manifest: basis and prices.")
+        Path | None, typer.Option("--report", metavar="FILE", help="UsageReport manifest: basis and prices.")
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL or sqlite:///kubecharge.db]."),
+        typer.Option(
+            "--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL or sqlite:///kubecharge.db]."
+        ),
     ] = None,
     cluster: Annotated[
         list[str] | None,
         typer.Option(
             "--cluster",
+            metavar="NAME",
             help="Cluster to report on, repeatable: a value of the cluster label (KUBECHARGE_CLUSTER_LABEL) where "
             "the source holds many, else this cluster's name [default: $KUBECHARGE_CLUSTER_NAME].",
         ),
@@ -216,6 +244,7 @@ def report(
         str | None,
         typer.Option(
             "--publish",
+            metavar="URL",
             help="Also publish a versioned export to s3://bucket/prefix or file:///path "
             "(final once finalizeAfter has passed since the period ended).",
         ),
@@ -230,12 +259,15 @@ def report(
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Report as of this time (ISO-8601, UTC): later hours are not charged."),
+        typer.Option(
+            "--as-of", metavar="TIME", help="Report as of this time (ISO-8601, UTC): later hours are not charged."
+        ),
     ] = None,
     source: Annotated[
         str | None,
         typer.Option(
             "--source",
+            metavar="NAME",
             help="Name of the metrics source in the database [default: $KUBECHARGE_SOURCE_NAME for the default "
             "Prometheus, else its URL].",
         ),
@@ -255,6 +287,7 @@ def report(
         Path | None,
         typer.Option(
             "--node-costs",
+            metavar="FILE",
             help="A FOCUS 1.2 cloud bill (CSV or Parquet) whose EffectiveCost prices the nodes it lists per hour "
             "(ResourceId = the node's provider ID); turns on full-cost allocation.",
         ),
@@ -294,6 +327,8 @@ def report(
             raise fail(error) from None
     result = produced.result
     print_teams(result.chargeback)
+    for note in result.notes:
+        stderr.print(f"[bold yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     for name in result.unmatched_mappings:
         warning = (f"TeamMapping {name} matched no namespace in {result.chargeback.period_name}; check its "
                    "spec.namespaces, namespaceSelector and namespacePatterns")  # fmt: skip
@@ -355,10 +390,16 @@ def verify(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the report files.")] = Path("demo-report"),
-    days: Annotated[int, typer.Option("--days", min=1, max=62, help="Days of synthetic history.")] = 31,
-    step_seconds: Annotated[int, typer.Option("--step", help="Scrape interval of the synthetic data.")] = 300,
-    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the generated Prometheus data here.")] = None,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the report files.")] = Path(
+        "demo-report"
+    ),
+    days: Annotated[int, typer.Option("--days", metavar="DAYS", min=1, max=62, help="Days of synthetic history.")] = 31,
+    step_seconds: Annotated[
+        int, typer.Option("--step", metavar="SECONDS", help="Scrape interval of the synthetic data.")
+    ] = 300,
+    keep: Annotated[
+        Path | None, typer.Option("--keep", metavar="DIR", help="Keep the generated Prometheus data here.")
+    ] = None,
 ) -> None:
     """Run the whole pipeline on a synthetic cluster in a private local Prometheus (needs no cluster)."""
     from kubecharge.demo import run_demo  # only the demo imports the generator; keep `report` start-up light
@@ -401,7 +442,9 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade(
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
+    ] = None,
 ) -> None:
     """Create or upgrade the database schema to this kubecharge's version (safe to run again)."""
     from kubecharge.store import schema
@@ -418,7 +461,9 @@ def db_upgrade(
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="The schema revision to go back to, e.g. 0002.")],
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
+    ] = None,
 ) -> None:
     """Roll the schema back to REVISION before going back to an older kubecharge (see each migration's notes)."""
     from kubecharge.store import schema
@@ -435,7 +480,9 @@ def db_downgrade(
 
 @db_app.command("current")
 def db_current(
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
+    ] = None,
 ) -> None:
     """Print the database's schema version and the one this kubecharge needs."""
     from kubecharge.store import schema

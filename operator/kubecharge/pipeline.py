@@ -28,12 +28,14 @@ from kubecharge.collect.promql import QuerySet
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
+from kubecharge.domain.collected import UsageNote
 from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.domain.resources import BY_KEY
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 from kubecharge.errors import InputError, KubechargeError, NoUsageData, PeriodNotStarted, SourceError
 from kubecharge.pricing import NodeBill, NodeHourCost, NodeKey
@@ -76,6 +78,7 @@ class ReportResult:
     unmatched_mappings: list[str] = field(default_factory=list)  # TeamMappings that claimed no namespace
     newest_hour: datetime | None = None  # the newest hour with data in the ledger (ingest latency)
     duplicate_series_ratio: float | None = None  # copies of pod series collapsed in the last hour (an SLI)
+    notes: list[str] = field(default_factory=list)  # what the source found about measuring usage, for the user
 
 
 def source_name(url: str) -> str:
@@ -223,6 +226,16 @@ def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start:
         state="final" if request.policy.now >= request.period.end + spec.finalize_after else "provisional",
         **allocation,
     )
+
+
+def unmeasured(chargeback: Chargeback, notes: Iterable[UsageNote]) -> dict[str, str]:
+    """The resources whose usage no source could measure while some was requested (their usage is unknown), and
+    why."""
+    requested = chargeback.total_quantities
+    return {
+        note.resource: note.message for note in notes
+        if not note.measured and any(getattr(requested, column) > 0 for column in BY_KEY[note.resource].columns)
+    }  # fmt: skip
 
 
 def stored_nodes(repository: Repository, request: ReportRequest, clusters: Iterable[str], start: datetime,
@@ -415,14 +428,10 @@ def manifest_fields(request: ReportRequest, result: ReportResult, queries: Query
 
 
 def totals_record(chargeback: Chargeback) -> dict[str, Any]:
-    totals = chargeback.total_quantities
     return {
         "cost": chargeback.total_costs.total,
         "currency": chargeback.currency,
-        "cpuCoreHours": chargeback.cpu_core_hours_charged,
-        "memoryGiBHours": chargeback.memory_gib_hours_charged,
-        "storageGiBHours": totals.storage_gib_hours,
-        "networkGiB": totals.network_gib,
+        **tables.resource_totals(chargeback),
         "coverage": chargeback.coverage,
     }
 
@@ -525,8 +534,10 @@ def run_report(
         node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))
         stored_rows = [row for row in loaded if row.hour_start >= period.start]
         chargeback = priced_period(request, attributed, node_costs, completeness)
+        notes = [note for found in sources.values() for note in found.usage_notes()]
         chargeback = dataclasses.replace(
-            chargeback, previous_period=previous_total(request, attributed, node_costs),
+            chargeback, unmeasured=unmeasured(chargeback, notes),
+            previous_period=previous_total(request, attributed, node_costs),
             outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
         )  # fmt: skip
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
@@ -558,4 +569,5 @@ def run_report(
         idle_mappings,
         newest,
         duplicates,
+        sorted({note.message for note in notes}),
     )

@@ -61,6 +61,17 @@ class OperatorMetrics:
             "kubecharge_team_cost", "A team's cost in a period so far (allocated under full cost), in the report's "
             "currency.", per_team, registry=self.registry,
         )  # fmt: skip
+        # Labelled by the resource table's keys: a resource added there appears on the dashboard with no edit.
+        self.team_resource_cost = Gauge(
+            "kubecharge_team_resource_cost", "A team's direct cost of one resource (cpu, memory, gpu, storage, "
+            "network, ...) in a period so far, in the report's currency.", [*per_team, "resource"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.resource_used_ratio = Gauge(
+            "kubecharge_resource_used_ratio", "Used of requested, per container resource, over a period so far "
+            "(absent where the use could not be measured, e.g. GPUs without dcgm-exporter).",
+            [*labels, "period", "resource"], registry=self.registry,
+        )  # fmt: skip
         self.team_cost_forecast = Gauge(
             "kubecharge_team_cost_forecast", "A team's forecast cost at the end of a period in progress.",
             per_team, registry=self.registry,

@@ -53,7 +53,11 @@ class QuerySettings(BaseSettings):
     )
     gpu_job_labels: dict[str, str] = Field(
         default_factory=lambda: {"job": "nvidia-dcgm-exporter"},
-        description="Labels of dcgm-exporter's `up` series: its successful scrapes weigh the utilisation samples.",
+        description="Labels of dcgm-exporter's `up` series: its successful scrapes weigh the utilisation samples. "
+        "Where its job has no utilisation series, the jobs that have are used (and said).",
+    )
+    gpu_jobs: tuple[str, ...] = Field(
+        default=(), description="Jobs to read GPU utilisation from instead of gpu_job_labels' job (found, not set)."
     )
     pvc_storage_metric: str = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
     cadvisor_job_labels: dict[str, str] = Field(

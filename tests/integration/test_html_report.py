@@ -163,9 +163,9 @@ def test_a_full_cost_report_shows_direct_idle_shared_and_the_cluster_cost(
     flat = " ".join("\n".join(pdf_pages(out / "report.html", "A4", tmp_path)).split())
     assert "Full cost: what the cluster cost, and who carries it" in flat
     assert f"The cluster cost {summary['clusterCost']['total']:,.2f} USD" in flat
-    for team in summary["teams"]:  # each team's row of the allocation table: direct, GPU, idle, shared, allocated
+    for team in summary["teams"]:  # each team's row of the allocation table: direct, idle, shared, allocated
         cost = team["cost"]
-        cells = [f"{round(cost[key], 2) or 0.0:,.2f}" for key in ("total", "gpu", "idleShare", "sharedShare",
+        cells = [f"{round(cost[key], 2) or 0.0:,.2f}" for key in ("total", "idleShare", "sharedShare",
                                                                     "totalAllocated")]  # fmt: skip
         assert " ".join(cells) in flat, (team["team"], cells)
     page = tmp_path / "probed.html"

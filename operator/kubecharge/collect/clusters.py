@@ -15,6 +15,7 @@ from datetime import datetime
 
 from kubecharge.collect import promql
 from kubecharge.collect.prometheus import PrometheusSource, QueryObserver
+from kubecharge.domain.collected import UsageNote
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import InputError
 from kubecharge.settings import QuerySettings, Settings
@@ -67,6 +68,28 @@ def with_state_metrics_interval(
     return queries.model_copy(update={"state_metrics_interval_seconds": interval})
 
 
+def with_gpu_exporter(
+    probe: PrometheusSource, queries: QuerySettings, start: datetime, end: datetime
+) -> tuple[QuerySettings, UsageNote | None]:
+    """dcgm-exporter is found by its metric, not trusted to the configured job: the GPU operator names its job
+    `nvidia-dcgm-exporter`, dcgm-exporter's own chart `dcgm-exporter`. Where the configured job has no utilisation
+    series but another job has, that job is used (and said); where none has, GPU utilisation is unknown — never 0."""
+    metric = queries.gpu_utilization_metric
+    configured = queries.gpu_job_labels.get("job")
+    jobs = probe.label_values("job", promql.selector(metric, labels=queries.series_labels), start, end, "gpu_jobs")
+    setting = "KUBECHARGE_QUERY_GPU_JOB_LABELS"
+    if not jobs:
+        return queries, UsageNote("gpu", False, f"GPU utilisation is unknown: no {metric} series in the period (is "
+                                  f"dcgm-exporter scraped? its job is set by {setting})")  # fmt: skip
+    if configured is None or configured in jobs:
+        return queries, None
+    found = ", ".join(repr(job) for job in jobs)
+    note = UsageNote("gpu", True, f"GPU utilisation ({metric}) is exported under job {found}, not {configured!r} "
+                     f"as {setting} says: read from there; set {setting} to say so")  # fmt: skip
+    labels = {key: value for key, value in queries.gpu_job_labels.items() if key != "job"}
+    return queries.model_copy(update={"gpu_job_labels": labels, "gpu_jobs": tuple(jobs)}), note
+
+
 def cluster_sources(
     url: str,
     settings: Settings,
@@ -88,5 +111,7 @@ def cluster_sources(
     sources = {}
     for scope in scopes:
         queries = with_state_metrics_interval(probe, promql.for_cluster(settings.queries, scope.labels), start, end)
+        queries, note = with_gpu_exporter(probe, queries, start, end)
         sources[scope.name] = PrometheusSource.from_settings(url, promql.build(queries), settings, observer)
+        sources[scope.name].notes = (note,) if note is not None else ()
     return sources

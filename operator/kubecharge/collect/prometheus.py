@@ -30,6 +30,7 @@ from kubecharge.domain.collected import (
     POD_NODE_KEYS,
     VALUE,
     NodeFacts,
+    UsageNote,
     empty_frame,
 )  # fmt: skip
 from kubecharge.domain.counters import hourly_increase
@@ -73,6 +74,7 @@ class PrometheusSource:
         self.access = access or Access()
         self.seconds_waiting = 0.0
         self.splits = 0  # queries split in time for a backend's sample limit
+        self.notes: tuple[UsageNote, ...] = ()  # what was found about measuring usage (see collect.clusters)
         self._retries = retries
         self._waiting_lock = threading.Lock()
         self._local = threading.local()
@@ -181,6 +183,9 @@ class PrometheusSource:
             found[hour] = HourCompleteness(**seen)
         return found
 
+    def usage_notes(self) -> tuple[UsageNote, ...]:
+        return self.notes
+
     def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
         return self.largest_value("duplicate_series_ratio", self.queries.duplicate_series_ratio, start, end)
 
@@ -192,7 +197,9 @@ class PrometheusSource:
         values = [float(value) for s in series for _, value in s["values"]]
         return max(values) if values else None
 
-    def label_values(self, label: str, series: str, start: datetime, end: datetime) -> list[str]:
+    def label_values(
+        self, label: str, series: str, start: datetime, end: datetime, question: str = "cluster_names"
+    ) -> list[str]:
         """The values `label` takes on `series` in [start, end) (the label-values API, which Thanos, Mimir and
         VictoriaMetrics serve too): how the clusters a querier holds are found."""
         params = {"match[]": series, "start": start.timestamp(), "end": end.timestamp(), **self.access.parameters}
@@ -203,13 +210,13 @@ class PrometheusSource:
                 f"{self.url}/api/v1/label/{label}/values", params=params, headers=client.headers, auth=client.auth,
                 verify=client._session.verify, timeout=self.timeout_seconds,
             )  # fmt: skip
-            values = _answer(self.url, "cluster label", response)
+            values = _answer(self.url, f"{label} label", response)
             if not isinstance(values, list):
                 raise PrometheusUnavailable(f"Prometheus at {self.url} answered the label-values query with data "
                                             "that is not a list of values; check the URL")  # fmt: skip
             return [{"value": value} for value in values]
 
-        return sorted(str(item["value"]) for item in self._call("cluster_names", send))
+        return sorted(str(item["value"]) for item in self._call(question, send))
 
     # -- plumbing -----------------------------------------------------------------------------------
 

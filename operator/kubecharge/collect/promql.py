@@ -56,6 +56,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -188,7 +189,10 @@ def build(settings: QuerySettings) -> QuerySet:
     # dcgm-exporter labels each GPU with the pod using it; behind kube-prometheus (honorLabels off) those become
     # exported_namespace/pod/container, the target's own labels taking the plain names.
     gpu_job = {**extra, **settings.gpu_job_labels}
-    gpu = per_scrape(selector(settings.gpu_utilization_metric, labels=gpu_job), selector("up", labels=gpu_job))
+    jobs = "|".join(re.escape(job) for job in settings.gpu_jobs)
+    found_jobs = (f'job=~"{escape(jobs)}"',) if jobs else ()  # where discovery found the exporter elsewhere
+    gpu = per_scrape(selector(settings.gpu_utilization_metric, *found_jobs, labels=gpu_job),
+                     selector("up", *found_jobs, labels=gpu_job))  # fmt: skip
     gpu_requested, gpu_keys = f'resource="{settings.gpu_resource}"', "namespace, pod, container"
     for name in ("namespace", "pod", "container"):
         gpu = f'label_replace({gpu}, "{name}", "$1", "exported_{name}", "(.+)")'

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from kubecharge.domain.collected import NodeFacts
+from kubecharge.domain.collected import NodeFacts, UsageNote
 from kubecharge.domain.ledger import HourCompleteness
 
 
@@ -40,4 +40,8 @@ class UsageSource(Protocol):
     def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
         """The largest share, per hour of [start, end), of kube-state-metrics' pod series that were copies (other
         replicas, shards, Prometheus replicas) and were collapsed: a pipeline SLI. None: no such series."""
+        ...
+
+    def usage_notes(self) -> tuple[UsageNote, ...]:
+        """What the source found about measuring usage (an exporter under another job, or none at all)."""
         ...

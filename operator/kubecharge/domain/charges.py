@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from kubecharge.domain.ledger import Completeness
@@ -144,6 +145,8 @@ class Chargeback:
     idle_mode: str | None = None  # show | distribute under full-cost allocation, None for direct charges
     shared_namespaces: tuple[str, ...] = ()
     outlook: Outlook | None = None  # forecasts, budgets and anomalies (from the ledger's history too)
+    # Resources (keys) whose usage could not be measured, and why: shown as unknown, never as 0.
+    unmeasured: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> bool:

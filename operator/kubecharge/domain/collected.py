@@ -34,6 +34,16 @@ def empty_frame(keys: tuple[str, ...]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class UsageNote:
+    """What the source found about measuring one resource's usage: `measured` False makes that usage unknown in
+    every view (never 0); `message` says what was found and which setting to change."""
+
+    resource: str  # a key of domain.resources
+    measured: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class NodeFacts:
     """What kube-state-metrics says of the nodes in each hour: where each pod ran, how much of the hour each node
     existed, its capacity and allocatable per resource, and its labels (`label_*`) with `provider_id`."""

@@ -11,6 +11,8 @@ its CSV columns and its FOCUS SKU. Adding a resource is an entry here, its field
 - `by_basis`: the report's charge basis (usage, request or max) picks the charged quantity; otherwise the
   request is charged (a GPU is allocated whole: what a pod reserves nobody else can use, whatever its utilisation).
 - `on_node`: part of a node's price (CPU, memory, GPU); a node's hourly price is split between these.
+- `label`, `unit`, `colour`: how every human view (HTML, Markdown, team pages, CLI, status, manifest, dashboard)
+  names, measures and draws it: views loop over this table and name no resource themselves.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ class Resource:
     csv_appended: bool  # columns added after the first layout's `cluster` column (readers of it are unaffected)
     json_name: str  # cpuCoreHours: chargeback.json's keys are <json_name>Usage/Request/Charged, or <json_name>
     sku: Sku
+    label: str = ""  # CPU, Memory, GPU: its name in human views
+    unit: str = ""  # core-h, GiB-h, GPU-h, GiB: the unit of its quantities in human views
+    colour: str = "#7d8b99"  # its colour in charts
+
+    @property
+    def charged_key(self) -> str:
+        """The summary's (chargeback.json's) key of the charged quantity."""
+        return self.json_name if self.scope is Scope.NAMESPACE else f"{self.json_name}Charged"
 
     @cached_property
     def columns(self) -> tuple[str, ...]:
@@ -81,27 +91,33 @@ RESOURCES = (
              "cpu_core_hour", "cpuCoreHour", by_basis=True, on_node=True,
              csv_columns=("cpu_core_hours_usage", "cpu_core_hours_request", "cpu_core_hours_charged"),
              csv_appended=False, json_name="cpuCoreHours",
-             sku=Sku(COMPUTE, "CPU", "Core-Hours", "Compute", "Containers", "CPU core-hours charged")),
+             sku=Sku(COMPUTE, "CPU", "Core-Hours", "Compute", "Containers", "CPU core-hours charged"),
+             label="CPU", unit="core-h", colour="#3b7bc8"),
     Resource("memory", "memory_gib_hours", Scope.CONTAINER, ("memory_usage_gib_hours", "memory_request_gib_hours"),
              "memory_gib_hour", "memoryGiBHour", by_basis=True, on_node=True,
              csv_columns=("memory_gib_hours_usage", "memory_gib_hours_request", "memory_gib_hours_charged"),
              csv_appended=False, json_name="memoryGiBHours",
-             sku=Sku(COMPUTE, "Memory", "GiB-Hours", "Compute", "Containers", "Memory GiB-hours charged")),
+             sku=Sku(COMPUTE, "Memory", "GiB-Hours", "Compute", "Containers", "Memory GiB-hours charged"),
+             label="Memory", unit="GiB-h", colour="#5aa469"),
     Resource("gpu", "gpu_hours", Scope.CONTAINER, ("gpu_usage_hours", "gpu_request_hours"),
              "gpu_hour", "gpuHour", by_basis=False, on_node=True,
              csv_columns=("gpu_hours_charged",), csv_appended=True,
              json_name="gpuHours",
-             sku=Sku(COMPUTE, "GPU", "GPU-Hours", "Compute", "Containers", "GPU-hours requested")),
+             sku=Sku(COMPUTE, "GPU", "GPU-Hours", "Compute", "Containers", "GPU-hours requested"),
+             label="GPU", unit="GPU-h", colour="#c25b8f"),
     Resource("storage", "storage_gib_hours", Scope.NAMESPACE, ("storage_gib_hours",),
              "storage_gib_hour", "storageGiBHour", by_basis=False, on_node=False,
              csv_columns=("storage_gib_hours",), csv_appended=False, json_name="storageGiBHours",
              sku=Sku("Kubernetes Persistent Storage", "Persistent Volume Claims", "GiB-Hours", "Storage",
-                     "Block Storage", "PVC storage GiB-hours requested")),
+                     "Block Storage", "PVC storage GiB-hours requested"),
+             label="Storage", unit="GiB-h", colour="#d4a72c"),
     Resource("network", "network_gib", Scope.NAMESPACE, ("network_gib",),
              "network_gib", "networkGiB", by_basis=False, on_node=False,
              csv_columns=("network_gib",), csv_appended=False, json_name="networkGiB",
-             sku=Sku("Kubernetes Networking", "Network Egress", "GiB", "Networking", "Network Connectivity",
-                     "Network GiB transmitted")),
+             # Every byte a pod sent, to any destination (in-cluster traffic included): not only egress.
+             sku=Sku("Kubernetes Networking", "Network Transmitted", "GiB", "Networking", "Network Connectivity",
+                     "Network GiB transmitted by pods, to any destination"),
+             label="Network sent", unit="GiB", colour="#8e6cc1"),
 )  # fmt: skip
 BY_KEY = {resource.key: resource for resource in RESOURCES}
 ON_NODE = tuple(resource for resource in RESOURCES if resource.on_node)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
-from kubecharge.domain.resources import BY_KEY, Resource
+from kubecharge.domain.resources import BY_KEY, Resource, Scope
 
 
 class ChargeBasis(StrEnum):
@@ -59,6 +59,15 @@ class ResourceQuantities:
 
 
 _NAMES = ResourceQuantities.names()
+
+
+def used_of_requested(quantities: ResourceQuantities, resource: Resource, measured: bool = True) -> float | None:
+    """Used over requested of a container resource (over 1: more used than requested); None where nothing was
+    requested, for a namespace resource, or where the use could not be measured."""
+    requested = float(getattr(quantities, f"{resource.quantity}_request", 0.0))
+    if not measured or not requested or resource.scope is not Scope.CONTAINER:
+        return None
+    return float(getattr(quantities, f"{resource.quantity}_usage")) / requested
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from kubecharge import schedule
+from kubecharge.domain import resources as resource_table
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.periods import HOUR
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
@@ -87,6 +88,20 @@ def _record_outlook(state: OperatorState, spec: UsageReportSpec, outcomes: list[
         chargeback, period = outcome.result.chargeback, outcome.run.period.name
         for summary_of in chargeback.teams():
             metrics.team_cost.labels(*labels, period, summary_of.team).set(summary_of.total_allocated)
+            for resource in resource_table.RESOURCES:
+                metrics.team_resource_cost.labels(*labels, period, summary_of.team, resource.key).set(
+                    summary_of.costs.of(resource.key)
+                )
+        totals = chargeback.total_quantities
+        for resource in resource_table.RESOURCES:
+            requested = float(getattr(totals, f"{resource.quantity}_request", 0.0))
+            if (
+                resource.scope is resource_table.Scope.CONTAINER
+                and requested
+                and resource.key not in chargeback.unmeasured
+            ):
+                used = float(getattr(totals, f"{resource.quantity}_usage"))
+                metrics.resource_used_ratio.labels(*labels, period, resource.key).set(used / requested)
         for team, found in chargeback.outlook.forecasts.items() if chargeback.outlook else ():
             metrics.team_cost_forecast.labels(*labels, period, team).set(found.cost)
     current = outcomes[-1].result if outcomes else None

@@ -7,7 +7,7 @@ from typing import Any
 
 from kubecharge.domain.charges import Chargeback
 from kubecharge.handlers.periods import PeriodOutcome
-from kubecharge.render.tables import completeness_record, iso, outlook_record
+from kubecharge.render.tables import completeness_record, iso, outlook_record, resource_totals
 
 
 def now_text(moment: datetime) -> str:
@@ -82,17 +82,13 @@ def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
     if outcome.result is None:
         return status
     chargeback = outcome.result.chargeback
-    totals = chargeback.total_quantities
     full = chargeback.cluster_cost
     # Under full-cost allocation the cost is what the cluster cost (the lines' allocated totals), with the direct
     # charges and idle beside it; otherwise the direct charges, as ever.
     cost = {"cost": chargeback.total_allocated, "directCost": chargeback.total_costs.total, "idleCost": full.idle,
             "nodesCost": full.nodes} if full is not None else {"cost": chargeback.total_costs.total}  # fmt: skip
     status.update(
-        totals={**cost, "currency": chargeback.currency,
-                "cpuCoreHours": chargeback.cpu_core_hours_charged,
-                "memoryGiBHours": chargeback.memory_gib_hours_charged,
-                "storageGiBHours": totals.storage_gib_hours, "networkGiB": totals.network_gib},
+        totals={**cost, "currency": chargeback.currency, **resource_totals(chargeback)},
         coverage=chargeback.coverage,
         completeness=completeness_record(chargeback.completeness),
         topTeams=[{"team": t.team, "cost": t.total_allocated} for t in chargeback.teams()[:5]],

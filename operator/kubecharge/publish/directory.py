@@ -42,6 +42,13 @@ def check_target(out_dir: Path, *, force: bool = False) -> None:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(f"--out {out_dir}: this process cannot write in {folder}; fix its permissions or "
                              "choose another folder")  # fmt: skip
+    # Permissions are not the whole story (root passes every access check; /proc, /sys and read-only mounts refuse
+    # anyway): the staging folder the files are written through is made and removed once, before any work.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.check.", dir=out_dir.parent))
+    except OSError as error:
+        raise InputError(f"--out {out_dir}: {out_dir.parent} refuses new folders ({error.strerror}); choose another "
+                         "folder") from None  # fmt: skip
 
 
 def _umask() -> int:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.mappings import UNALLOCATED
 
 PALETTE = ("#3b7bc8", "#5aa469", "#8e6cc1", "#d4a72c", "#3aa6a6", "#c25b8f", "#7d8b99", "#9c6b3c", "#4f5fb3")
 UNALLOCATED_COLOUR = "#c8643b"
-RESOURCES = (("cpu", "CPU", "#3b7bc8"), ("memory", "Memory", "#5aa469"), ("storage", "Storage", "#d4a72c"),
-             ("network", "Network", "#8e6cc1"))  # fmt: skip
 
 
 def colours(report: Chargeback) -> dict[str, str]:
@@ -85,16 +84,17 @@ def daily_trend(report: Chargeback, width: float = 1000, height: float = 300) ->
 
 
 def resource_split(report: Chargeback) -> list[dict[str, Any]]:
-    """Per team, the share of its cost each resource makes (the bar is 100 % of the team's cost)."""
+    """Per team, the share of its direct cost each resource of the table makes (the bar is 100 % of it)."""
     rows = []
     for team in report.teams():
         total = team.costs.total
         parts = []
         offset = 0.0
-        for key, name, colour in RESOURCES:
-            share = getattr(team.costs, key) / total if total > 0 else 0.0
-            parts.append({"resource": name, "share": share, "offset": offset, "colour": colour,
-                          "cost": getattr(team.costs, key)})  # fmt: skip
+        for resource in resource_table.RESOURCES:
+            cost = team.costs.of(resource.key)
+            share = cost / total if total > 0 else 0.0
+            parts.append({"resource": resource.label or resource.key, "share": share, "offset": offset,
+                          "colour": resource.colour, "cost": cost})  # fmt: skip
             offset += share
         rows.append({"team": team.team, "parts": parts})
     return rows

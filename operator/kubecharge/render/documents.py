@@ -6,12 +6,16 @@ anywhere, offline, with nothing to fetch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kubecharge import __version__
+from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.resources import Scope
+from kubecharge.domain.usage import ResourceQuantities
 from kubecharge.render import charts
 from kubecharge.render.tables import summary
 from kubecharge.resources import templates_dir
@@ -32,38 +36,54 @@ def _environment() -> Environment:
     return env
 
 
-def _efficiency(used: float, requested: float) -> float | None:
-    return used / requested if requested > 0 else None
+def _use(record: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Used of requested per container resource (over 1: more used than requested); None where nothing was
+    requested or the use could not be measured."""
+    found: dict[str, float | None] = {}
+    for resource in resources:
+        if resource["perContainer"]:
+            requested = record[resource["requestKey"]]
+            known = resource["usageKnown"] and requested > 0
+            found[resource["key"]] = record[resource["usageKey"]] / requested if known else None
+    return found
 
 
 def context(report: Chargeback) -> dict[str, Any]:
     data = summary(report)
     teams = data["teams"]
+    resources = data["resources"]
     top_cost = max((t["cost"]["total"] for t in teams), default=0.0) or 1.0
     for team in teams:
-        team["cpuEfficiency"] = _efficiency(team["cpuCoreHoursUsage"], team["cpuCoreHoursRequest"])
-        team["memoryEfficiency"] = _efficiency(team["memoryGiBHoursUsage"], team["memoryGiBHoursRequest"])
+        team["use"] = _use(team, resources)
         team["barShare"] = team["cost"]["total"] / top_cost
     many = len(data["clusters"]) > 1
     for line in data["lines"]:  # over many clusters a namespace is named with its cluster
         line["where"] = f"{line['cluster']}/{line['namespace']}" if many else line["namespace"]
+        line["use"] = _use(line, resources)
     namespaces = sorted(data["lines"], key=lambda line: (-line["cost"]["total"], line["where"]))
     data["topNamespaces"] = namespaces[:10]
     data["unallocatedNamespaces"] = [line for line in namespaces if line["team"] == "unallocated"]
-    totals = data["totals"]
-    data["cpuEfficiency"] = _efficiency(totals["cpuCoreHoursUsage"], totals["cpuCoreHoursRequest"])
-    data["memoryEfficiency"] = _efficiency(totals["memoryGiBHoursUsage"], totals["memoryGiBHoursRequest"])
+    data["use"] = _use(data["totals"], resources)
+    data["containerResources"] = [resource for resource in resources if resource["perContainer"]]
     data.update(_presentation(report, data))
     return data
 
 
-def _slack(quantities: Any, prices: dict[str, str]) -> dict[str, float]:
-    """Requested but unused, per container-hour (max(request, usage) - usage, summed): what lowering requests
-    to actual use would save under the max basis."""
-    cpu = max(quantities.cpu_core_hours_max - quantities.cpu_core_hours_usage, 0.0)
-    memory = max(quantities.memory_gib_hours_max - quantities.memory_gib_hours_usage, 0.0)
-    cost = cpu * float(prices["cpuCoreHour"]) + memory * float(prices["memoryGiBHour"])
-    return {"cpuCoreHours": cpu, "memoryGiBHours": memory, "cost": cost}
+def slack(quantities: ResourceQuantities, prices: dict[str, str], unmeasured: Mapping[str, str]) -> dict[str, Any]:
+    """Reserved but unused, per container-hour and resource of the table (what is charged under the max basis
+    minus what was used: requests above use, GPUs allocated and idle), at the report's prices — what lowering
+    requests toward use would save. A resource whose use could not be measured has no slack figure (None)."""
+    parts: dict[str, dict[str, float] | None] = {}
+    for resource in resource_table.RESOURCES:
+        if resource.scope is not Scope.CONTAINER:
+            continue
+        if resource.key in unmeasured:
+            parts[resource.key] = None
+            continue
+        charged = float(getattr(quantities, resource.charged_columns["max"]))
+        unused = max(charged - float(getattr(quantities, f"{resource.quantity}_usage")), 0.0)
+        parts[resource.key] = {"hours": unused, "cost": unused * float(prices.get(resource.price_key, "0"))}
+    return {"parts": parts, "cost": sum(part["cost"] for part in parts.values() if part is not None)}
 
 
 def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +92,7 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
     for team in data["teams"]:
         info = report.teams_info.get(team["team"])
         team["owners"] = list(info.owners) if info else []
-        team["slack"] = _slack(by_team[team["team"]].quantities, report.prices)
+        team["slack"] = slack(by_team[team["team"]].quantities, report.prices, report.unmeasured)
         team["lines"] = []
     forecasts = {item["team"]: item for item in (data["forecast"] or {}).get("teams", [])}
     budgets = {use["team"]: use for use in data["budgets"]}
@@ -82,7 +102,7 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         team["anomalies"] = [item for item in data["anomalies"] if item["team"] == team["team"]]
     teams = {team["team"]: team for team in data["teams"]}
     for line, charge in zip(data["lines"], report.lines, strict=True):
-        line["slack"] = _slack(charge.quantities, report.prices)
+        line["slack"] = slack(charge.quantities, report.prices, report.unmeasured)
         teams[line["team"]]["lines"].append(line)
     return {
         "state": report.state,
@@ -99,7 +119,20 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         "trend": charts.daily_trend(report),
         "resourceSplit": charts.resource_split(report),
         "slackCost": sum(team["slack"]["cost"] for team in data["teams"]),
+        "slackTotals": _slack_totals(data["teams"]),
     }
+
+
+def _slack_totals(teams: list[dict[str, Any]]) -> dict[str, dict[str, float] | None]:
+    """The teams' slack added up per resource (None where the use could not be measured)."""
+    totals: dict[str, dict[str, float] | None] = {}
+    for team in teams:
+        for key, part in team["slack"]["parts"].items():
+            into = totals.setdefault(key, None if part is None else {"hours": 0.0, "cost": 0.0})
+            if part is not None and into is not None:
+                into["hours"] += part["hours"]
+                into["cost"] += part["cost"]
+    return totals
 
 
 def report_markdown(report: Chargeback) -> bytes:

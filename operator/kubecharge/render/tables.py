@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
 from kubecharge.domain.forecast import Forecast
 from kubecharge.domain.ledger import Completeness
@@ -98,7 +99,7 @@ def _csv(reports: Iterable[Chargeback]) -> bytes:
 
 def _quantities(source: ResourceQuantities, basis: ChargeBasis) -> dict[str, float]:
     found: dict[str, float] = {}
-    for resource in RESOURCES:
+    for resource in resource_table.RESOURCES:
         if resource.scope is Scope.NAMESPACE:
             found[resource.json_name] = float(getattr(source, resource.quantity))
             continue
@@ -109,9 +110,39 @@ def _quantities(source: ResourceQuantities, basis: ChargeBasis) -> dict[str, flo
 
 
 def _costs(costs: Costs, idle_share: float = 0.0, shared_share: float = 0.0) -> dict[str, float]:
-    return {**{resource.key: costs.of(resource.key) for resource in RESOURCES}, "total": costs.total,
+    return {**{resource.key: costs.of(resource.key) for resource in resource_table.RESOURCES}, "total": costs.total,
             "idleShare": idle_share, "sharedShare": shared_share,
             "totalAllocated": costs.total + idle_share + shared_share}  # fmt: skip
+
+
+def resource_totals(report: Chargeback) -> dict[str, Any]:
+    """Per resource of the table, the charged quantity (its JSON name), the cost (`costByResource`) and, for
+    container resources, what was used (`<name>Used`, None where it could not be measured): status and manifest
+    totals."""
+    totals = report.total_quantities
+    costs = report.total_costs
+    found: dict[str, Any] = {}
+    for r in resource_table.RESOURCES:
+        found[r.json_name] = totals.charged(r, report.basis)
+        if r.scope is Scope.CONTAINER:
+            used = float(getattr(totals, f"{r.quantity}_usage"))
+            found[f"{r.json_name}Used"] = None if r.key in report.unmeasured else used
+    found["costByResource"] = {r.key: costs.of(r.key) for r in resource_table.RESOURCES}
+    return found
+
+
+def resource_records(report: Chargeback) -> list[dict[str, Any]]:
+    """The resource table as every human view reads it: name, unit, colour, price, the summary's keys of its
+    quantities, and whether its usage could be measured (`usageKnown` False: shown as unknown, never 0)."""
+    return [
+        {"key": r.key, "label": r.label or r.key, "unit": r.unit, "colour": r.colour, "priceKey": r.price_key,
+         "price": report.prices.get(r.price_key), "chargedKey": r.charged_key,
+         "perContainer": r.scope is Scope.CONTAINER,
+         "usageKey": f"{r.json_name}Usage" if r.scope is Scope.CONTAINER else None,
+         "requestKey": f"{r.json_name}Request" if r.scope is Scope.CONTAINER else None,
+         "usageKnown": r.key not in report.unmeasured}
+        for r in resource_table.RESOURCES
+    ]  # fmt: skip
 
 
 def cluster_cost_record(report: Chargeback) -> dict[str, Any] | None:
@@ -134,6 +165,8 @@ def summary(report: Chargeback) -> dict[str, Any]:
         "currency": report.currency,
         "prices": report.prices,
         "completeness": completeness_record(report.completeness),
+        "resources": resource_records(report),
+        "unmeasured": dict(report.unmeasured),
         "coverage": report.coverage,
         "unallocatedCost": report.unallocated_cost,
         "costModel": {"idle": report.idle_mode, "sharedNamespaces": list(report.shared_namespaces)}

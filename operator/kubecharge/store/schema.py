@@ -3,7 +3,7 @@
 The scripts live in `migrations/` inside the package, so an installed kubecharge can migrate without a checkout.
 Migrations of one database run one at a time: the chart runs `db upgrade` in every replica's init container, and
 two CLI runs may start together on a new SQLite file. PostgreSQL serialises them with an advisory lock, SQLite
-with a lock on a file beside the database; whoever waits finds the schema already current.
+with a lock on the database file; whoever waits finds the schema already current.
 
 Database URLs appear in messages with their password masked (`postgresql://user:***@host/db`).
 """
@@ -50,8 +50,18 @@ def _one_at_a_time(url: str) -> Iterator[None]:
     """Hold the database's migration lock while the block runs."""
     sqlite = _sqlite_file(url)
     if sqlite is not None:
-        sqlite.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{sqlite}.migration-lock", "w") as lock:
+        # A BSD lock on the database file itself (SQLite's own locks are POSIX record locks, which it does not
+        # touch); an empty file is a new database to SQLite. A file that cannot be opened is left to the
+        # migration to report.
+        try:
+            lock = open(sqlite, "a")  # noqa: SIM115 (held across the yield)
+        except OSError:
+            try:
+                lock = open(sqlite)  # noqa: SIM115
+            except OSError:
+                yield
+                return
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
         return
