@@ -70,6 +70,11 @@ def test_layout_manifest_verify_and_immutable_final(kind: str, aws: Any, prometh
     # Reconciliation: team rows add up to the totals exactly; unallocated is a row and is stated.
     rows = list(csv.DictReader(io.StringIO(store.get(f"{BASE}/v1-final/chargeback.csv").decode())))
     assert sum(float(r["cost_total"]) for r in rows) == pytest.approx(manifest["totals"]["cost"], rel=1e-9)
+    for key in ("cpu", "memory", "gpu", "storage", "network"):  # every resource of the table, GPU included
+        column = sum(float(r[f"cost_{key}"]) for r in rows)
+        assert manifest["totals"]["costByResource"][key] == pytest.approx(column, rel=1e-6, abs=1e-6), key
+    assert manifest["totals"]["gpuHours"] == pytest.approx(sum(float(r["gpu_hours_charged"]) for r in rows), rel=1e-6)
+    assert manifest["totals"]["gpuHours"] > 0
     unallocated = [r for r in rows if r["team"] == "unallocated"]
     assert unallocated
     assert sum(float(r["cost_total"]) for r in unallocated) == pytest.approx(manifest["unallocated"]["cost"], rel=1e-9)

@@ -174,3 +174,48 @@ def test_a_full_cost_report_shows_direct_idle_shared_and_the_cluster_cost(
     found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
     assert found, dumped.stderr[-2000:]
     assert json.loads(found[1].replace("&quot;", '"'))["wide"] == []
+
+
+def test_gpu_cost_and_use_are_printed_for_every_team(report: Path, tmp_path: Path) -> None:
+    """GPU, like every resource of the table, has its column in the teams table (each team's GPU cost as the CSV
+    adds it up) and its used / requested GPU-hours with the idle GPU cost, as Chromium prints the page."""
+    flat = " ".join("\n".join(pdf_pages(report / "report.html", "A4", tmp_path)).split())
+    assert "Teams Team Cost CPU Memory GPU Storage Network Total Slack" in flat  # the header (cells wrap in print)
+    summary = json.loads((report / "chargeback.json").read_text())
+    for team in summary["teams"]:
+        costs = [team["cost"][key] for key in ("cpu", "memory", "gpu", "storage", "network", "total")]
+        assert " ".join(f"{round(cost, 2) or 0.0:,.2f}" for cost in costs) in flat, team["team"]
+    (ml,) = [team for team in summary["teams"] if team["team"] == "ml"]
+    assert ml["gpuHoursRequest"] > ml["gpuHoursUsage"] > 0
+    share = ml["gpuHoursUsage"] / ml["gpuHoursRequest"]
+    assert f"{ml['gpuHoursUsage']:,.1f} / {ml['gpuHoursRequest']:,.1f}" in flat  # the share wraps below it in print
+    assert f"({share:.1%})" in flat
+    idle = (ml["gpuHoursRequest"] - ml["gpuHoursUsage"]) * 0.95
+    assert f"{idle:,.2f}" in flat  # GPUs allocated and idle, at the GPU-hour price
+
+
+def test_a_final_period_with_gaps_is_amber_and_says_so(
+    prometheus_url: str, mappings_file: Path, report: Path, tmp_path: Path
+) -> None:
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period",
+        "2026-09-30/2026-10-02", "--out", str(tmp_path / "out"), "--db", f"sqlite:///{report.parent / 'k.db'}",
+        "--cluster", "synthetic",
+    )  # fmt: skip
+    assert code == 0, output
+    label = "final — incomplete (data for 24 of 48 hours)"
+    assert label in " ".join(output.split())
+    page = tmp_path / "probed.html"
+    probe = """<script>window.addEventListener("load", () => { const badge = document.getElementById("state");
+      const probe = document.createElement("pre"); probe.id = "probe";
+      probe.textContent = JSON.stringify({text: badge.textContent, colour: getComputedStyle(badge).backgroundColor});
+      document.body.appendChild(probe); });</script>"""
+    page.write_text((tmp_path / "out" / "report.html").read_text().replace("</body>", probe + "\n</body>"))
+    dumped = chromium("--window-size=1200,1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
+    assert found, dumped.stderr[-2000:]
+    badge = json.loads(found[1].replace("&quot;", '"'))
+    assert badge == {"text": label, "colour": "rgb(253, 231, 196)"}  # amber, never the final green (227, 241, 229)
+    flat = " ".join("\n".join(pdf_pages(tmp_path / "out" / "report.html", "A4", tmp_path)).split())
+    assert label in flat
+    assert "final, but incomplete" in flat

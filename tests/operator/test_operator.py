@@ -107,7 +107,13 @@ def cli_csv(prometheus_url: str, mappings: Path, period: str, tmp: Path) -> str:
 
 
 def test_report_is_computed_published_and_finalized(
-    kube: Kube, operator: Operator, settings: Settings, prometheus_url: str, mappings_file: Path, tmp_path: Path
+    kube: Kube,
+    operator: Operator,
+    settings: Settings,
+    prometheus_url: str,
+    mappings_file: Path,
+    tmp_path: Path,
+    cluster_truth: Truth,
 ) -> None:
     kube.apply_report(REPORTS_NS, report_manifest("chargeback"))
     status = wait_for(
@@ -138,6 +144,16 @@ def test_report_is_computed_published_and_finalized(
     assert status["totals"]["cpuCoreHours"] == pytest.approx(
         sum(float(r["cpu_core_hours_charged"]) for r in rows), rel=1e-9
     )
+    # Every resource of the table in the status totals, GPU included, against the generator's truth of the day.
+    day = cluster_truth.by_team(datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=UTC))
+    gpu_requested = sum(team["gpu_hours_request"] for team in day.values())
+    assert gpu_requested > 0
+    totals = status["totals"]
+    assert totals["gpuHours"] == pytest.approx(gpu_requested, rel=0.01)
+    assert totals["gpuHoursUsed"] == pytest.approx(sum(team["gpu_hours_usage"] for team in day.values()), rel=0.01)
+    assert totals["costByResource"]["gpu"] == pytest.approx(totals["gpuHours"] * 0.95, rel=1e-9)
+    assert totals["costByResource"]["gpu"] == pytest.approx(sum(float(r["cost_gpu"]) for r in rows), rel=1e-6)
+    assert sum(totals["costByResource"].values()) == pytest.approx(totals["cost"], rel=1e-9)
     cli_summary = json.loads((tmp_path / "2026-10-02" / "chargeback.json").read_text())
     assert status["coverage"] == pytest.approx(cli_summary["coverage"], rel=1e-9)
     assert status["period"] == {"name": "2026-10-02", "start": "2026-10-02T00:00:00Z", "end": "2026-10-03T00:00:00Z"}

@@ -21,6 +21,7 @@ import kopf
 
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.handlers.mappings import mapping_status
+from kubecharge.handlers.peering import peering_problem
 from kubecharge.handlers.reports import reconcile_report, valid_mappings
 from kubecharge.handlers.state import Clock, OperatorState
 from kubecharge.kube.client import api_client
@@ -47,6 +48,20 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         settings.persistence.finalizer = "kubecharge.io/finalizer"
         settings.peering.lifetime = app_settings.peering_lifetime_seconds
         settings.peering.mandatory = not app_settings.standalone  # no peering object: fail, never run unpeered
+
+    @kopf.on.startup(registry=registry)
+    def peering_exists(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        if not app_settings.standalone and (problem := peering_problem(memo.state.kube, app_settings.peering_name)):
+            logger.error(problem)
+
+    @kopf.on.probe(id="peering", registry=registry)
+    def peering_ready(memo: kopf.Memo, **_: Any) -> str:
+        """Not ready while the peering object is missing: the log line above says why."""
+        if app_settings.standalone:
+            return "standalone"
+        if problem := peering_problem(memo.state.kube, app_settings.peering_name):
+            raise kopf.PermanentError(problem)
+        return app_settings.peering_name
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

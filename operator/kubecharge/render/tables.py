@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -97,13 +97,15 @@ def _csv(reports: Iterable[Chargeback]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _quantities(source: ResourceQuantities, basis: ChargeBasis) -> dict[str, float]:
-    found: dict[str, float] = {}
+def _quantities(source: ResourceQuantities, basis: ChargeBasis, unmeasured: Mapping[str, str]) -> dict[str, Any]:
+    """Per resource, its quantities under their JSON names; a usage that could not be measured is null."""
+    found: dict[str, Any] = {}
     for resource in resource_table.RESOURCES:
         if resource.scope is Scope.NAMESPACE:
             found[resource.json_name] = float(getattr(source, resource.quantity))
             continue
-        found[f"{resource.json_name}Usage"] = float(getattr(source, f"{resource.quantity}_usage"))
+        usage = float(getattr(source, f"{resource.quantity}_usage"))
+        found[f"{resource.json_name}Usage"] = None if resource.key in unmeasured else usage
         found[f"{resource.json_name}Request"] = float(getattr(source, f"{resource.quantity}_request"))
         found[f"{resource.json_name}Charged"] = source.charged(resource, basis)
     return found
@@ -184,7 +186,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
             for t in report.node_types
         ],
         "totals": {
-            **_quantities(totals, report.basis),
+            **_quantities(totals, report.basis, report.unmeasured),
             "cost": _costs(
                 report.total_costs,
                 report.idle_share,
@@ -197,7 +199,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
                 "displayName": report.teams_info.get(team.team, TeamInfo(team.team)).display_name,
                 "costCenter": report.teams_info.get(team.team, TeamInfo(team.team)).cost_center,
                 "namespaces": list(team.namespaces),
-                **_quantities(team.quantities, report.basis),
+                **_quantities(team.quantities, report.basis, report.unmeasured),
                 "cost": _costs(team.costs, team.idle_share, team.shared_share),
             }
             for team in report.teams()
@@ -207,7 +209,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
                 "team": line.team,
                 "namespace": line.namespace,
                 "cluster": line.cluster or report.cluster,
-                **_quantities(line.quantities, report.basis),
+                **_quantities(line.quantities, report.basis, report.unmeasured),
                 "cost": _costs(line.costs, line.idle_share, line.shared_share),
             }
             for line in report.lines

@@ -787,6 +787,7 @@ class Size:
     autoscaled_node: bool = True  # a spot node that joins and leaves mid-period, with pods of its own
     seasonal: bool = False  # the `shop` team: weekly patterns, a slow ramp and injected anomalies (`SEASONAL`)
     short_lived: bool = True  # `batch-hourly`: runs shorter than an hour that start and end between scrapes
+    dcgm_job: str = "nvidia-dcgm-exporter"  # the GPU operator names it so; dcgm-exporter's own chart `dcgm-exporter`
 
 
 # Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
@@ -1230,10 +1231,10 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         kubelet_targets_for(gpu_node)
         instance = f"{gpu_node.ip}:9400"
         dcgm[gpu_node.name] = ScrapeTarget(
-            "nvidia-dcgm-exporter", instance,
-            {"job": "nvidia-dcgm-exporter", "instance": instance, "namespace": "gpu-operator",
-             "pod": f"nvidia-dcgm-exporter-{gpu_node.name}", "container": "nvidia-dcgm-exporter",
-             "service": "nvidia-dcgm-exporter", "endpoint": "gpu-metrics"},
+            size.dcgm_job, instance,
+            {"job": size.dcgm_job, "instance": instance, "namespace": "gpu-operator",
+             "pod": f"{size.dcgm_job}-{gpu_node.name}", "container": size.dcgm_job,
+             "service": size.dcgm_job, "endpoint": "gpu-metrics"},
             frozenset(pools.randrange(slots) for _ in range(2)),
         )  # fmt: skip
         trainers = ((2, 70.0, 0, slots), (1, 40.0, slots // 4, 3 * slots // 4)) if g % 2 == 0 else \
