@@ -50,8 +50,9 @@ def run(url: str, work: Path, name: str, **environment: str) -> tuple[subprocess
 
 def test_the_configured_job_alone_would_find_nothing(served: tuple[Cluster, Truth, str, Path]) -> None:
     _, _, url, _ = served
-    answer = requests.get(f"{url}/api/v1/series", params={"match[]": 'DCGM_FI_DEV_GPU_UTIL{job="nvidia-dcgm-exporter"}',
-                          "start": START.timestamp(), "end": END.timestamp()}, timeout=30).json()  # fmt: skip
+    wanted: dict[str, str | float] = {"match[]": 'DCGM_FI_DEV_GPU_UTIL{job="nvidia-dcgm-exporter"}',
+                                      "start": START.timestamp(), "end": END.timestamp()}  # fmt: skip
+    answer = requests.get(f"{url}/api/v1/series", params=wanted, timeout=30).json()
     assert answer["data"] == []
 
 
