@@ -29,13 +29,13 @@ from kubecharge.collect.source import UsageSource
 from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback, TeamInfo
 from kubecharge.domain.collected import UsageNote
+from kubecharge.domain.ledger import NOTHING_OBSERVED as NO_HOUR
 from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.outlook import Outlook
 from kubecharge.domain.periods import HOUR, Period, PeriodKind
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.domain.resources import BY_KEY
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 from kubecharge.errors import InputError, KubechargeError, NoUsageData, PeriodNotStarted, SourceError
 from kubecharge.pricing import NodeBill, NodeHourCost, NodeKey
@@ -228,14 +228,27 @@ def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start:
     )
 
 
-def unmeasured(chargeback: Chargeback, notes: Iterable[UsageNote]) -> dict[str, str]:
-    """The resources whose usage no source could measure while some was requested (their usage is unknown), and
-    why."""
-    requested = chargeback.total_quantities
+def unmeasured(rows: Iterable[NamespaceHour], known: Mapping[datetime, HourCompleteness],
+               notes: Iterable[UsageNote]) -> dict[str, str]:  # fmt: skip
+    """GPU use is unknown where GPUs were requested in hours of the ledger without any utilisation series (and
+    none stored): decided from the ledger, so a report reads the same whatever Prometheus holds today. Used only
+    where no such hour was measured; a part measured is said (in the notes) and shown for what it covers."""
+    requested: set[datetime] = set()
+    measured: set[datetime] = set()
+    for row in rows:
+        if row.quantities.gpu_hours_request > 0:
+            requested.add(row.hour_start)
+        if row.quantities.gpu_hours_usage > 0:
+            measured.add(row.hour_start)
+    measured |= {hour for hour in requested if known.get(hour, NO_HOUR).gpu_utilisation_series > 0}
+    if not requested or measured & requested:
+        return {}
+    said = next((note.message for note in notes if note.resource == "gpu" and not note.measured), None)
     return {
-        note.resource: note.message for note in notes
-        if not note.measured and any(getattr(requested, column) > 0 for column in BY_KEY[note.resource].columns)
-    }  # fmt: skip
+        "gpu": said
+        or f"GPU utilisation is unknown: none of the {len(requested)} hours with GPUs requested had "
+        "a utilisation series when collected (dcgm-exporter's job is set by KUBECHARGE_QUERY_GPU_JOB_LABELS)"
+    }
 
 
 def stored_nodes(repository: Repository, request: ReportRequest, clusters: Iterable[str], start: datetime,
@@ -536,7 +549,7 @@ def run_report(
         chargeback = priced_period(request, attributed, node_costs, completeness)
         notes = [note for found in sources.values() for note in found.usage_notes()]
         chargeback = dataclasses.replace(
-            chargeback, unmeasured=unmeasured(chargeback, notes),
+            chargeback, unmeasured=unmeasured(stored_rows, known_hours, notes),
             previous_period=previous_total(request, attributed, node_costs),
             outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
         )  # fmt: skip

@@ -35,6 +35,9 @@ def test_0_2_3_and_4(mappings_file: Path, tmp_path: Path) -> None:
                             "month 13 does not exist")  # fmt: skip
     unreachable = f"http://127.0.0.1:{closed_port()}"
     assert_one_line_failure(run_cli(*report(unreachable, mappings_file, tmp_path)), 3, "is unreachable")
+    refused = report(unreachable, mappings_file, tmp_path)
+    refused[refused.index("--out") + 1] = "/proc/kubecharge-report"  # refused before any work, not after it
+    assert_one_line_failure(run_cli(*refused), 2, "/proc refuses new folders", "choose another folder")
     database = f"postgresql+psycopg://kubecharge@127.0.0.1:{closed_port()}/ledger"
     assert_one_line_failure(run_cli("db", "upgrade", "--db", database), 4, "cannot read the schema version")
 
@@ -94,3 +97,10 @@ def test_6_a_changed_file_and_7_an_export_that_cannot_be_read(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert_one_line_failure(run_cli("verify", "s3://finance/exports/2026-10/v1-final"), 7,
                             "no AWS credentials", "AWS_ACCESS_KEY_ID")  # fmt: skip
+
+
+def test_help_shows_what_each_option_takes() -> None:
+    shown = run_cli("report", "--help").stdout
+    assert "--cluster NAME" in " ".join(shown.split())
+    assert "<list" not in shown
+    assert "<str>" not in shown

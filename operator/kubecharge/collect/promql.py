@@ -191,8 +191,8 @@ def build(settings: QuerySettings) -> QuerySet:
     gpu_job = {**extra, **settings.gpu_job_labels}
     jobs = "|".join(re.escape(job) for job in settings.gpu_jobs)
     found_jobs = (f'job=~"{escape(jobs)}"',) if jobs else ()  # where discovery found the exporter elsewhere
-    gpu = per_scrape(selector(settings.gpu_utilization_metric, *found_jobs, labels=gpu_job),
-                     selector("up", *found_jobs, labels=gpu_job))  # fmt: skip
+    gpu_series = selector(settings.gpu_utilization_metric, *found_jobs, labels=gpu_job)
+    gpu = per_scrape(gpu_series, selector("up", *found_jobs, labels=gpu_job))
     gpu_requested, gpu_keys = f'resource="{settings.gpu_resource}"', "namespace, pod, container"
     for name in ("namespace", "pod", "container"):
         gpu = f'label_replace({gpu}, "{name}", "$1", "exported_{name}", "(.+)")'
@@ -246,7 +246,10 @@ def build(settings: QuerySettings) -> QuerySet:
         "namespace_labels": (
             f"count_over_time({selector(settings.namespace_labels_metric, labels=state)}[{GAUGE_WINDOW}])"
         ),
-        "scrape_completeness": scrape_completeness(cadvisor_up, state_up),
+        "scrape_completeness": scrape_completeness(cadvisor_up, state_up) + "\n  or " + (
+            f'label_replace(count(count_over_time({gpu_series}[{GAUGE_WINDOW}])), "measure", '
+            '"gpu_utilisation_series", "", "")'
+        ),
         # Copies of a pod's series (kube-state-metrics replicas or shards, Prometheus replicas) that the queries
         # collapse, as a share of all its series in the hour: an SLI, not a figure of the report.
         "duplicate_series_ratio": (

@@ -38,6 +38,9 @@ class HourCompleteness:
     state_metrics_targets_seen: int = 0
     state_metrics_scrapes_expected: int = 0
     state_metrics_scrapes_seen: int = 0
+    # dcgm-exporter's utilisation series seen in the hour: where GPUs were requested and none was, their use is
+    # unknown (never 0), however the report is read later.
+    gpu_utilisation_series: int = 0
 
     @property
     def scrapes_seen(self) -> int:

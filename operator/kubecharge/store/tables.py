@@ -77,6 +77,7 @@ class LedgerHour(SQLModel, table=True):
     state_metrics_targets_seen: int
     state_metrics_scrapes_expected: int
     state_metrics_scrapes_seen: int
+    gpu_utilisation_series: int = 0
 
 
 class ReportRun(SQLModel, table=True):

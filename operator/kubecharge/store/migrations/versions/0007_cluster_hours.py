@@ -3,9 +3,11 @@
 `hourly_usage`, `node_hours` and `ledger_hours` lose `source` from their primary keys and keep it as provenance (which
 Prometheus, Thanos or URL answered). Where several sources hold one hour, the most complete observation stays
 (most successful scrapes, then the latest collected, then the source name): the rule that an emptier answer never
-replaces a stored hour, now across sources. Rollups stored before the ledger (source `unknown`) become the cluster's
-hours where no source observed them, recorded as observed (one scrape of each job: an answer that saw nothing never
-replaces them, any real one does). Tables are rebuilt rather than altered, the same way on SQLite and PostgreSQL.
+replaces a stored hour, now across sources. `ledger_hours` also records how many GPU utilisation series each hour
+had (0 for hours stored before: their GPU use counts as measured only where some was stored). Rollups stored
+before the ledger (source `unknown`) become the cluster's hours where no source observed them, recorded as
+observed (one scrape of each job: an answer that saw nothing never replaces them, any real one does). Tables are
+rebuilt rather than altered, the same way on SQLite and PostgreSQL.
 
 Revision ID: 0007
 """
@@ -55,7 +57,9 @@ def _tables(source_in_key: bool) -> dict[str, list[sa.Column[Any]]]:
         "ledger_hours": [*key("cluster", "source", "hour_start"),
                          sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
                          sa.Column("namespaces", sa.Integer(), nullable=False),
-                         *(sa.Column(c, sa.Integer(), nullable=False) for c in COMPLETENESS)],
+                         *(sa.Column(c, sa.Integer(), nullable=False) for c in COMPLETENESS),
+                         *([] if source_in_key else [sa.Column("gpu_utilisation_series", sa.Integer(),
+                                                               nullable=False, server_default="0")])],
     }  # fmt: skip
 
 
@@ -68,7 +72,7 @@ def _rebuild(source_in_key: bool, kept: str) -> None:
         op.execute(f"CREATE TABLE {name}_previous AS SELECT * FROM {name}")
         op.drop_table(name)
         op.create_table(name, *columns)
-        names = ", ".join(column.name for column in columns)
+        names = ", ".join(column.name for column in columns if column.name != "gpu_utilisation_series")
         op.execute(f"INSERT INTO {name} ({names}) SELECT {names} FROM {name}_previous AS old WHERE {kept}")
         op.drop_table(f"{name}_previous")
     if source_in_key:
