@@ -39,9 +39,11 @@ Traps handled here (see the product design):
   previous hour's last value, or from zero for a series that starts in the hour (a new cgroup starts at zero).
   Usage after a series' last sample is booked when it is seen, never guessed: a gap (an outage) moves usage to
   the hour after it instead of losing it.
-- No cross-series `sum` in PromQL: Prometheus adds series in map order, so a sum can differ in its last bit
-  from one run to the next. Queries end in `max by (...)` (exact and order-free) and the source adds the
-  series up with `math.fsum`, which is exact and order-free too — the same period always stores the same bits.
+- No cross-series `sum` of many series in PromQL: a float sum can differ in its last bit with the order series
+  are added in. Queries end in `max by (...)` (exact and order-free) and the source adds the series up with
+  `math.fsum`, which is exact and order-free too — the same period always stores the same bits. The one `sum`
+  left adds an object's kube-state-metrics exporters (one, or two at a shard hand-over or with a replica:
+  a sum of two is exact in either order) and step counts (whole numbers, exact in any order).
 - Only `by (...)` aggregations, never `without`: kube-prometheus adds target labels (`container`, `pod` on
   kube-state-metrics series that lack them, `instance`, `job`, `node`, ...) that must not split or join groups.
 - Requests count only the fraction of the hour the pod was `Running`; Pending, Succeeded and Failed pods that
@@ -148,8 +150,9 @@ def build(settings: QuerySettings) -> QuerySet:
         wherever the run starts and ends between scrapes), added over exporters, then scaled by how many exporters
         had the object at once. That factor comes from the scrape-interval steps: steps in which any exporter had
         it over the sum of each exporter's own steps — 1 for one exporter or shards handing it over (a sum is
-        right), 1/2 while two replicas export the same object (one copy is right). The steps alone would count
-        each run one look-back too long, a whole interval on a third of runs (+10 % on a 10-minute pod)."""
+        right), 1/2 while two replicas export the same object (one copy is right). The steps alone counted each run
+        up to a look-back too long: a whole interval on a quarter of runs on average, and on every run of a CronJob
+        whose start sits so against the scrapes (+10 % on a 10-minute pod at 60 s)."""
         instances = f"{by}, instance"
         shares = f"sum by ({by}) (max by ({instances}) ({per_scrape(series, state_up)}))"
         union = f"sum_over_time((max by ({by}) (max_over_time({series}{look}))){steps})"
