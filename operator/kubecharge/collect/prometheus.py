@@ -321,9 +321,8 @@ class PrometheusSource:
         last = wide[names.index("last")].to_numpy(dtype=np.float64)
         follows = np.r_[False, (series_of[1:] == series_of[:-1]) & (stamp_of[1:] - stamp_of[:-1] == SECONDS_PER_HOUR)]
         previous_last = np.where(follows, np.r_[np.nan, last[:-1]], np.nan)
-        low, high, resets, samples = (wide[names.index(m)].to_numpy(dtype=np.float64)
-                                      for m in ("low", "high", "resets", "samples"))  # fmt: skip
-        increase = hourly_increase(last, low, high, resets, samples, previous_last)
+        low, high, samples = (wide[names.index(m)].to_numpy(dtype=np.float64) for m in ("low", "high", "samples"))
+        increase = hourly_increase(last, low, high, samples, previous_last)
         inside = (stamp_of > start.timestamp() + SECONDS_PER_HOUR - 1) & ~np.isnan(increase)
         key_codes: dict[tuple[str, ...], int] = {}
         identities = list(series)

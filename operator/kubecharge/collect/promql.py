@@ -34,7 +34,7 @@ Traps handled here (see the product design):
 - Counters (CPU seconds, transmitted bytes) are never `increase`d by the backend: Prometheus extrapolates to the
   window's edges, VictoriaMetrics reads the sample before the window and does not extrapolate, so the same
   history gave different numbers. The queries ask each counter series, per hour, for its last, lowest and highest
-  value, its resets and its sample count (`COUNTER_MEASURES`: functions both evaluate alike over `[3599999ms]`,
+  value and its sample count (`COUNTER_MEASURES`: functions both evaluate alike over `[3599999ms]`,
   which splits hours exactly on millisecond timestamps), and `domain.counters` takes the differences: from the
   previous hour's last value, or from zero for a series that starts in the hour (a new cgroup starts at zero).
   Usage after a series' last sample is booked when it is seen, never guessed: a gap (an outage) moves usage to
@@ -69,7 +69,7 @@ from kubecharge.settings import QuerySettings
 DEFAULT_STATE_METRICS_INTERVAL_SECONDS = 60  # where no `up` says otherwise
 COUNTER_WINDOW = "3599999ms"  # (T - 1 h, T] on millisecond timestamps, whether the range is closed or half-open
 # The per-hour facts of a counter series that `domain.counters` turns into its increase, by measure label.
-COUNTER_MEASURES = {"last": "last_over_time", "low": "min_over_time", "high": "max_over_time", "resets": "resets",
+COUNTER_MEASURES = {"last": "last_over_time", "low": "min_over_time", "high": "max_over_time",
                     "samples": "count_over_time"}  # fmt: skip
 # Counter questions and what their raw values are divided by to give the ledger's unit.
 COUNTER_UNITS = {"cpu_usage_core_hours": SECONDS_PER_HOUR, "network_gib": BYTES_PER_GIB}
