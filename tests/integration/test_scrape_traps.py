@@ -204,7 +204,11 @@ def test_init_containers_sidecars_and_overhead_are_charged_as_kubernetes_reserve
     blind = QuerySettings(
         init_requests_metric="absent", overhead_cpu_metric="absent", state_metrics_interval_seconds=60
     )
-    naive = total(prometheus_url, promql.build(blind).cpu_request_core_hours)
+    queries = promql.build(blind)
+    running = (
+        f"({queries.cpu_request_core_hours}) * on (namespace, pod, uid) group_left () ({queries.pod_running_share})"
+    )
+    naive = total(prometheus_url, running)
     assert naive == pytest.approx(app_only_request(cluster, START, END), rel=0.01)
 
 

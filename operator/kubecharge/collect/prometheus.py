@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -20,7 +21,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
-from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_UNITS, QuerySet
+from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_UNITS, REQUEST_UNITS, QuerySet
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
     HOUR,
@@ -44,6 +45,8 @@ from kubecharge.settings import Settings
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
+POD_KEYS = ("namespace", "pod", "uid")
+POD_HOUR_KEYS = [*POD_KEYS, HOUR]
 # Per question of the resource table: the keys of its series, and whether they are requests of several kinds
 # (app, init, sidecar, overhead) that Kubernetes' effective-request rule combines.
 _QUESTION_KEYS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -77,6 +80,8 @@ class PrometheusSource:
         self.notes: tuple[UsageNote, ...] = ()  # what was found about measuring usage (see collect.clusters)
         self._retries = retries
         self._waiting_lock = threading.Lock()
+        self._shares: dict[tuple[datetime, datetime], Future[pd.DataFrame]] = {}
+        self._shares_lock = threading.Lock()
         self._local = threading.local()
         self._client()  # the client validates the URL: fail here, not in a worker thread
 
@@ -117,7 +122,32 @@ class PrometheusSource:
         if question in COUNTER_UNITS:
             return self._counter_frame(question, start, end, keys, COUNTER_UNITS[question])
         frame = self._frame(question, start, end, keys)
-        return effective_requests(frame) if requests_of_kinds else frame
+        if not requests_of_kinds:
+            return frame
+        running = frame.merge(self._running_share(start, end), on=POD_HOUR_KEYS, suffixes=("", "_share"))
+        running[VALUE] = running[VALUE] * running[f"{VALUE}_share"] / REQUEST_UNITS.get(question, 1)
+        return effective_requests(running.drop(columns=f"{VALUE}_share"))
+
+    def _running_share(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Each pod's Running share of each hour of [start, end): asked once per chunk, shared by every request
+        question of it (chunks run in several threads; a few chunks' answers are kept)."""
+        with self._shares_lock:
+            pending = self._shares.get((start, end))
+            if pending is None:
+                pending = self._shares[(start, end)] = Future()
+                owner = True
+                while len(self._shares) > 8:
+                    self._shares.pop(next(iter(self._shares)))
+            else:
+                owner = False
+        if owner:
+            try:
+                pending.set_result(self._frame("pod_running_share", start, end, POD_KEYS))
+            except BaseException as error:
+                with self._shares_lock:
+                    self._shares.pop((start, end), None)
+                pending.set_exception(error)
+        return pending.result()
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]:
         """The label set each namespace had for most of each hour (kube-state-metrics' `label_*` names)."""

@@ -71,6 +71,9 @@ COUNTER_WINDOW = "3599999ms"  # (T - 1 h, T] on millisecond timestamps, whether 
 # The per-hour facts of a counter series that `domain.counters` turns into its increase, by measure label.
 COUNTER_MEASURES = {"last": "last_over_time", "low": "min_over_time", "high": "max_over_time",
                     "samples": "count_over_time"}  # fmt: skip
+# Request questions (averages of each kind of request, multiplied by `pod_running_share` in the source) and what
+# the products are divided by to give the ledger's unit.
+REQUEST_UNITS = {"cpu_request_core_hours": 1, "memory_request_gib_hours": BYTES_PER_GIB, "gpu_request_hours": 1}
 # Counter questions and what their raw values are divided by to give the ledger's unit.
 COUNTER_UNITS = {"cpu_usage_core_hours": SECONDS_PER_HOUR, "network_gib": BYTES_PER_GIB}
 OVERHEAD_CONTAINER = "(pod overhead)"  # the row a pod's RuntimeClass overhead is charged on
@@ -166,10 +169,11 @@ def build(settings: QuerySettings) -> QuerySet:
     def average(metric: str, by: str, *matchers: str) -> str:
         return f"max by ({by}) (avg_over_time({selector(metric, *matchers, labels=state)}[{GAUGE_WINDOW}]))"
 
-    def request_hours(resource: str, overhead_metric: str | None, divisor: int) -> str:
+    def request_hours(resource: str, overhead_metric: str | None) -> str:
         """Every request a pod reserves, each tagged with its `kind`: app containers, init containers (sidecars
-        carry restart_policy="Always" from the init-container info) and the pod overhead. The source applies
-        Kubernetes' effective-request rule to them; the running share is evaluated once for all."""
+        carry restart_policy="Always" from the init-container info) and the pod overhead, as the hour's average.
+        The source multiplies them by the pod's running share (`pod_running_share`, asked once per chunk for every
+        resource: it is the costliest part) and applies Kubernetes' effective-request rule."""
         matcher = f'resource="{resource}"'
         init = average(settings.init_requests_metric, container, matcher)
         info_series = selector(settings.init_info_metric, labels=state)
@@ -179,10 +183,7 @@ def build(settings: QuerySettings) -> QuerySet:
         if overhead_metric is not None:  # a RuntimeClass overhead has CPU and memory only
             overhead = average(overhead_metric, pod)
             parts.append(("overhead", f'label_replace({overhead}, "container", "{OVERHEAD_CONTAINER}", "", "")'))
-        kinds = " or ".join(f'label_replace({expression}, "kind", "{kind}", "", "")' for kind, expression in parts)
-        return f"(\n  {kinds}\n) * on ({pod}) group_left () ({running_share})" + (
-            f" / {divisor}" if divisor != 1 else ""
-        )
+        return " or ".join(f'label_replace({expression}, "kind", "{kind}", "", "")' for kind, expression in parts)
 
     cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
     memory = selector(settings.memory_usage_metric, *real_containers, labels=cadvisor)
@@ -221,20 +222,20 @@ def build(settings: QuerySettings) -> QuerySet:
 
     questions = {
         "cpu_usage_core_hours": counter(cpu, cgroup),
-        "cpu_request_core_hours": request_hours("cpu", settings.overhead_cpu_metric, 1),
+        "cpu_request_core_hours": request_hours("cpu", settings.overhead_cpu_metric),
         "memory_usage_gib_hours": (
             f"max by ({cgroup}) (\n"
             f"  label_replace({per_scrape(memory, cadvisor_up)}, {UID_FROM_CGROUP})\n"
             f") / {BYTES_PER_GIB}"
         ),
-        "memory_request_gib_hours": request_hours("memory", settings.overhead_memory_metric, BYTES_PER_GIB),
+        "memory_request_gib_hours": request_hours("memory", settings.overhead_memory_metric),
         # Utilisation 0-100 per GPU, weighted by the share of the hour it was scraped: GPU-hours "in use".
         # Only containers that requested GPUs: a GPU no pod uses carries the exporter's own pod labels.
         "gpu_usage_hours": (
             f"max by (namespace, pod, container, UUID) (\n  {gpu}\n) / 100\n"
             f"  and on (namespace, pod, container) {average(settings.requests_metric, gpu_keys, gpu_requested)}"
         ),
-        "gpu_request_hours": request_hours(settings.gpu_resource, None, 1),
+        "gpu_request_hours": request_hours(settings.gpu_resource, None),
         "storage_gib_hours": f"{present_share(pvc, 'namespace, persistentvolumeclaim')} / {BYTES_PER_GIB}",
         "network_gib": (
             f"(\n  {counter(network, 'namespace, pod, uid, interface')}\n)"
@@ -260,6 +261,8 @@ def build(settings: QuerySettings) -> QuerySet:
             f"/ count(count_over_time({placed_pods}[{GAUGE_WINDOW}]))"
         ),
         # Where each pod ran: a pod is bound to one node for life (node="" only while unscheduled).
+        # The share of each hour each pod was Running: what every request question is multiplied by.
+        "pod_running_share": running_share,
         "pod_nodes": (
             f"max by ({pod}, node) (max_over_time({placed_pods}[{GAUGE_WINDOW}]))"
         ),
