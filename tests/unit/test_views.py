@@ -20,7 +20,7 @@ from kubecharge.domain.ledger import Completeness, Gap
 from kubecharge.domain.periods import parse
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 from kubecharge.handlers.periods import PeriodOutcome
-from kubecharge.handlers.status import period_entry
+from kubecharge.handlers.status import current_status, period_entry
 from kubecharge.pipeline import ReportResult, totals_record
 from kubecharge.render.documents import report_html, report_markdown, team_markdowns
 from kubecharge.schedule import PlannedRun
@@ -122,7 +122,9 @@ def test_a_resource_added_to_the_table_appears_in_every_view(monkeypatch: pytest
         assert "Scratch space" in view
     assert '<span class="swatch" style="background: #123456"></span>Scratch space' in html  # the chart's legend
     assert 'fill="#123456"' in html  # and its bars
-    assert totals_record(report)["scratchGiBHours"] == 1000.0
+    assert totals_record(report)["scratchGiBHours"] == 1000.0  # the manifest's totals
+    status = current_status(PeriodOutcome(PlannedRun(parse("2026-10"), final=True), ReportResult(report, {}, 1, 0, 0)))
+    assert status["totals"]["scratchGiBHours"] == 1000.0  # the UsageReport status' totals
 
 
 def test_a_final_period_with_gaps_is_amber_in_every_view(monkeypatch: pytest.MonkeyPatch) -> None:
