@@ -15,7 +15,7 @@ from kubecharge import __version__
 from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.resources import Scope
-from kubecharge.domain.usage import ResourceQuantities
+from kubecharge.domain.usage import ResourceQuantities, used_of_requested
 from kubecharge.render import charts
 from kubecharge.render.tables import summary
 from kubecharge.resources import templates_dir
@@ -36,16 +36,10 @@ def _environment() -> Environment:
     return env
 
 
-def _use(record: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Used of requested per container resource (over 1: more used than requested); None where nothing was
-    requested or the use could not be measured."""
-    found: dict[str, float | None] = {}
-    for resource in resources:
-        if resource["perContainer"]:
-            requested = record[resource["requestKey"]]
-            known = resource["usageKnown"] and requested > 0
-            found[resource["key"]] = record[resource["usageKey"]] / requested if known else None
-    return found
+def _use(quantities: ResourceQuantities, report: Chargeback) -> dict[str, float | None]:
+    """Used of requested per container resource of the table (`domain.usage.used_of_requested`)."""
+    return {resource.key: used_of_requested(quantities, resource, resource.key not in report.unmeasured)
+            for resource in resource_table.RESOURCES if resource.scope is Scope.CONTAINER}  # fmt: skip
 
 
 def context(report: Chargeback) -> dict[str, Any]:
@@ -54,16 +48,14 @@ def context(report: Chargeback) -> dict[str, Any]:
     resources = data["resources"]
     top_cost = max((t["cost"]["total"] for t in teams), default=0.0) or 1.0
     for team in teams:
-        team["use"] = _use(team, resources)
         team["barShare"] = team["cost"]["total"] / top_cost
     many = len(data["clusters"]) > 1
     for line in data["lines"]:  # over many clusters a namespace is named with its cluster
         line["where"] = f"{line['cluster']}/{line['namespace']}" if many else line["namespace"]
-        line["use"] = _use(line, resources)
     namespaces = sorted(data["lines"], key=lambda line: (-line["cost"]["total"], line["where"]))
     data["topNamespaces"] = namespaces[:10]
     data["unallocatedNamespaces"] = [line for line in namespaces if line["team"] == "unallocated"]
-    data["use"] = _use(data["totals"], resources)
+    data["use"] = _use(report.total_quantities, report)
     data["containerResources"] = [resource for resource in resources if resource["perContainer"]]
     data.update(_presentation(report, data))
     return data
@@ -93,6 +85,7 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         info = report.teams_info.get(team["team"])
         team["owners"] = list(info.owners) if info else []
         team["slack"] = slack(by_team[team["team"]].quantities, report.prices, report.unmeasured)
+        team["use"] = _use(by_team[team["team"]].quantities, report)
         team["lines"] = []
     forecasts = {item["team"]: item for item in (data["forecast"] or {}).get("teams", [])}
     budgets = {use["team"]: use for use in data["budgets"]}
@@ -103,6 +96,7 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
     teams = {team["team"]: team for team in data["teams"]}
     for line, charge in zip(data["lines"], report.lines, strict=True):
         line["slack"] = slack(charge.quantities, report.prices, report.unmeasured)
+        line["use"] = _use(charge.quantities, report)
         teams[line["team"]]["lines"].append(line)
     return {
         "state": report.state,
