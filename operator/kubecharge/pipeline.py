@@ -230,9 +230,9 @@ def _priced(request: ReportRequest, attributed: Sequence[AttributedHour], start:
 
 def unmeasured(rows: Iterable[NamespaceHour], known: Mapping[datetime, HourCompleteness],
                notes: Iterable[UsageNote]) -> dict[str, str]:  # fmt: skip
-    """GPU use is unknown where GPUs were requested in hours of the ledger without any utilisation series (and
-    none stored): decided from the ledger, so a report reads the same whatever Prometheus holds today. Used only
-    where no such hour was measured; a part measured is said (in the notes) and shown for what it covers."""
+    """GPU use is unknown where GPUs were requested and no hour of them had a utilisation series (or stored use):
+    decided from the ledger, so a report reads the same whatever Prometheus holds today. A period measured in
+    part shows the use of the hours measured."""
     requested: set[datetime] = set()
     measured: set[datetime] = set()
     for row in rows:
