@@ -577,19 +577,34 @@ class _Scrapes:
         self.cluster = cluster
         self.per_hour = SECONDS_PER_HOUR // cluster.step_seconds
         self._ok: dict[str, tuple[npt.NDArray[np.bool_], FloatArray]] = {}
+        self._times: dict[str, FloatArray] = {}
+        self._densest: dict[tuple[str, str | None], FloatArray] = {}
 
     def of(self, target: ScrapeTarget) -> tuple[npt.NDArray[np.bool_], FloatArray]:
         if target.key not in self._ok:
             ok = scraped(self.cluster, target)
             successes = self._hourly(ok)
             attempts = self._hourly(scraped(self.cluster, target, with_failures=False))
-            job = (target.job, target.labels.get("metrics_path"))
-            peers = [t for t in self.cluster.scrape_targets if (t.job, t.labels.get("metrics_path")) == job]
-            densest = np.max([self._hourly(scraped(self.cluster, t, with_failures=False)) for t in peers], axis=0)
+            densest = self._densest_of(target)
             short = densest - attempts
             divisor = successes + np.where(short > densest / 10, short, 0.0)
             self._ok[target.key] = ok, divisor
         return self._ok[target.key]
+
+    def times(self, target: ScrapeTarget) -> FloatArray:
+        """The target's sample times (`sample_times`), seconds after the cluster's start."""
+        if target.key not in self._times:
+            self._times[target.key] = sample_times(self.cluster, target) - self.cluster.start.timestamp()
+        return self._times[target.key]
+
+    def _densest_of(self, target: ScrapeTarget) -> FloatArray:
+        """Per hour, the most scrape attempts any target of the same job had (what `per_scrape` calls full)."""
+        job = (target.job, target.labels.get("metrics_path"))
+        if job not in self._densest:
+            peers = [t for t in self.cluster.scrape_targets if (t.job, t.labels.get("metrics_path")) == job]
+            self._densest[job] = np.max([self._hourly(scraped(self.cluster, t, with_failures=False)) for t in peers],
+                                        axis=0)  # fmt: skip
+        return self._densest[job]
 
     def _hourly(self, mask: npt.NDArray[np.bool_]) -> FloatArray:
         hours = math.ceil(self.cluster.slots / self.per_hour)
@@ -688,12 +703,11 @@ def _exact_run(
     hour = int(begin // SECONDS_PER_HOUR)
     assert hour == int((end - 1e-9) // SECONDS_PER_HOUR), "a run between scrapes stays within one hour"
     key = (pod.namespace, cluster.start + timedelta(hours=hour))
-    base = cluster.start.timestamp()
 
     def seen(target: ScrapeTarget, exported: npt.NDArray[np.bool_] | None = None) -> tuple[FloatArray, float]:
         """Relative times of the target's successful scrapes that saw the run, and what the estimator divides by."""
         ok, divisor = scrapes.of(target)
-        times = sample_times(cluster, target) - base
+        times = scrapes.times(target)
         during = ok & (times >= begin) & (times < end)
         if exported is not None:
             during &= exported
@@ -701,8 +715,8 @@ def _exact_run(
 
     def counter_band(target: ScrapeTarget) -> tuple[float, float]:
         """Seconds of the run the samples prove, and at most."""
-        ok = scraped(cluster, target)
-        times = sample_times(cluster, target) - base
+        ok, _ = scrapes.of(target)
+        times = scrapes.times(target)
         during = times[ok & (times >= begin) & (times < end)]
         if len(during) == 0:
             return 0.0, end - begin

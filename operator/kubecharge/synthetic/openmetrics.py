@@ -82,10 +82,6 @@ class _Context:
         return self.times_cache[target.key]
 
 
-def _scrape_mask(cluster: Cluster, target: ScrapeTarget, *, with_failures: bool = True) -> BoolArray:
-    return scraped(cluster, target, with_failures=with_failures)
-
-
 def _exact(ctx: _Context, pod: Pod, slots: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, FloatArray]:
     """For a run between scrapes: the slots whose scrape fell inside the run, and the seconds since it began (what
     a counter from zero at a constant rate has accumulated)."""
@@ -516,7 +512,7 @@ def _dcgm(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> No
 def _up(ctx: _Context, window: tuple[int, int], out: _Sink) -> None:
     cluster = ctx.cluster
     for target in cluster.scrape_targets:
-        slots = _span(ctx, 0, cluster.slots, window, _scrape_mask(cluster, target, with_failures=False))
+        slots = _span(ctx, 0, cluster.slots, window, scraped(cluster, target, with_failures=False))
         times = ctx.times_of(target)
         _write(out, _series("up", target.labels), times[slots], ctx.target_ok(target)[slots].astype(float))
 
@@ -552,7 +548,7 @@ def write_window(cluster: Cluster, window: tuple[int, int], path: Path) -> None:
     """One self-contained OpenMetrics file with every series' samples in `window` (slots [lo, hi))."""
     ctx = _Context(
         cluster,
-        {t.key: _scrape_mask(cluster, t) for t in cluster.scrape_targets},
+        {t.key: scraped(cluster, t) for t in cluster.scrape_targets},
         {},
     )
     with path.open("w") as file:
