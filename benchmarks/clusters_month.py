@@ -25,12 +25,11 @@ from typing import Any
 
 import yaml
 
-from benchmarks.measure import floor, month_main, report_in_child
-from benchmarks.report_scale import DESIGNED_NAMESPACES
+from benchmarks.measure import Shape, floor, month_main, report_in_child
 from kubecharge.collect import promql
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
-from kubecharge.synthetic.model import Cluster, Size, build_cluster
+from kubecharge.synthetic.model import Cluster, build_cluster
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 CLUSTERS = (("east", 7), ("west", 23))
@@ -80,8 +79,8 @@ def settle(tsdb: Path, quiet_seconds: float = 60.0) -> float:
     return time.perf_counter() - began
 
 
-def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Path) -> dict[str, Any]:
-    size = Size(extra_namespaces=max(0, namespaces - DESIGNED_NAMESPACES), pods_per_namespace=pods_per_namespace)
+def run(shape: Shape, work: Path) -> dict[str, Any]:
+    size, days, step = shape.size(), shape.days, shape.step_seconds
     clusters = []
     for name, seed in CLUSTERS:
         cluster = build_cluster(START, days=days, step_seconds=step, seed=seed, size=size)

@@ -22,12 +22,11 @@ import psutil
 import yaml
 
 from benchmarks.ledger_month import ensure_history
-from benchmarks.measure import floor, month_main, report_in_child
-from benchmarks.report_scale import DESIGNED_NAMESPACES
+from benchmarks.measure import Shape, floor, month_main, report_in_child
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus
-from kubecharge.synthetic.model import InstanceType, Node, Size, build_cluster
+from kubecharge.synthetic.model import InstanceType, Node, build_cluster
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -49,8 +48,8 @@ def full_cost_report(path: Path, cluster_nodes: list[Node]) -> Path:
     return path
 
 
-def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Path) -> dict[str, Any]:
-    size = Size(extra_namespaces=max(0, namespaces - DESIGNED_NAMESPACES), pods_per_namespace=pods_per_namespace)
+def run(shape: Shape, work: Path) -> dict[str, Any]:
+    size, days, step = shape.size(), shape.days, shape.step_seconds
     cluster = build_cluster(START, days=days, step_seconds=step, size=size)
     backfill_seconds = ensure_history(cluster, work)
     mappings = work / "teams.yaml"

@@ -2,11 +2,14 @@
 
     python -m benchmarks.ledger_month --namespaces 50 --pods-per-namespace 20 --days 30 --step 300 --keep DIR
 
+(1,000 pods on 20 nodes: `--nodes` and `--short-lived` change the shape.)
+
 The floor is the minimal correct Prometheus work for the same report, measured in the same run: every query
 kubecharge needs (its QuerySet), one day per request, one request at a time, each answer read to the end
 and nothing else done with it (after one warm-up pass, so the floor and the reports all find the TSDB in the
 page cache). Then, each in a child process whose peak RSS is sampled with Prometheus':
-- `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus);
+- `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus), with the
+  ledger it leaves: rows and megabytes per table, and the database file's size;
 - `full`: the same report again on that database (nothing to ask: the month is over);
 - `tick`: one operator-style run in the middle of the month on the full ledger (`--as-of`): how many hours,
   queries and samples the steady state costs Prometheus.
@@ -24,12 +27,11 @@ from typing import Any
 import psutil
 import yaml
 
-from benchmarks.measure import floor, month_main, report_in_child
-from benchmarks.report_scale import DESIGNED_NAMESPACES
+from benchmarks.measure import Shape, floor, ledger_size, month_main, report_in_child
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
-from kubecharge.synthetic.model import Cluster, Size, build_cluster
+from kubecharge.synthetic.model import Cluster, build_cluster
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -44,8 +46,8 @@ def ensure_history(cluster: Cluster, work: Path) -> float:
     return time.perf_counter() - began
 
 
-def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Path) -> dict[str, Any]:
-    size = Size(extra_namespaces=max(0, namespaces - DESIGNED_NAMESPACES), pods_per_namespace=pods_per_namespace)
+def run(shape: Shape, work: Path) -> dict[str, Any]:
+    size, days, step = shape.size(), shape.days, shape.step_seconds
     cluster = build_cluster(START, days=days, step_seconds=step, size=size)
     backfill_seconds = ensure_history(cluster, work)
     mappings = work / "teams.yaml"
@@ -66,6 +68,7 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         )  # a first pass warms Prometheus' page cache: both runs below find it warm
         floor_run = floor(prometheus.url, queries, START, end)
         empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
+        stored = ledger_size(database)
         full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])
         tick = report_in_child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
         tick_hours = int(tick["hours_queried"])
@@ -84,8 +87,10 @@ def run(namespaces: int, pods_per_namespace: int, days: int, step: int, work: Pa
         "empty_ledger_seconds": round(empty["wall_seconds"], 2),
         "empty_ledger_vs_floor": round(empty["wall_seconds"] / floor_run["seconds"], 3),
         "empty_ledger_hours_queried": empty["hours_queried"],
+        "empty_kubecharge_cpu_seconds": round(empty["cpu_seconds"], 1),
         "empty_kubecharge_peak_rss_mib": empty["kubecharge_peak_rss_mib"],
         "empty_prometheus_peak_rss_mib": empty["prometheus_peak_rss_mib"],
+        **stored,
         "full_ledger_seconds": round(full["wall_seconds"], 3),
         "full_ledger_hours_queried": full["hours_queried"],
         "full_kubecharge_peak_rss_mib": full["kubecharge_peak_rss_mib"],

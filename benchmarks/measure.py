@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -12,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,9 @@ import requests
 
 from kubecharge.collect.promql import QuerySet
 from kubecharge.synthetic.local_prometheus import LocalPrometheus
+from kubecharge.synthetic.model import Size
+
+DESIGNED_NAMESPACES = 25  # namespaces the generator builds before `extra_namespaces`
 
 
 class PeakRss:
@@ -64,20 +70,61 @@ def report_in_child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, A
     return result
 
 
-MonthRun = Callable[[int, int, int, int, Path], dict[str, Any]]
+PODS_PER_NODE = 50  # a realistic density (the kubelet allows 110): 1,000 pods run on 20 nodes
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The cluster a month benchmark generates: size, history and scrape step."""
+
+    namespaces: int = 50
+    pods_per_namespace: int = 20
+    days: int = 30
+    step_seconds: int = 300
+    nodes: int | None = None  # None: one per PODS_PER_NODE pods
+    short_lived: bool = False  # the `batch-hourly` runs (about 80 more pods a day)
+
+    def size(self) -> Size:
+        pods = self.namespaces * self.pods_per_namespace
+        nodes = self.nodes or max(4, math.ceil(pods / PODS_PER_NODE))
+        return Size(extra_namespaces=max(0, self.namespaces - DESIGNED_NAMESPACES),
+                    pods_per_namespace=self.pods_per_namespace, nodes=nodes, short_lived=self.short_lived)  # fmt: skip
+
+
+MonthRun = Callable[[Shape, Path], dict[str, Any]]
 
 
 def month_main(run: MonthRun, doc: str | None) -> None:
-    """The month benchmarks' command line: size, days, step and `--keep DIR`; prints `run`'s figures as JSON."""
+    """The month benchmarks' command line: the shape and `--keep DIR`; prints `run`'s figures as JSON."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--namespaces", type=int, default=50)
     parser.add_argument("--pods-per-namespace", type=int, default=20)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--step", type=int, default=300)
+    parser.add_argument("--nodes", type=int, help=f"Nodes (default: one per {PODS_PER_NODE} pods, at least 4).")
+    parser.add_argument("--short-lived", action="store_true", help="Add the batch-hourly runs shorter than an hour.")
     parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
     args = parser.parse_args()
+    shape = Shape(args.namespaces, args.pods_per_namespace, args.days, args.step, args.nodes, args.short_lived)
     with work_folder(args.keep) as work:
-        print(json.dumps(run(args.namespaces, args.pods_per_namespace, args.days, args.step, work)), flush=True)
+        print(json.dumps(run(shape, work)), flush=True)
+
+
+LEDGER_TABLES = ("hourly_usage", "namespace_labels", "node_hours", "ledger_hours")
+
+
+def ledger_size(database: Path) -> dict[str, Any]:
+    """Rows per ledger table, bytes per table with its indexes (SQLite's dbstat), and the file's size."""
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file, nothing in the WAL
+        rows = {table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in LEDGER_TABLES}
+        pages = dict(connection.execute("SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_schema "
+                                        "USING (name) GROUP BY tbl_name").fetchall())  # fmt: skip
+    return {
+        "ledger_rows": rows,
+        "ledger_mb": {table: round(pages.get(table, 0) / 1e6, 2) for table in LEDGER_TABLES},
+        "database_mb": round(database.stat().st_size / 1e6, 2),
+    }
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def main() -> None:
         json.dumps(
             {
                 "wall_seconds": time.perf_counter() - began,
+                "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
                 "prometheus_seconds": produced.seconds_waiting_on_prometheus,
                 "hours_queried": produced.result.hours_queried,
                 "total_cost": produced.result.chargeback.total_allocated,  # = the direct total without full cost

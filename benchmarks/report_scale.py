@@ -23,11 +23,10 @@ from pathlib import Path
 import psutil
 import yaml
 
-from benchmarks.measure import report_in_child
+from benchmarks.measure import DESIGNED_NAMESPACES, report_in_child
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Size, build_cluster
 
-DESIGNED_NAMESPACES = 25
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
 

@@ -541,7 +541,8 @@ def run_report(
         completeness = ledger.completeness(period.start, period.end, until, known_hours)
         before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
         first = min(since, before.start) if before is not None else since
-        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until)]
+        by_node = request.report.full_cost is not None  # direct charges do not depend on the node
+        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until, by_node)]
         # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
         attributed = attribute.attribute(loaded, request.mappings)
         node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))

@@ -8,13 +8,14 @@ that bursts over its request and one that idles under it must not cancel out ins
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
+from kubecharge.domain.keys import column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.resources import RESOURCES, Scope
 from kubecharge.domain.sums import fsum_by
@@ -24,6 +25,9 @@ from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 _NS_HOUR = ["namespace", HOUR]
 _ROW = ["namespace", "node", HOUR]
 _POD = ["namespace", "pod", "uid"]
+_CONTAINER_HOUR = [*CONTAINER_KEYS, HOUR]
+_LOOSE_CONTAINER_HOUR = ["namespace", "pod", "container", HOUR]
+_LOOSE_POD_HOUR = ["namespace", "pod", HOUR]
 _CAPACITY_KEYS = {"cpu": "cpu", "memory": "memory"}  # kube-state-metrics' resource → the table's key (else: gpu)
 
 
@@ -33,52 +37,65 @@ def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFra
     uid, and a scrape config may drop `id` (no uid at all): unjoined, such a container would be charged its
     usage *plus* its request. Where two pods share a name in an hour (a recreated StatefulSet pod) both uids
     match already, and an ambiguous name is left alone."""
-    keys = [*CONTAINER_KEYS, HOUR]
     if usage.empty or request.empty:
         return usage
-    known = request[keys].drop_duplicates().assign(_known=True)
-    matched = usage.merge(known, on=keys, how="left")["_known"].notna().to_numpy()
-    if matched.all():
+    (usage_keys, request_keys), count = row_codes([usage, request], _CONTAINER_HOUR)
+    requested = np.zeros(count, dtype=bool)
+    requested[request_keys] = True
+    orphan = ~requested[usage_keys]
+    if not orphan.any():
         return usage
-    loose = ["namespace", "pod", "container", HOUR]
-    uids = request.groupby(loose, sort=False)["uid"].agg(["first", "nunique"]).reset_index()
-    uids = uids.loc[uids["nunique"] == 1, [*loose, "first"]]
-    orphans = usage.loc[~matched].merge(uids, on=loose, how="left")
-    orphans["uid"] = orphans["first"].where(orphans["first"].notna(), orphans["uid"])
-    adopted = pd.concat([usage.loc[matched], orphans.drop(columns="first")], ignore_index=True)
-    if adopted.duplicated(keys).any():  # the same container seen under both uids in one hour
-        adopted = pd.DataFrame(adopted.groupby(keys, as_index=False, sort=False)[VALUE].agg(math.fsum))
-    return adopted
-
-
-def _nodes_of(containers: pd.DataFrame, pod_nodes: pd.DataFrame) -> pd.Series:
-    """The node each container-hour ran on: by (namespace, pod, uid), else by (namespace, pod) where that name
-    ran on one node in the hour (usage without a usable uid); "" where kube-state-metrics placed it nowhere."""
-    if containers.empty or pod_nodes.empty:
-        return pd.Series([""] * len(containers), index=containers.index, dtype=object)
-    placed = pod_nodes[[*_POD, HOUR, "node"]].drop_duplicates([*_POD, HOUR])
-    nodes = containers[[*_POD, HOUR]].merge(placed, on=[*_POD, HOUR], how="left")["node"]
-    loose = ["namespace", "pod", HOUR]
-    unique = placed.groupby(loose, sort=False)["node"].agg(["first", "nunique"]).reset_index()
-    unique = unique.loc[unique["nunique"] == 1, [*loose, "first"]]
-    fallback = containers[loose].merge(unique, on=loose, how="left")["first"]
-    found = nodes.where(nodes.notna(), fallback).fillna("")
-    return pd.Series(found.to_numpy(dtype=object), index=containers.index)
+    (usage_names, request_names), names = row_codes([usage, request], _LOOSE_CONTAINER_HOUR)
+    (_, request_uids), uids = column_codes([usage, request], "uid")
+    only_uid = unique_per(request_names, request_uids, names)  # the request's uid where its name has just one
+    adopting = orphan & (only_uid[usage_names] >= 0)
+    if not adopting.any():
+        return usage
+    adopted = usage.copy()
+    uid = adopted["uid"].to_numpy(dtype=object, copy=True)
+    uid[adopting] = uids[only_uid[usage_names[adopting]]]
+    adopted["uid"] = uid
+    (keys,), count = row_codes([adopted], _CONTAINER_HOUR)
+    if count == len(adopted):
+        return adopted
+    # The same container seen under both uids in one hour: one row, the exact sum.
+    summed = adopted.iloc[first_of(keys, count)].reset_index(drop=True)
+    summed[VALUE] = exact_sums(keys, adopted[VALUE].to_numpy(dtype=np.float64), count)
+    return summed
 
 
 def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_nodes: pd.DataFrame) -> pd.DataFrame:
-    keys = [*CONTAINER_KEYS, HOUR]
+    """Σ usage, Σ request and Σ max(usage, request) per namespace, node and hour, the max taken per container-hour.
+
+    Joined on integer codes (`domain.keys`), never on the string columns: the node of a container-hour is that of
+    its pod (namespace, pod, uid) in the hour, else the one node its name ran on in the hour (usage without a
+    usable uid), else "" (kube-state-metrics placed it nowhere)."""
     usage = adopt_request_uids(usage, request)
-    usage, request = usage.rename(columns={VALUE: "usage"}), request.rename(columns={VALUE: "request"})
-    if usage.empty or request.empty:  # an empty side has no rows to join (and pandas cannot join empty strings)
-        merged = pd.concat([frame for frame in (usage, request) if not frame.empty] or [usage.assign(request=0.0)])
-    else:  # the source gives one row per container-hour
-        merged = pd.merge(usage, request, on=keys, how="outer")
-    merged = merged.reindex(columns=[*keys, "usage", "request"]).fillna({"usage": 0.0, "request": 0.0})
-    merged["max"] = merged[["usage", "request"]].max(axis=1)
-    merged["node"] = _nodes_of(merged, pod_nodes)
-    summed = fsum_by(merged, _ROW, ["usage", "request", "max"])
-    return summed.rename(columns={c: f"{name}_{c}" for c in ("usage", "request", "max")})
+    sides = [frame for frame in (usage, request) if not frame.empty]
+    if not sides:
+        return pd.DataFrame(columns=[*_ROW, *(f"{name}_{c}" for c in ("usage", "request", "max"))])
+    frames = [usage, request, pod_nodes[[*_POD, HOUR, "node"]]]
+    (usage_keys, request_keys), count = row_codes(frames[:2], _CONTAINER_HOUR)
+    used = exact_sums(usage_keys, usage[VALUE].to_numpy(dtype=np.float64), count)
+    requested = exact_sums(request_keys, request[VALUE].to_numpy(dtype=np.float64), count)
+    (usage_pods, request_pods, placed_pods), pods = row_codes(frames, [*_POD, HOUR])
+    (usage_names, request_names, placed_names), names = row_codes(frames, _LOOSE_POD_HOUR)
+    (placed_nodes,), node_names = column_codes(frames[2:], "node")
+    # A container's representative row (its first, in usage then request) gives its pod, namespace and hour.
+    representative = first_of(np.concatenate([usage_keys, request_keys]), count)
+    first_place = first_of(placed_pods, pods)
+    node_of_pod = np.append(placed_nodes, -1)[first_place]  # -1: no row placed the pod
+    node_of_name = unique_per(placed_names, placed_nodes, names)
+    node = node_of_pod[np.concatenate([usage_pods, request_pods])[representative]]
+    node = np.where(node >= 0, node, node_of_name[np.concatenate([usage_names, request_names])[representative]])
+    both = pd.concat([usage[["namespace", HOUR]], request[["namespace", HOUR]]], ignore_index=True)
+    rows = both.iloc[representative].reset_index(drop=True)
+    rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
+    (groups,), count = row_codes([rows], _ROW)
+    summed = rows.iloc[first_of(groups, count)].reset_index(drop=True)
+    for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested))):
+        summed[f"{name}_{column}"] = exact_sums(groups, values, count)
+    return summed
 
 
 def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -105,19 +122,24 @@ def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
     parts = _resource_parts(chunk)
     if not parts:
         return []
-    table = parts[0]
-    for part in parts[1:]:
-        table = pd.merge(table, part, on=_ROW, how="outer")
+    codes, count = row_codes(parts, _ROW)  # each part has one row per namespace, node and hour
+    keys = pd.concat([part[_ROW] for part in parts], ignore_index=True)
+    table = keys.iloc[first_of(np.concatenate(codes), count)].reset_index(drop=True)
     columns = list(ResourceQuantities.names())
-    table = table.reindex(columns=[*_ROW, *columns]).fillna({c: 0.0 for c in columns})
+    for column in columns:
+        table[column] = 0.0
+    for part, part_codes in zip(parts, codes, strict=True):
+        for column in part.columns.difference(_ROW):
+            table.loc[part_codes, column] = part[column].to_numpy(dtype=np.float64)
     table = table.sort_values(_ROW, kind="stable")
-    labels = _labels_by_hour(chunk.namespace_labels, table)
-    rows = []
-    for record in table.itertuples(index=False):
-        namespace, node, hour = str(record[0]), str(record[1]), pd.Timestamp(record[2]).to_pydatetime()
-        quantities = ResourceQuantities(**{c: float(v) for c, v in zip(columns, record[3:], strict=True)})
-        rows.append(NamespaceHour(namespace, hour, quantities, labels.get((namespace, hour), {}), node=node))
-    return rows
+    hours = {stamp: stamp.to_pydatetime() for stamp in table[HOUR].unique()}  # each hour converted once
+    namespace_hours = list(zip(table["namespace"].tolist(), map(hours.__getitem__, table[HOUR]), strict=True))
+    labels = _labels_by_hour(chunk.namespace_labels, set(namespace_hours))
+    amounts = zip(*(table[column].to_numpy(dtype=np.float64).tolist() for column in columns), strict=True)
+    return [NamespaceHour(namespace, hour, ResourceQuantities(*quantities), labels.get((namespace, hour), {}),
+                          node=node)
+            for (namespace, hour), node, quantities in zip(namespace_hours, table["node"].tolist(), amounts,
+                                                          strict=True)]  # fmt: skip
 
 
 def node_hours(chunk: ChunkUsage) -> list[NodeHour]:
@@ -144,15 +166,14 @@ def node_hours(chunk: ChunkUsage) -> list[NodeHour]:
 
 
 def _labels_by_hour(
-    known: Mapping[tuple[str, datetime], Mapping[str, str]], table: pd.DataFrame
+    known: Mapping[tuple[str, datetime], Mapping[str, str]], wanted: set[tuple[str, datetime]]
 ) -> dict[tuple[str, datetime], dict[str, str]]:
     """Labels per namespace-hour; an hour kube-state-metrics missed borrows the nearest hour's labels."""
     by_namespace: dict[str, list[tuple[datetime, Mapping[str, str]]]] = {}
     for (namespace, hour), labels in known.items():
         by_namespace.setdefault(namespace, []).append((hour, labels))
     result: dict[tuple[str, datetime], dict[str, str]] = {}
-    for namespace, hour_value in zip(table["namespace"], table[HOUR], strict=True):
-        hour = pd.Timestamp(hour_value).to_pydatetime()
+    for namespace, hour in wanted:
         key = (str(namespace), hour)
         if key in known:
             result[key] = dict(known[key])

@@ -72,7 +72,7 @@ def _sources(database_url: str) -> dict[datetime, str]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(sqlalchemy.text(
-                "SELECT DISTINCT hour_start, source FROM hourly_usage WHERE cluster = 'prod'")).all()  # fmt: skip
+                "SELECT hour_start, source FROM ledger_hours WHERE cluster = 'prod'")).all()  # fmt: skip
     finally:
         engine.dispose()
     return {_utc(hour): source for hour, source in rows}

@@ -35,17 +35,17 @@ def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> Non
             "message, query_set_sha256, query_set_json, mappings_sha256, mappings_json, totals_json) VALUES "
             "('prod', 'finops/monthly', '2026-10', :h, :h, :h, 'succeeded', '', 'q', '{}', 'm', '[]', '{}')"),
             {"h": HOUR})  # fmt: skip
-    before = _dump(engine)
+    before = _dump(engine, OLD_DUMP)
 
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0001 -> 0007" in output
-    assert _dump(engine) == before  # every rollup kept, to the bit
+    assert f"0001 -> {schema.head()}" in output
+    assert _dump(engine) == before  # every rollup kept, to the bit, its labels once per namespace and hour
     with engine.connect() as connection:
         version = connection.execute(sqlalchemy.text("SELECT kubecharge_version FROM report_runs")).scalar_one()
     assert version == "unknown"  # runs from before the migration are marked, not guessed
     with engine.connect() as connection:
-        sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM hourly_usage")).scalars().all()
+        sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM ledger_hours")).scalars().all()
     assert sources == ["unknown"]  # rollups from before the ledger cannot name their Prometheus
     repository = Repository(database_url, migrate=False)
     loaded = repository.load_hours("prod", *_bounds())  # ... and are the cluster's history all the same
@@ -64,12 +64,17 @@ def test_the_operator_refuses_an_unmigrated_database(database_url: str) -> None:
         Repository(database_url, migrate=False)
 
 
-def _dump(engine: sqlalchemy.Engine) -> list[tuple[object, ...]]:
+QUANTITIES = ("cpu_core_hours_usage, cpu_core_hours_request, cpu_core_hours_max, memory_gib_hours_usage, "
+              "storage_gib_hours, network_gib")  # fmt: skip
+OLD_DUMP = f"SELECT cluster, namespace, {QUANTITIES}, namespace_labels_json FROM hourly_usage ORDER BY namespace"
+DUMP = (f"SELECT usage.cluster, usage.namespace, {QUANTITIES}, labels.labels_json FROM hourly_usage AS usage "
+        "JOIN namespace_labels AS labels ON labels.cluster = usage.cluster AND labels.hour_start = usage.hour_start "
+        "AND labels.namespace = usage.namespace ORDER BY usage.namespace")  # fmt: skip
+
+
+def _dump(engine: sqlalchemy.Engine, query: str = DUMP) -> list[tuple[object, ...]]:
     with engine.connect() as connection:
-        return [tuple(r) for r in connection.execute(sqlalchemy.text(
-            "SELECT cluster, namespace, cpu_core_hours_usage, cpu_core_hours_request, cpu_core_hours_max, "
-            "memory_gib_hours_usage, storage_gib_hours, network_gib, namespace_labels_json FROM hourly_usage "
-            "ORDER BY namespace"))]  # fmt: skip
+        return [tuple(r) for r in connection.execute(sqlalchemy.text(query))]
 
 
 def _bounds() -> tuple[datetime, datetime]:
@@ -114,6 +119,7 @@ def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgrad
     schema.upgrade(database_url)
     (row,) = Repository(database_url, migrate=False).load_hours("prod", *_bounds())
     assert (row.node, row.quantities.cpu_core_hours_usage, row.quantities.gpu_hours_request) == ("", 1.5, 0.0)
+    schema.downgrade(database_url, "0007")  # rows of one namespace on two nodes, as 0005-0007 store them
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text(
             "INSERT INTO hourly_usage (cluster, source, namespace, node, hour_start, cpu_core_hours_usage, "
@@ -158,7 +164,7 @@ def test_the_cluster_hours_migration_keeps_the_fullest_observation_of_each_hour(
                                    "cpu": 4.0})  # fmt: skip
     code, output = run_in_process("db", "upgrade", "--db", database_url)
     assert code == 0, output
-    assert "0006 -> 0007" in output
+    assert f"0006 -> {schema.head()}" in output
     repository = Repository(database_url, migrate=False)
     try:
         prod = {(row.hour_start.hour, row.quantities.cpu_core_hours_usage) for row in
@@ -174,6 +180,44 @@ def test_the_cluster_hours_migration_keeps_the_fullest_observation_of_each_hour(
     assert witness == ["http://thanos:9090", "http://localhost:9090", "unknown"]
     code, output = run_in_process("db", "downgrade", "0006", "--db", database_url)
     assert code == 0, output
+    schema.upgrade(database_url)
+    engine.dispose()
+
+
+def test_the_compact_ledger_keeps_every_rollup_and_its_labels_and_provenance(database_url: str) -> None:
+    """0008: rollups lose `source` (the hour's provenance, kept in `ledger_hours`) and their labels move to one row
+    per namespace and hour; every quantity is kept to the bit, each row still reads its namespace's labels, and a
+    downgrade puts source and labels back on every row."""
+    schema.upgrade(database_url, "0007")
+    engine = sqlalchemy.create_engine(database_url)
+    labels = '{"label_team": "shop"}'
+    with engine.begin() as connection:
+        for node, cpu in (("node-1", 0.1 + 0.2), ("node-2", 1 / 3), ("", 0.0)):
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO hourly_usage VALUES ('prod', 'http://thanos:9090', 'shop', :node, :h, :cpu, 0.5, 0.5, "
+                "0, 0, 0, 0, 0, 0, :storage, 0, :labels)"),
+                {"node": node, "h": HOUR, "cpu": cpu, "storage": 0.0 if node else 2.5, "labels": labels})  # fmt: skip
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO ledger_hours VALUES ('prod', 'http://thanos:9090', :h, :h, 1, 1, 1, 60, 60, 1, 1, 60, 60, 0)"),
+            {"h": HOUR})  # fmt: skip
+    before = _dump(engine, OLD_DUMP.replace("ORDER BY namespace", "ORDER BY node"))
+    schema.upgrade(database_url)
+    repository = Repository(database_url, migrate=False)
+    try:
+        rows = repository.load_hours("prod", *_bounds())
+        assert [(r.node, r.quantities.cpu_core_hours_usage, r.quantities.storage_gib_hours, r.namespace_labels)
+                for r in rows] == [("", 0.0, 2.5, {"label_team": "shop"}),
+                                   ("node-1", 0.1 + 0.2, 0.0, {"label_team": "shop"}),
+                                   ("node-2", 1 / 3, 0.0, {"label_team": "shop"})]  # fmt: skip
+    finally:
+        repository.close()
+    with engine.connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM namespace_labels")).scalar_one() == 1
+    schema.downgrade(database_url, "0007")
+    assert _dump(engine, OLD_DUMP.replace("ORDER BY namespace", "ORDER BY node")) == before
+    with engine.connect() as connection:
+        sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM hourly_usage")).scalars().all()
+    assert sources == ["http://thanos:9090"]
     schema.upgrade(database_url)
     engine.dispose()
 

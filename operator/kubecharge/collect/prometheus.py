@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -35,6 +38,7 @@ from kubecharge.domain.collected import (
     empty_frame,
 )  # fmt: skip
 from kubecharge.domain.counters import hourly_increase
+from kubecharge.domain.keys import row_codes
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resources import RESOURCES, Scope
@@ -44,6 +48,7 @@ from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
+ANSWER_SAMPLES = 250_000  # samples one answer may bring (≈ 50 MB decoded); a larger one is asked in pieces of time
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_KEYS = ("namespace", "pod", "uid")
 POD_HOUR_KEYS = [*POD_KEYS, HOUR]
@@ -82,6 +87,7 @@ class PrometheusSource:
         self._waiting_lock = threading.Lock()
         self._shares: dict[tuple[datetime, datetime], Future[pd.DataFrame]] = {}
         self._shares_lock = threading.Lock()
+        self._density: dict[str, float] = {}  # samples per hour each question's answers held (`_answers`)
         self._local = threading.local()
         self._client()  # the client validates the URL: fail here, not in a worker thread
 
@@ -124,9 +130,15 @@ class PrometheusSource:
         frame = self._frame(question, start, end, keys)
         if not requests_of_kinds:
             return frame
-        running = frame.merge(self._running_share(start, end), on=POD_HOUR_KEYS, suffixes=("", "_share"))
-        running[VALUE] = running[VALUE] * running[f"{VALUE}_share"] / REQUEST_UNITS.get(question, 1)
-        return effective_requests(running.drop(columns=f"{VALUE}_share"))
+        shares = self._running_share(start, end)
+        (pod_of_row, pod_of_share), pods = row_codes([frame, shares], POD_HOUR_KEYS)
+        share = np.full(pods, np.nan)
+        share[pod_of_share] = shares[VALUE].to_numpy(dtype=np.float64)  # one row per pod-hour
+        running = share[pod_of_row]
+        kept = ~np.isnan(running)  # a pod never Running in the hour reserves nothing
+        frame = frame.loc[kept].reset_index(drop=True)
+        frame[VALUE] = frame[VALUE].to_numpy(dtype=np.float64) * running[kept] / REQUEST_UNITS.get(question, 1)
+        return effective_requests(frame)
 
     def _running_share(self, start: datetime, end: datetime) -> pd.DataFrame:
         """Each pod's Running share of each hour of [start, end): asked once per chunk, shared by every request
@@ -308,50 +320,73 @@ class PrometheusSource:
             if self.observer is not None:
                 self.observer(question, elapsed, ok)
 
+    def _answers(self, question: str, start: datetime, end: datetime) -> Iterator[list[dict[str, Any]]]:
+        """`question` over [start, end) in pieces of whole hours, each expected to hold at most `ANSWER_SAMPLES`
+        samples by how many this question's answers held per hour so far (its first request asks one hour alone to
+        learn it): a decoded answer is a few hundred bytes a sample, and the caller reduces each piece to arrays
+        before the next is asked, so memory does not grow with the cluster, the chunk or the concurrency."""
+        query = getattr(self.queries, question)
+        piece_start = start
+        while piece_start < end:
+            density = self._density.get(question)
+            hours = 1 if density is None else max(1, int(ANSWER_SAMPLES // max(density, 1.0)))
+            piece_end = min(end, piece_start + timedelta(hours=hours))
+            answer = self._query_range(question, query, piece_start, piece_end)
+            seen = sum(len(series["values"]) for series in answer) / ((piece_end - piece_start) / timedelta(hours=1))
+            with self._waiting_lock:
+                self._density[question] = max(self._density.get(question, 0.0), seen)
+            yield answer
+            piece_start = piece_end
+
     def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
         """One row per `keys` × hour. Series that share `keys` (restarts: one per cgroup `id`) are added with
         `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
-        result = self._range(question, start, end)
-        if "namespace" in keys:  # series of no namespace (a GPU no pod uses) belong to nobody
-            result = [s for s in result if s["metric"].get("namespace")]
-        if not result:
-            return empty_frame(keys)
         codes: dict[tuple[str, ...], int] = {}
-        series_codes = np.fromiter(
-            (codes.setdefault(tuple(s["metric"].get(k, "") for k in keys), len(codes)) for s in result),
-            dtype=np.int64,
-            count=len(result),
-        )
-        stamps, values, lengths = _samples(result)
-        return _keyed(keys, codes, np.repeat(series_codes, lengths), stamps, values)
+        parts: list[_Samples] = []
+        for answer in self._answers(question, start, end):
+            if "namespace" in keys:  # series of no namespace (a GPU no pod uses) belong to nobody
+                answer = [s for s in answer if s["metric"].get("namespace")]
+            series_codes = np.fromiter((codes.setdefault(tuple(s["metric"].get(k, "") for k in keys), len(codes))
+                                        for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
+            parts.append(_Samples.of(answer, series_codes))
+            del answer  # only the arrays are kept
+        found = _Samples.joined(parts)
+        if not len(found.values):
+            return empty_frame(keys)
+        return _keyed(keys, codes, found.series, found.stamps, found.values)
 
     def _counter_frame(
         self, question: str, start: datetime, end: datetime, keys: tuple[str, ...], unit: float
     ) -> pd.DataFrame:
         """The hourly increase of every counter series (`domain.counters`), in the ledger's unit, added up per
         `keys`. The hour before `start` is asked for too: its last values are where the first hour starts from."""
-        result = [s for s in self._range(question, start - timedelta(hours=1), end) if s["metric"].get("namespace")]
-        if not result:
-            return empty_frame(keys)
         series: dict[tuple[tuple[str, str], ...], int] = {}
         names = list(COUNTER_MEASURES)
-        series_codes = np.fromiter(
-            (series.setdefault(tuple(sorted((k, v) for k, v in s["metric"].items() if k != "measure")), len(series))
-             for s in result), dtype=np.int64, count=len(result),
-        )  # fmt: skip
-        measure_codes = np.fromiter((names.index(s["metric"].get("measure", "last")) for s in result), dtype=np.int64,
-                                    count=len(result))  # fmt: skip
-        stamps, values, lengths = _samples(result)
-        long = pd.DataFrame({"series": np.repeat(series_codes, lengths), "stamp": stamps,
-                             "measure": np.repeat(measure_codes, lengths), VALUE: values})  # fmt: skip
-        wide = long.pivot_table(index=["series", "stamp"], columns="measure", values=VALUE, aggfunc="max")
-        wide = wide.reindex(columns=range(len(names))).sort_index()
-        series_of = wide.index.get_level_values("series").to_numpy()
-        stamp_of = wide.index.get_level_values("stamp").to_numpy()
-        last = wide[names.index("last")].to_numpy(dtype=np.float64)
+        parts, measures = [], []
+        for answer in self._answers(question, start - timedelta(hours=1), end):
+            answer = [s for s in answer if s["metric"].get("namespace")]
+            series_codes = np.fromiter(
+                (series.setdefault(tuple(sorted((k, v) for k, v in s["metric"].items() if k != "measure")),
+                                   len(series)) for s in answer), dtype=np.int64, count=len(answer),
+            )  # fmt: skip
+            part = _Samples.of(answer, series_codes)
+            measures.append(np.repeat(np.fromiter((names.index(s["metric"].get("measure", "last")) for s in answer),
+                                                  dtype=np.int64, count=len(answer)), part.lengths))  # fmt: skip
+            parts.append(part)
+            del answer
+        found = _Samples.joined(parts)
+        if not len(found.values):
+            return empty_frame(keys)
+        # One row per (series, hour), one column per measure: rows sorted by series, then hour.
+        hours, stamp_codes = np.unique(found.stamps, return_inverse=True)
+        cells, cell_of_sample = np.unique(found.series * len(hours) + stamp_codes, return_inverse=True)
+        wide = np.full((len(names), len(cells)), np.nan)
+        wide[np.concatenate(measures), cell_of_sample] = found.values
+        series_of, stamp_of = cells // len(hours), hours[cells % len(hours)]
+        last = wide[names.index("last")]
         follows = np.r_[False, (series_of[1:] == series_of[:-1]) & (stamp_of[1:] - stamp_of[:-1] == SECONDS_PER_HOUR)]
         previous_last = np.where(follows, np.r_[np.nan, last[:-1]], np.nan)
-        low, high, samples = (wide[names.index(m)].to_numpy(dtype=np.float64) for m in ("low", "high", "samples"))
+        low, high, samples = (wide[names.index(m)] for m in ("low", "high", "samples"))
         increase = hourly_increase(last, low, high, samples, previous_last)
         inside = (stamp_of > start.timestamp() + SECONDS_PER_HOUR - 1) & ~np.isnan(increase)
         key_codes: dict[tuple[str, ...], int] = {}
@@ -361,6 +396,30 @@ class PrometheusSource:
                               dtype=np.int64)  # fmt: skip
         return _keyed(keys, key_codes, per_series[series_of[inside]], stamp_of[inside].astype(np.int64),
                       increase[inside] / unit)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Every sample of one or more range answers as flat arrays: its series' code, stamp and value; `lengths`
+    is each series' sample count."""
+
+    series: npt.NDArray[np.int64]
+    stamps: npt.NDArray[np.int64]
+    values: FloatArray
+    lengths: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, answer: list[dict[str, Any]], series_codes: npt.NDArray[np.int64]) -> _Samples:
+        stamps, values, lengths = _samples(answer)
+        return cls(np.repeat(series_codes, lengths), stamps, values, lengths)
+
+    @classmethod
+    def joined(cls, parts: list[_Samples]) -> _Samples:
+        if len(parts) == 1:
+            return parts[0]
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(*(np.concatenate([getattr(part, name) for part in parts] or [empty])
+                     for name in ("series", "stamps", "values", "lengths")))  # fmt: skip
 
 
 def _samples(result: list[dict[str, Any]]) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
@@ -389,6 +448,29 @@ def _keyed(
     return labels
 
 
+_decoding = 0  # threads decoding an answer now
+_decoding_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while any thread decodes an answer. Decoding allocates a list and a
+    string per sample and no reference cycles, yet those allocations trigger collections that walk every live
+    object (the answers other threads hold): measured, 3-5 × the decoding itself."""
+    global _decoding
+    with _decoding_lock:
+        _decoding += 1
+        if _decoding == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _decoding_lock:
+            _decoding -= 1
+            if _decoding == 0:
+                gc.enable()
+
+
 class TooManySamples(PrometheusUnavailable):
     """The backend refused a query for the samples it would load (a smaller time range will do)."""
 
@@ -403,7 +485,8 @@ def _answer(url: str, question: str, response: requests.Response) -> Any:
     Only Prometheus' own `error` text is quoted back; any other body (an HTML page, a proxy's answer, whatever
     a wrong URL returns) is described by its status, never echoed into logs, status or Events."""
     try:
-        answer = response.json()
+        with _collector_paused():
+            answer = response.json()
     except ValueError:
         answer = None
     if not isinstance(answer, dict) or answer.get("status") not in {"success", "error"}:

@@ -10,12 +10,11 @@ beyond the containers' own requests is charged on a row of its own, `(init conta
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, VALUE
+from kubecharge.domain.keys import exact_sums, first_of, row_codes
 
 INIT_CONTAINER = "(init containers)"
 KIND = "kind"
@@ -36,12 +35,15 @@ def effective_requests(tagged: pd.DataFrame) -> pd.DataFrame:
     inits = tagged.loc[regular_init]
     if inits.empty:
         return pd.DataFrame(kept.reset_index(drop=True))
-    largest = inits.groupby(_POD_HOUR, sort=False)[VALUE].max().rename("largest")
     apps = tagged.loc[kind == "app"]
-    apps = apps.merge(largest.reset_index()[_POD_HOUR], on=_POD_HOUR)  # only pods that have init containers
-    app_sum = apps.groupby(_POD_HOUR, sort=False)[VALUE].agg(math.fsum).rename("apps")
-    reservation = pd.concat([largest, app_sum], axis=1).fillna({"apps": 0.0}).reset_index()
-    reservation[VALUE] = np.maximum(reservation["largest"] - reservation["apps"], 0.0)
-    reservation = reservation.loc[reservation[VALUE] > 0]
+    (init_pods, app_pods), count = row_codes([inits, apps], _POD_HOUR)
+    largest = np.full(count, -np.inf)
+    np.maximum.at(largest, init_pods, inits[VALUE].to_numpy(dtype=np.float64))
+    app_sum = exact_sums(app_pods, apps[VALUE].to_numpy(dtype=np.float64), count)
+    first = first_of(init_pods, count)
+    reserved = np.maximum(largest - app_sum, 0.0)
+    with_inits = np.flatnonzero((first >= 0) & (reserved > 0))
+    reservation = inits.iloc[first[with_inits]][_POD_HOUR].reset_index(drop=True)
     reservation["container"] = INIT_CONTAINER
+    reservation[VALUE] = reserved[with_inits]
     return pd.DataFrame(pd.concat([kept, reservation[columns]], ignore_index=True))

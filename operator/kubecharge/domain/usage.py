@@ -21,7 +21,7 @@ class ChargeBasis(StrEnum):
     REQUEST = "request"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceQuantities:
     """Summable quantities; one definition serves hours, namespaces, teams and totals."""
 
@@ -70,7 +70,7 @@ def used_of_requested(quantities: ResourceQuantities, resource: Resource, measur
     return float(getattr(quantities, f"{resource.quantity}_usage")) / requested
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NamespaceHour:
     """The rollup row: one namespace on one node, one hour (starting at `hour_start`, UTC), one cluster.
 
@@ -85,7 +85,7 @@ class NamespaceHour:
     node: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttributedHour:
     """A namespace-hour and the team that owned the namespace during it."""
 

@@ -7,16 +7,19 @@ hour either as it was or as newly collected, never a mix; an emptier answer neve
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import delete, event, insert, or_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, delete, event, insert, or_, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from kubecharge.domain.ledger import HourCompleteness, ranges
 from kubecharge.domain.nodes import NodeHour
@@ -24,7 +27,15 @@ from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
 from kubecharge.store import schema
-from kubecharge.store.tables import HourlyUsage, LedgerHour, NodeHourRecord, Notice, ReportRun, RunLease
+from kubecharge.store.tables import (
+    HourlyUsage,
+    LedgerHour,
+    NamespaceLabels,
+    NodeHourRecord,
+    Notice,
+    ReportRun,
+    RunLease,
+)
 
 _NODE_AMOUNTS = (("cpu", "cpu_cores"), ("memory", "memory_gib"), ("gpu", "gpus"))  # resource key → column suffix
 
@@ -36,6 +47,43 @@ def _without_password(url: str) -> str:
 def _utc(moment: datetime) -> datetime:
     """SQLite drops the zone; every stored time is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", *ResourceQuantities.names())
+
+
+def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """One executemany of plain tuples through the driver: at a chunk's tens of thousands of rows, SQLAlchemy's
+    per-row statement handling costs more than the database's own work. A column's bind processing (how the
+    dialect stores a time) is applied as SQLAlchemy would, once per distinct value."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    types = [table.c[name].type.dialect_impl(dialect) for name in columns]
+    processors = {index: processor for index, kind in enumerate(types)
+                  if (processor := kind.bind_processor(dialect)) is not None}  # fmt: skip
+    if processors:
+        seen: dict[tuple[int, Any], Any] = {}
+
+        def bound(index: int, value: Any) -> Any:
+            if (index, value) not in seen:
+                seen[(index, value)] = processors[index](value)
+            return seen[(index, value)]
+
+        rows = [tuple(bound(i, v) if i in processors else v for i, v in enumerate(row)) for row in rows]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    connection.exec_driver_sql(statement, rows)
+
+
+def _summed_over_nodes(
+    records: Iterable[Any], hours: dict[Any, datetime]
+) -> Iterator[tuple[tuple[str, datetime], list[float]]]:
+    """Rows ordered by namespace and hour (then node) → one exact sum per namespace-hour and quantity."""
+    for (namespace, stored), group in itertools.groupby(records, key=lambda record: (record[0], record[1])):
+        amounts = [record[3:] for record in group]
+        hour = hours.get(stored) or hours.setdefault(stored, _utc(stored))
+        yield (namespace, hour), [math.fsum(column) for column in zip(*amounts, strict=True)]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -106,7 +154,7 @@ class Repository:
                 if not accepted:
                     return 0
                 for first, end in ranges(accepted, len(accepted)):
-                    for table in (HourlyUsage, NodeHourRecord, LedgerHour):
+                    for table in (HourlyUsage, NamespaceLabels, NodeHourRecord, LedgerHour):
                         session.execute(
                             delete(table).where(
                                 col(table.cluster) == cluster,
@@ -115,23 +163,20 @@ class Repository:
                             )
                         )
                 # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
-                usage = [
-                    {
-                        "cluster": cluster,
-                        "source": source,
-                        "namespace": row.namespace,
-                        "node": row.node,
-                        "hour_start": hour,
-                        "namespace_labels_json": json.dumps(dict(row.namespace_labels), sort_keys=True),
-                        **{name: getattr(row.quantities, name) for name in ResourceQuantities.names()},
-                    }
-                    for hour in accepted
-                    for row in grouped.get(hour, ())
-                ]
+                amounts = attrgetter(*ResourceQuantities.names())
+                usage = [(cluster, hour, row.namespace, row.node, *amounts(row.quantities))
+                         for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
+                _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
+                labels: dict[tuple[datetime, str], str] = {}  # a namespace's labels: once per hour, not per node
+                for hour in accepted:
+                    for row in grouped.get(hour, ()):
+                        if (hour, row.namespace) not in labels:
+                            labels[(hour, row.namespace)] = json.dumps(dict(row.namespace_labels), sort_keys=True)
+                namespaces = [{"cluster": cluster, "hour_start": hour, "namespace": namespace, "labels_json": text}
+                              for (hour, namespace), text in labels.items()]  # fmt: skip
                 machines = [
                     {
                         "cluster": cluster,
-                        "source": source,
                         "node": node.node,
                         "hour_start": hour,
                         "hours": node.hours,
@@ -157,7 +202,7 @@ class Repository:
                     }
                     for hour in accepted
                 ]
-                for table, values in ((HourlyUsage, usage), (NodeHourRecord, machines), (LedgerHour, known)):
+                for table, values in ((NamespaceLabels, namespaces), (NodeHourRecord, machines), (LedgerHour, known)):
                     if values:
                         session.execute(insert(table), values)
                 return len(accepted)
@@ -190,42 +235,48 @@ class Repository:
 
         return dict(self._guard(read, "read the ledger's hours"))
 
-    def load_hours(self, cluster: str, start: datetime, end: datetime) -> list[NamespaceHour]:
-        """The stored rollups of [start, end), by namespace and hour. Plain rows, not ORM objects: a month of a
-        large cluster is tens of thousands of them, and namespaces share a few label sets (parsed once each)."""
+    def load_hours(self, cluster: str, start: datetime, end: datetime, by_node: bool = True) -> list[NamespaceHour]:
+        """The stored rollups of [start, end), by namespace and hour, and by node unless `by_node` is False: then
+        each namespace-hour is one row on node "", its nodes' quantities summed exactly (`math.fsum`). Direct
+        charges do not depend on the node, and a month of a cluster is a few dozen times fewer rows so.
+        Plain rows, not ORM objects; names, hours and label sets are shared by the rows that repeat them."""
         names = ResourceQuantities.names()
-        columns = [getattr(HourlyUsage, name)
-                   for name in ("namespace", "hour_start", "namespace_labels_json", "node", *names)]  # fmt: skip
+        columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "node", *names)]
 
         def read() -> list[NamespaceHour]:
+            in_range = (col(HourlyUsage.hour_start) >= start, col(HourlyUsage.hour_start) < end)
             statement = (
                 select(*columns)
-                .where(
-                    col(HourlyUsage.cluster) == cluster,
-                    col(HourlyUsage.hour_start) >= start,
-                    col(HourlyUsage.hour_start) < end,
-                )
+                .where(col(HourlyUsage.cluster) == cluster, *in_range)
                 .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start), col(HourlyUsage.node))
             )
+            labels_statement = select(NamespaceLabels.namespace, NamespaceLabels.hour_start,
+                                      NamespaceLabels.labels_json).where(
+                col(NamespaceLabels.cluster) == cluster, col(NamespaceLabels.hour_start) >= start,
+                col(NamespaceLabels.hour_start) < end,
+            )  # fmt: skip
             parsed: dict[str, dict[str, str]] = {}
-
-            def labels(text: str) -> dict[str, str]:
-                if text not in parsed:
-                    parsed[text] = json.loads(text)
-                return parsed[text]
-
+            hours: dict[datetime, datetime] = {}
+            shared: dict[str, str] = {}
             with self.engine.connect() as connection:
-                return [
-                    NamespaceHour(
-                        record[0],
-                        _utc(record[1]),
-                        ResourceQuantities(*record[4:]),
-                        labels(record[2]),
-                        cluster,
-                        record[3],
-                    )
-                    for record in connection.execute(statement)
-                ]
+                labels = {}
+                for namespace, hour, text in connection.execute(labels_statement):
+                    if text not in parsed:
+                        parsed[text] = json.loads(text)
+                    labels[(namespace, hours.setdefault(hour, _utc(hour)))] = parsed[text]
+                records = connection.execute(statement)
+                if not by_node:
+                    return [NamespaceHour(namespace, hour, ResourceQuantities(*amounts), labels.get((namespace, hour),
+                                          {}), cluster, "") for (namespace, hour), amounts in _summed_over_nodes(
+                                              records, hours)]  # fmt: skip
+                rows = []
+                for record in records:
+                    hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
+                    namespace = shared.setdefault(record[0], record[0])
+                    rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*record[3:]),
+                                              labels.get((namespace, hour), {}), cluster,
+                                              shared.setdefault(record[2], record[2])))  # fmt: skip
+                return rows
 
         return list(self._guard(read, "load hourly rollups"))
 

@@ -1,8 +1,9 @@
 """Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
 
-Rollups are keyed by (cluster, namespace, node, hour_start), nodes by (cluster, node, hour_start) and hours by
+Rollups are keyed by (cluster, hour_start, namespace, node), nodes by (cluster, hour_start, node) and hours by
 (cluster, hour_start): an hour is a fact about a cluster, and `source` (the Prometheus or URL that observed it) is
-its provenance. Collecting an hour again replaces it unless the new answer is emptier, whichever source gives it.
+its provenance, kept once per hour in `ledger_hours`. Collecting an hour again replaces it unless the new answer is
+emptier, whichever source gives it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from sqlmodel import Field, SQLModel
 
 
 class HourlyUsage(SQLModel, table=True):
+    """One namespace on one node in one hour: what it used and requested. Keyed hour first, so a report's read
+    of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so the key is
+    stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
+    `namespace_labels`: once per hour, not once per row."""
+
     __tablename__ = "hourly_usage"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     cluster: str = Field(primary_key=True, max_length=253)
-    source: str = Field(max_length=512)  # which source observed the hour (provenance)
+    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
     node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
-    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     cpu_core_hours_usage: float
     cpu_core_hours_request: float
     cpu_core_hours_max: float
@@ -32,18 +38,29 @@ class HourlyUsage(SQLModel, table=True):
     gpu_hours_max: float
     storage_gib_hours: float
     network_gib: float
-    namespace_labels_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class NamespaceLabels(SQLModel, table=True):
+    """The labels a namespace had (for most of) one collected hour: what TeamMapping selectors are matched on."""
+
+    __tablename__ = "namespace_labels"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    namespace: str = Field(primary_key=True, max_length=253)
+    labels_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class NodeHourRecord(SQLModel, table=True):
     """One node in one collected hour: the share of the hour it existed, capacity, allocatable and labels."""
 
     __tablename__ = "node_hours"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     cluster: str = Field(primary_key=True, max_length=253)
-    source: str = Field(max_length=512)
-    node: str = Field(primary_key=True, max_length=253)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    node: str = Field(primary_key=True, max_length=253)
     hours: float
     capacity_cpu_cores: float
     capacity_memory_gib: float

@@ -1,0 +1,90 @@
+"""Integer keys for joining and grouping frames: one numbering per call, shared by every frame given to it.
+
+A chunk's container frames are joined on four string columns and the hour. pandas merges on string columns hash
+every string of every merge again (the costliest part of a rollup); here each column is factorized once over all
+frames together and the columns are folded into one dense int64 code per row, so joins become array lookups and
+groups become `bincount`s. Codes are dense (0 … n-1), so a code can index an array of per-key values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+Codes = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def column_codes(frames: Sequence[pd.DataFrame], column: str) -> tuple[list[Codes], npt.NDArray[np.object_]]:
+    """`column` of every frame in one numbering, and the values (uniques) the codes stand for."""
+    values = np.concatenate([_values(frame[column]) for frame in frames])
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return _split(np.asarray(codes, dtype=np.int64), frames), np.asarray(uniques, dtype=object)
+
+
+def row_codes(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> tuple[list[Codes], int]:
+    """One dense code per row of every frame for the combination of `columns` (equal rows, equal codes, across
+    frames too), and how many distinct combinations there are."""
+    combined: Codes = np.zeros(sum(len(frame) for frame in frames), dtype=np.int64)
+    count = 1
+    for column in columns:
+        values = np.concatenate([_values(frame[column]) for frame in frames])
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        folded = combined * len(uniques) + np.asarray(codes, dtype=np.int64)
+        dense, found = pd.factorize(folded)  # stays below the row count: no overflow however many columns
+        combined, count = np.asarray(dense, dtype=np.int64), len(found)
+    return _split(combined, frames), count
+
+
+def first_of(codes: Codes, count: int) -> Codes:
+    """For each code 0 … count-1, the index of its first row (-1 where no row has it)."""
+    first = np.full(count, -1, dtype=np.int64)
+    found, index = np.unique(codes, return_index=True)
+    first[found] = index
+    return first
+
+
+def exact_sums(codes: Codes, values: FloatArray, count: int) -> FloatArray:
+    """The exact sum (`math.fsum`: independent of row order) of `values` per code 0 … count-1. Codes with one row
+    take its value as it is; only shared codes are summed in Python, one `fsum` per group."""
+    sums = np.zeros(count, dtype=np.float64)
+    if not len(codes):
+        return sums
+    sizes = np.bincount(codes, minlength=count)
+    single = sizes[codes] == 1
+    sums[codes[single]] = values[single]
+    shared = np.flatnonzero(~single)
+    if len(shared):
+        order = shared[np.argsort(codes[shared], kind="stable")]
+        groups = codes[order]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        ordered = values[order].tolist()
+        sums[groups[starts]] = [math.fsum(ordered[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return sums
+
+
+def unique_per(keys: Codes, values: Codes, count: int) -> Codes:
+    """Per key 0 … count-1, its value where every row of the key has the same one, else -1 (none, or several)."""
+    pairs = np.unique(np.stack([keys, values], axis=1), axis=0) if len(keys) else np.empty((0, 2), dtype=np.int64)
+    per_key = np.bincount(pairs[:, 0], minlength=count) if len(pairs) else np.zeros(count, dtype=np.int64)
+    found = np.full(count, -1, dtype=np.int64)
+    alone = per_key[pairs[:, 0]] == 1 if len(pairs) else np.zeros(0, dtype=bool)
+    found[pairs[alone, 0]] = pairs[alone, 1]
+    return found
+
+
+def _values(column: pd.Series) -> npt.NDArray[np.generic]:
+    """A column as a numpy array factorize can mix with other frames' (hours as int64 nanoseconds)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
+        return np.asarray(column.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64))
+    return np.asarray(column.to_numpy(dtype=object), dtype=object)
+
+
+def _split(codes: Codes, frames: Sequence[pd.DataFrame]) -> list[Codes]:
+    bounds = np.cumsum([len(frame) for frame in frames])[:-1]
+    return list(np.split(codes, bounds))
