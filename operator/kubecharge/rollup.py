@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
-from kubecharge.domain.keys import column_codes, exact_sums, first_of, row_codes, unique_per
+from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.resources import RESOURCES, Scope
 from kubecharge.domain.sums import fsum_by
@@ -39,14 +39,15 @@ def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFra
     match already, and an ambiguous name is left alone."""
     if usage.empty or request.empty:
         return usage
-    (usage_keys, request_keys), count = row_codes([usage, request], _CONTAINER_HOUR)
+    coder = Coder([usage, request])
+    (usage_keys, request_keys), count = coder.rows(_CONTAINER_HOUR)
     requested = np.zeros(count, dtype=bool)
     requested[request_keys] = True
     orphan = ~requested[usage_keys]
     if not orphan.any():
         return usage
-    (usage_names, request_names), names = row_codes([usage, request], _LOOSE_CONTAINER_HOUR)
-    (_, request_uids), uids = column_codes([usage, request], "uid")
+    (usage_names, request_names), names = coder.rows(_LOOSE_CONTAINER_HOUR)
+    (_, request_uids), uids = coder.column("uid")
     only_uid = unique_per(request_names, request_uids, names)  # the request's uid where its name has just one
     adopting = orphan & (only_uid[usage_names] >= 0)
     if not adopting.any():
@@ -74,13 +75,17 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_no
     sides = [frame for frame in (usage, request) if not frame.empty]
     if not sides:
         return pd.DataFrame(columns=[*_ROW, *(f"{name}_{c}" for c in ("usage", "request", "max"))])
-    frames = [usage, request, pod_nodes[[*_POD, HOUR, "node"]]]
-    (usage_keys, request_keys), count = row_codes(frames[:2], _CONTAINER_HOUR)
+    placed = pod_nodes[[*_POD, HOUR, "node"]]
+    coder = Coder([usage, request, placed.assign(container="")])
+    (usage_keys, request_keys, _), _ = coder.rows(_CONTAINER_HOUR)
+    containers, found = pd.factorize(np.concatenate([usage_keys, request_keys]))  # the containers alone, 0 … n-1
+    usage_keys, request_keys = np.split(np.asarray(containers, dtype=np.int64), [len(usage_keys)])
+    count = len(found)
     used = exact_sums(usage_keys, usage[VALUE].to_numpy(dtype=np.float64), count)
     requested = exact_sums(request_keys, request[VALUE].to_numpy(dtype=np.float64), count)
-    (usage_pods, request_pods, placed_pods), pods = row_codes(frames, [*_POD, HOUR])
-    (usage_names, request_names, placed_names), names = row_codes(frames, _LOOSE_POD_HOUR)
-    (placed_nodes,), node_names = column_codes(frames[2:], "node")
+    (usage_pods, request_pods, placed_pods), pods = coder.rows([*_POD, HOUR])
+    (usage_names, request_names, placed_names), names = coder.rows(_LOOSE_POD_HOUR)
+    (placed_nodes,), node_names = column_codes([placed], "node")
     # A container's representative row (its first, in usage then request) gives its pod, namespace and hour.
     representative = first_of(np.concatenate([usage_keys, request_keys]), count)
     first_place = first_of(placed_pods, pods)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
-from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_UNITS, REQUEST_UNITS, QuerySet
+from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_SERIES_LABELS, COUNTER_UNITS, REQUEST_UNITS, QuerySet
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
     HOUR,
@@ -48,6 +48,7 @@ from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
 ANSWER_SAMPLES = 250_000  # samples one answer may bring (≈ 50 MB decoded); a larger one is asked in pieces of time
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_KEYS = ("namespace", "pod", "uid")
@@ -87,7 +88,7 @@ class PrometheusSource:
         self._waiting_lock = threading.Lock()
         self._shares: dict[tuple[datetime, datetime], Future[pd.DataFrame]] = {}
         self._shares_lock = threading.Lock()
-        self._density: dict[str, float] = {}  # samples per hour each question's answers held (`_answers`)
+        self._density: dict[str, float] = {}  # samples per hour each question's answers held (`_reduced`)
         self._local = threading.local()
         self._client()  # the client validates the URL: fail here, not in a worker thread
 
@@ -320,37 +321,47 @@ class PrometheusSource:
             if self.observer is not None:
                 self.observer(question, elapsed, ok)
 
-    def _answers(self, question: str, start: datetime, end: datetime) -> Iterator[list[dict[str, Any]]]:
-        """`question` over [start, end) in pieces of whole hours, each expected to hold at most `ANSWER_SAMPLES`
-        samples by how many this question's answers held per hour so far (its first request asks one hour alone to
-        learn it): a decoded answer is a few hundred bytes a sample, and the caller reduces each piece to arrays
-        before the next is asked, so memory does not grow with the cluster, the chunk or the concurrency."""
+    def _reduced(self, question: str, start: datetime, end: datetime, reduce: Callable[[list[dict[str, Any]]], T]
+                 ) -> list[T]:  # fmt: skip
+        """`question` over [start, end), each answer reduced (to arrays) as it arrives and dropped.
+
+        Asked in pieces of whole hours, each expected to hold at most `ANSWER_SAMPLES` samples by how many this
+        question's answers held per hour so far (its first request asks one hour alone to learn it): a decoded
+        answer is a few hundred bytes a sample, so memory does not grow with the cluster, the chunk or the
+        concurrency. Python's cyclic garbage collector stays off from decoding to reduction: the answer's objects
+        hold no cycles and are freed by reference counting, yet allocating them would trigger collections that walk
+        every live object again and again (measured: 3-5 × the decoding itself)."""
         query = getattr(self.queries, question)
+        reduced = []
         piece_start = start
         while piece_start < end:
             density = self._density.get(question)
             hours = 1 if density is None else max(1, int(ANSWER_SAMPLES // max(density, 1.0)))
             piece_end = min(end, piece_start + timedelta(hours=hours))
-            answer = self._query_range(question, query, piece_start, piece_end)
-            seen = sum(len(series["values"]) for series in answer) / ((piece_end - piece_start) / timedelta(hours=1))
+            with _collector_paused():
+                answer = self._query_range(question, query, piece_start, piece_end)
+                samples = sum(len(series["values"]) for series in answer)
+                reduced.append(reduce(answer))
+                del answer
             with self._waiting_lock:
+                seen = samples / ((piece_end - piece_start) / timedelta(hours=1))
                 self._density[question] = max(self._density.get(question, 0.0), seen)
-            yield answer
             piece_start = piece_end
+        return reduced
 
     def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
         """One row per `keys` × hour. Series that share `keys` (restarts: one per cgroup `id`) are added with
         `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
         codes: dict[tuple[str, ...], int] = {}
-        parts: list[_Samples] = []
-        for answer in self._answers(question, start, end):
+
+        def reduce(answer: list[dict[str, Any]]) -> _Samples:
             if "namespace" in keys:  # series of no namespace (a GPU no pod uses) belong to nobody
                 answer = [s for s in answer if s["metric"].get("namespace")]
             series_codes = np.fromiter((codes.setdefault(tuple(s["metric"].get(k, "") for k in keys), len(codes))
                                         for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
-            parts.append(_Samples.of(answer, series_codes))
-            del answer  # only the arrays are kept
-        found = _Samples.joined(parts)
+            return _Samples.of(answer, series_codes)
+
+        found = _Samples.joined(self._reduced(question, start, end, reduce))
         if not len(found.values):
             return empty_frame(keys)
         return _keyed(keys, codes, found.series, found.stamps, found.values)
@@ -360,28 +371,28 @@ class PrometheusSource:
     ) -> pd.DataFrame:
         """The hourly increase of every counter series (`domain.counters`), in the ledger's unit, added up per
         `keys`. The hour before `start` is asked for too: its last values are where the first hour starts from."""
-        series: dict[tuple[tuple[str, str], ...], int] = {}
+        labels = COUNTER_SERIES_LABELS[question]
+        series: dict[tuple[str, ...], int] = {}
         names = list(COUNTER_MEASURES)
-        parts, measures = [], []
-        for answer in self._answers(question, start - timedelta(hours=1), end):
+
+        def reduce(answer: list[dict[str, Any]]) -> tuple[_Samples, npt.NDArray[np.int64]]:
             answer = [s for s in answer if s["metric"].get("namespace")]
-            series_codes = np.fromiter(
-                (series.setdefault(tuple(sorted((k, v) for k, v in s["metric"].items() if k != "measure")),
-                                   len(series)) for s in answer), dtype=np.int64, count=len(answer),
-            )  # fmt: skip
+            series_codes = np.fromiter((series.setdefault(tuple(s["metric"].get(k, "") for k in labels), len(series))
+                                        for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
             part = _Samples.of(answer, series_codes)
-            measures.append(np.repeat(np.fromiter((names.index(s["metric"].get("measure", "last")) for s in answer),
-                                                  dtype=np.int64, count=len(answer)), part.lengths))  # fmt: skip
-            parts.append(part)
-            del answer
-        found = _Samples.joined(parts)
+            measures = np.fromiter((names.index(s["metric"].get("measure", "last")) for s in answer), dtype=np.int64,
+                                   count=len(answer))  # fmt: skip
+            return part, np.repeat(measures, part.lengths)
+
+        pieces = self._reduced(question, start - timedelta(hours=1), end, reduce)
+        found = _Samples.joined([part for part, _ in pieces])
         if not len(found.values):
             return empty_frame(keys)
         # One row per (series, hour), one column per measure: rows sorted by series, then hour.
         hours, stamp_codes = np.unique(found.stamps, return_inverse=True)
         cells, cell_of_sample = np.unique(found.series * len(hours) + stamp_codes, return_inverse=True)
         wide = np.full((len(names), len(cells)), np.nan)
-        wide[np.concatenate(measures), cell_of_sample] = found.values
+        wide[np.concatenate([measures for _, measures in pieces]), cell_of_sample] = found.values
         series_of, stamp_of = cells // len(hours), hours[cells % len(hours)]
         last = wide[names.index("last")]
         follows = np.r_[False, (series_of[1:] == series_of[:-1]) & (stamp_of[1:] - stamp_of[:-1] == SECONDS_PER_HOUR)]
@@ -390,9 +401,9 @@ class PrometheusSource:
         increase = hourly_increase(last, low, high, samples, previous_last)
         inside = (stamp_of > start.timestamp() + SECONDS_PER_HOUR - 1) & ~np.isnan(increase)
         key_codes: dict[tuple[str, ...], int] = {}
-        identities = list(series)
-        per_series = np.array([key_codes.setdefault(tuple(dict(identities[code]).get(k, "") for k in keys),
-                                                    len(key_codes)) for code in range(len(identities))],
+        positions = [labels.index(k) if k in labels else None for k in keys]
+        per_series = np.array([key_codes.setdefault(tuple(identity[i] if i is not None else "" for i in positions),
+                                                    len(key_codes)) for identity in series],
                               dtype=np.int64)  # fmt: skip
         return _keyed(keys, key_codes, per_series[series_of[inside]], stamp_of[inside].astype(np.int64),
                       increase[inside] / unit)  # fmt: skip
@@ -485,7 +496,7 @@ def _answer(url: str, question: str, response: requests.Response) -> Any:
     Only Prometheus' own `error` text is quoted back; any other body (an HTML page, a proxy's answer, whatever
     a wrong URL returns) is described by its status, never echoed into logs, status or Events."""
     try:
-        with _collector_paused():
+        with _collector_paused():  # also around the rest of the decoding where the caller reduces the answer
             answer = response.json()
     except ValueError:
         answer = None

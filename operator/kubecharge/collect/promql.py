@@ -76,6 +76,9 @@ COUNTER_MEASURES = {"last": "last_over_time", "low": "min_over_time", "high": "m
 REQUEST_UNITS = {"cpu_request_core_hours": 1, "memory_request_gib_hours": BYTES_PER_GIB, "gpu_request_hours": 1}
 # Counter questions and what their raw values are divided by to give the ledger's unit.
 COUNTER_UNITS = {"cpu_usage_core_hours": SECONDS_PER_HOUR, "network_gib": BYTES_PER_GIB}
+CGROUP_LABELS = ("namespace", "pod", "uid", "container", "id", "name")  # one series per cgroup (restarts apart)
+INTERFACE_LABELS = ("namespace", "pod", "uid", "interface")
+COUNTER_SERIES_LABELS = {"cpu_usage_core_hours": CGROUP_LABELS, "network_gib": INTERFACE_LABELS}  # what a series is
 OVERHEAD_CONTAINER = "(pod overhead)"  # the row a pod's RuntimeClass overhead is charged on
 GAUGE_WINDOW = "3599s"
 _UID = r".*pod([0-9a-f]{8})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{12}).*"
@@ -201,7 +204,7 @@ def build(settings: QuerySettings) -> QuerySet:
     for name in ("namespace", "pod", "container"):
         gpu = f'label_replace({gpu}, "{name}", "$1", "exported_{name}", "(.+)")'
     # A cgroup is one series per (id, name): `name` keeps restarts apart where relabelling dropped `id`.
-    cgroup = "namespace, pod, uid, container, id, name"
+    cgroup = ", ".join(CGROUP_LABELS)
     node_info = selector(settings.node_info_metric, labels=state)
     charged_resources = 'resource=~"' + "|".join(("cpu", "memory", settings.gpu_resource)) + '"'
     capacity = " or ".join(
@@ -238,7 +241,7 @@ def build(settings: QuerySettings) -> QuerySet:
         "gpu_request_hours": request_hours(settings.gpu_resource, None),
         "storage_gib_hours": f"{present_share(pvc, 'namespace, persistentvolumeclaim')} / {BYTES_PER_GIB}",
         "network_gib": (
-            f"(\n  {counter(network, 'namespace, pod, uid, interface')}\n)"
+            f"(\n  {counter(network, ', '.join(INTERFACE_LABELS))}\n)"
             # by name, not uid: a static pod's cgroup carries the kubelet's config hash, not the mirror pod's uid
             f"\nunless on (namespace, pod)\nmax by (namespace, pod) (max_over_time({host_network}[{GAUGE_WINDOW}]))"
         ),

@@ -19,25 +19,51 @@ Codes = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+class Coder:
+    """Codes for rows of several frames, each column factorized once (over all the frames together) however many
+    combinations of columns are asked for."""
+
+    def __init__(self, frames: Sequence[pd.DataFrame]) -> None:
+        self.frames = list(frames)
+        self._columns: dict[str, tuple[Codes, int, npt.NDArray[np.object_]]] = {}
+
+    def column(self, name: str) -> tuple[list[Codes], npt.NDArray[np.object_]]:
+        """`name` of every frame in one numbering, and the values (uniques) the codes stand for."""
+        codes, _, uniques = self._column(name)
+        return _split(codes, self.frames), uniques
+
+    def rows(self, columns: Sequence[str]) -> tuple[list[Codes], int]:
+        """One dense code per row of every frame for the combination of `columns` (equal rows, equal codes, across
+        frames too), and how many distinct combinations there are."""
+        combined: Codes = np.zeros(sum(len(frame) for frame in self.frames), dtype=np.int64)
+        count = 1
+        for name in columns:
+            codes, values, _ = self._column(name)
+            dense, found = pd.factorize(combined * values + codes)  # below the row count: no overflow
+            combined, count = np.asarray(dense, dtype=np.int64), len(found)
+        return _split(combined, self.frames), count
+
+    def _column(self, name: str) -> tuple[Codes, int, npt.NDArray[np.object_]]:
+        if name not in self._columns:
+            values = np.concatenate([_values(frame[name]) for frame in self.frames])
+            codes, uniques = pd.factorize(values)
+            codes = np.where(codes < 0, len(uniques), codes)  # a missing value is a value of its own
+            self._columns[name] = (
+                np.asarray(codes, dtype=np.int64),
+                len(uniques) + 1,
+                np.asarray(uniques, dtype=object),
+            )
+        return self._columns[name]
+
+
 def column_codes(frames: Sequence[pd.DataFrame], column: str) -> tuple[list[Codes], npt.NDArray[np.object_]]:
     """`column` of every frame in one numbering, and the values (uniques) the codes stand for."""
-    values = np.concatenate([_values(frame[column]) for frame in frames])
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return _split(np.asarray(codes, dtype=np.int64), frames), np.asarray(uniques, dtype=object)
+    return Coder(frames).column(column)
 
 
 def row_codes(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> tuple[list[Codes], int]:
-    """One dense code per row of every frame for the combination of `columns` (equal rows, equal codes, across
-    frames too), and how many distinct combinations there are."""
-    combined: Codes = np.zeros(sum(len(frame) for frame in frames), dtype=np.int64)
-    count = 1
-    for column in columns:
-        values = np.concatenate([_values(frame[column]) for frame in frames])
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        folded = combined * len(uniques) + np.asarray(codes, dtype=np.int64)
-        dense, found = pd.factorize(folded)  # stays below the row count: no overflow however many columns
-        combined, count = np.asarray(dense, dtype=np.int64), len(found)
-    return _split(combined, frames), count
+    """`Coder.rows` for one combination of columns."""
+    return Coder(frames).rows(columns)
 
 
 def first_of(codes: Codes, count: int) -> Codes:
