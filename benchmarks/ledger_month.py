@@ -38,11 +38,13 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 
 def ensure_history(cluster: Cluster, work: Path) -> float:
     tsdb = work / "tsdb"
-    if tsdb.is_dir() and any(tsdb.iterdir()):
+    if (work / "backfilled").exists():
         return 0.0
     began = time.perf_counter()
-    backfill(cluster, tsdb, work / "scratch",
+    hours = max(1, min(24, 30_000 // len(cluster.pods)))  # promtool holds a window in memory: ~30,000 pod-hours
+    backfill(cluster, tsdb, work / "scratch", hours_per_window=hours, resume=True,
              on_window=lambda d, n: print(f"  backfilled window {d}/{n}", file=sys.stderr, flush=True))  # fmt: skip
+    (work / "backfilled").touch()
     return time.perf_counter() - began
 
 

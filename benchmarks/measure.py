@@ -110,7 +110,7 @@ def month_main(run: MonthRun, doc: str | None) -> None:
         print(json.dumps(run(shape, work)), flush=True)
 
 
-LEDGER_TABLES = ("hourly_usage", "namespace_labels", "node_hours", "ledger_hours")
+LEDGER_TABLES = ("hourly_usage", "namespace_hours", "node_hours", "ledger_hours")
 
 
 def ledger_size(database: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import resource
 import time
 from pathlib import Path
 
+from kubecharge import allocators
 from kubecharge.cli import parse_moment
 from kubecharge.jobs import produce_report
 from kubecharge.settings import Settings
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--cluster", action="append", help="repeatable; default: one unlabelled cluster, bench")
     parser.add_argument("--all-clusters", action="store_true")
     args = parser.parse_args()
+    allocators.bound()  # as `kubecharge` does when it starts
     began = time.perf_counter()
     produced = produce_report(
         settings=Settings(),

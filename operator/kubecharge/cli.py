@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kubecharge import __version__
+from kubecharge import __version__, allocators
 from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.usage import used_of_requested
@@ -502,4 +502,5 @@ def version() -> None:
 
 
 def main() -> None:
+    allocators.bound()
     sys.exit(app())

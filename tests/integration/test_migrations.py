@@ -67,8 +67,9 @@ def test_the_operator_refuses_an_unmigrated_database(database_url: str) -> None:
 QUANTITIES = ("cpu_core_hours_usage, cpu_core_hours_request, cpu_core_hours_max, memory_gib_hours_usage, "
               "storage_gib_hours, network_gib")  # fmt: skip
 OLD_DUMP = f"SELECT cluster, namespace, {QUANTITIES}, namespace_labels_json FROM hourly_usage ORDER BY namespace"
-DUMP = (f"SELECT usage.cluster, usage.namespace, {QUANTITIES}, labels.labels_json FROM hourly_usage AS usage "
-        "JOIN namespace_labels AS labels ON labels.cluster = usage.cluster AND labels.hour_start = usage.hour_start "
+USAGE = ", ".join(f"usage.{name}" for name in QUANTITIES.split(", "))
+DUMP = (f"SELECT usage.cluster, usage.namespace, {USAGE}, labels.labels_json FROM hourly_usage AS usage "
+        "JOIN namespace_hours AS labels ON labels.cluster = usage.cluster AND labels.hour_start = usage.hour_start "
         "AND labels.namespace = usage.namespace ORDER BY usage.namespace")  # fmt: skip
 
 
@@ -209,10 +210,14 @@ def test_the_compact_ledger_keeps_every_rollup_and_its_labels_and_provenance(dat
                 for r in rows] == [("", 0.0, 2.5, {"label_team": "shop"}),
                                    ("node-1", 0.1 + 0.2, 0.0, {"label_team": "shop"}),
                                    ("node-2", 1 / 3, 0.0, {"label_team": "shop"})]  # fmt: skip
+        (total,) = repository.load_hours("prod", *_bounds(), by_node=False)  # what direct charges read
+        assert (total.node, total.quantities.storage_gib_hours, total.namespace_labels) == (
+            "", 2.5, {"label_team": "shop"})  # fmt: skip
+        assert total.quantities.cpu_core_hours_usage == pytest.approx(0.1 + 0.2 + 1 / 3, abs=1e-15)
     finally:
         repository.close()
     with engine.connect() as connection:
-        assert connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM namespace_labels")).scalar_one() == 1
+        assert connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM namespace_hours")).scalar_one() == 1
     schema.downgrade(database_url, "0007")
     assert _dump(engine, OLD_DUMP.replace("ORDER BY namespace", "ORDER BY node")) == before
     with engine.connect() as connection:
@@ -252,3 +257,12 @@ def test_asking_for_the_schema_version_creates_no_database(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert f"none (this kubecharge needs {schema.head()})" in result.stdout
     assert not database.exists()
+
+
+def test_the_head_kubecharge_knows_is_the_newest_migration(tmp_path: Path) -> None:
+    """`schema.HEAD` spares a report on a current database loading alembic; it must name the newest script, or a
+    database would be left unmigrated (or refused) by a kubecharge that believes it current."""
+    assert schema.scripts_head() == schema.HEAD
+    url = f"sqlite:///{tmp_path / 'kubecharge.db'}"
+    schema.upgrade(url)
+    assert schema.current(url) == schema.HEAD

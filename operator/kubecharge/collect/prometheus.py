@@ -49,7 +49,7 @@ from kubecharge.settings import Settings
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
-ANSWER_SAMPLES = 250_000  # samples one answer may bring (≈ 50 MB decoded); a larger one is asked in pieces of time
+ANSWER_SAMPLES = 50_000  # samples one answer may bring (≈ 10 MB decoded); a larger one is asked in pieces of time
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_KEYS = ("namespace", "pod", "uid")
 POD_HOUR_KEYS = [*POD_KEYS, HOUR]
@@ -88,6 +88,7 @@ class PrometheusSource:
         self._waiting_lock = threading.Lock()
         self._shares: dict[tuple[datetime, datetime], Future[pd.DataFrame]] = {}
         self._shares_lock = threading.Lock()
+        self._share_uses: dict[tuple[datetime, datetime], int] = {}
         self._density: dict[str, float] = {}  # samples per hour each question's answers held (`_reduced`)
         self._local = threading.local()
         self._client()  # the client validates the URL: fail here, not in a worker thread
@@ -143,24 +144,34 @@ class PrometheusSource:
 
     def _running_share(self, start: datetime, end: datetime) -> pd.DataFrame:
         """Each pod's Running share of each hour of [start, end): asked once per chunk, shared by every request
-        question of it (chunks run in several threads; a few chunks' answers are kept)."""
+        question of it (chunks run in several threads) and dropped once the last of them has it."""
         with self._shares_lock:
             pending = self._shares.get((start, end))
+            owner = pending is None
             if pending is None:
                 pending = self._shares[(start, end)] = Future()
-                owner = True
-                while len(self._shares) > 8:
-                    self._shares.pop(next(iter(self._shares)))
-            else:
-                owner = False
+                self._share_uses[(start, end)] = 0
+                while len(self._shares) > 8:  # chunks whose questions failed half-way
+                    oldest = next(iter(self._shares))
+                    self._shares.pop(oldest)
+                    self._share_uses.pop(oldest, None)
         if owner:
             try:
                 pending.set_result(self._frame("pod_running_share", start, end, POD_KEYS))
             except BaseException as error:
                 with self._shares_lock:
                     self._shares.pop((start, end), None)
+                    self._share_uses.pop((start, end), None)
                 pending.set_exception(error)
-        return pending.result()
+        shares = pending.result()
+        with self._shares_lock:
+            uses = self._share_uses.get((start, end))
+            if uses is not None:
+                self._share_uses[(start, end)] = uses + 1
+                if uses + 1 >= len(REQUEST_UNITS):  # every request question of the chunk has it
+                    self._shares.pop((start, end), None)
+                    self._share_uses.pop((start, end), None)
+        return shares
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]:
         """The label set each namespace had for most of each hour (kube-state-metrics' `label_*` names)."""
@@ -388,25 +399,25 @@ class PrometheusSource:
         found = _Samples.joined([part for part, _ in pieces])
         if not len(found.values):
             return empty_frame(keys)
-        # One row per (series, hour), one column per measure: rows sorted by series, then hour.
-        hours, stamp_codes = np.unique(found.stamps, return_inverse=True)
-        cells, cell_of_sample = np.unique(found.series * len(hours) + stamp_codes, return_inverse=True)
-        wide = np.full((len(names), len(cells)), np.nan)
-        wide[np.concatenate([measures for _, measures in pieces]), cell_of_sample] = found.values
-        series_of, stamp_of = cells // len(hours), hours[cells % len(hours)]
-        last = wide[names.index("last")]
-        follows = np.r_[False, (series_of[1:] == series_of[:-1]) & (stamp_of[1:] - stamp_of[:-1] == SECONDS_PER_HOUR)]
-        previous_last = np.where(follows, np.r_[np.nan, last[:-1]], np.nan)
-        low, high, samples = (wide[names.index(m)] for m in ("low", "high", "samples"))
-        increase = hourly_increase(last, low, high, samples, previous_last)
-        inside = (stamp_of > start.timestamp() + SECONDS_PER_HOUR - 1) & ~np.isnan(increase)
+        # A grid of series × hour (the hour before `start` first), one layer per measure: no sorting of samples.
+        hours = round((end - start) / timedelta(hours=1)) + 1
+        first_stamp = start.timestamp()  # the range query's first evaluation: the end of the hour before `start`
+        hour_of = np.rint((found.stamps - first_stamp) / SECONDS_PER_HOUR).astype(np.int64)
+        wide = np.full((len(names), len(series), hours), np.nan)
+        wide[np.concatenate([measures for _, measures in pieces]), found.series, hour_of] = found.values
+        last, low, high, samples = (wide[names.index(m)] for m in ("last", "low", "high", "samples"))
+        previous_last = np.full_like(last, np.nan)
+        previous_last[:, 1:] = last[:, :-1]
+        increase = hourly_increase(last, low, high, samples, previous_last)[:, 1:]  # the hour before only leads in
+        series_of, hour_index = np.nonzero(~np.isnan(increase))
+        stamp_of = first_stamp + SECONDS_PER_HOUR * (hour_index + 1)
+        values = increase[series_of, hour_index]
         key_codes: dict[tuple[str, ...], int] = {}
         positions = [labels.index(k) if k in labels else None for k in keys]
         per_series = np.array([key_codes.setdefault(tuple(identity[i] if i is not None else "" for i in positions),
                                                     len(key_codes)) for identity in series],
                               dtype=np.int64)  # fmt: skip
-        return _keyed(keys, key_codes, per_series[series_of[inside]], stamp_of[inside].astype(np.int64),
-                      increase[inside] / unit)  # fmt: skip
+        return _keyed(keys, key_codes, per_series[series_of], stamp_of.astype(np.int64), values / unit)
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,14 @@ def exact_sums(codes: Codes, values: FloatArray, count: int) -> FloatArray:
 
 def unique_per(keys: Codes, values: Codes, count: int) -> Codes:
     """Per key 0 … count-1, its value where every row of the key has the same one, else -1 (none, or several)."""
-    pairs = np.unique(np.stack([keys, values], axis=1), axis=0) if len(keys) else np.empty((0, 2), dtype=np.int64)
-    per_key = np.bincount(pairs[:, 0], minlength=count) if len(pairs) else np.zeros(count, dtype=np.int64)
     found = np.full(count, -1, dtype=np.int64)
-    alone = per_key[pairs[:, 0]] == 1 if len(pairs) else np.zeros(0, dtype=bool)
-    found[pairs[alone, 0]] = pairs[alone, 1]
+    if not len(keys):
+        return found
+    span = int(values.max()) + 1
+    pairs = np.unique(keys * span + values)  # each (key, value) once
+    pair_keys = pairs // span
+    alone = np.bincount(pair_keys, minlength=count)[pair_keys] == 1
+    found[pair_keys[alone]] = pairs[alone] % span
     return found
 
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import kopf
 
+from kubecharge import allocators
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.handlers.mappings import mapping_status
 from kubecharge.handlers.peering import peering_problem
@@ -174,6 +175,7 @@ async def run_operator(
     ready_flag: threading.Event | asyncio.Event | None = None,
 ) -> None:
     """Run until stopped. Several replicas coordinate through kopf peering unless `standalone`."""
+    allocators.bound()
     state = build_state(settings, clock)
     stop_metrics = state.metrics.serve(settings.metrics_port) if settings.metrics_port else None
     try:

@@ -7,11 +7,10 @@ hour either as it was or as newly collected, never a mix; an emptier answer neve
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -30,7 +29,7 @@ from kubecharge.store import schema
 from kubecharge.store.tables import (
     HourlyUsage,
     LedgerHour,
-    NamespaceLabels,
+    NamespaceHourRecord,
     NodeHourRecord,
     Notice,
     ReportRun,
@@ -49,7 +48,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", *ResourceQuantities.names())
+_QUANTITIES = ResourceQuantities.names()
+_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", *_QUANTITIES)
 
 
 def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -74,16 +74,6 @@ def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str],
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     connection.exec_driver_sql(statement, rows)
-
-
-def _summed_over_nodes(
-    records: Iterable[Any], hours: dict[Any, datetime]
-) -> Iterator[tuple[tuple[str, datetime], list[float]]]:
-    """Rows ordered by namespace and hour (then node) → one exact sum per namespace-hour and quantity."""
-    for (namespace, stored), group in itertools.groupby(records, key=lambda record: (record[0], record[1])):
-        amounts = [record[3:] for record in group]
-        hour = hours.get(stored) or hours.setdefault(stored, _utc(stored))
-        yield (namespace, hour), [math.fsum(column) for column in zip(*amounts, strict=True)]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -154,7 +144,7 @@ class Repository:
                 if not accepted:
                     return 0
                 for first, end in ranges(accepted, len(accepted)):
-                    for table in (HourlyUsage, NamespaceLabels, NodeHourRecord, LedgerHour):
+                    for table in (HourlyUsage, NamespaceHourRecord, NodeHourRecord, LedgerHour):
                         session.execute(
                             delete(table).where(
                                 col(table.cluster) == cluster,
@@ -163,17 +153,23 @@ class Repository:
                             )
                         )
                 # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
-                amounts = attrgetter(*ResourceQuantities.names())
+                amounts = attrgetter(*_QUANTITIES)
                 usage = [(cluster, hour, row.namespace, row.node, *amounts(row.quantities))
                          for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
                 _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
-                labels: dict[tuple[datetime, str], str] = {}  # a namespace's labels: once per hour, not per node
+                # Per namespace and hour: its labels once (not once per node) and its quantities summed exactly.
+                namespaces: dict[tuple[datetime, str], tuple[Mapping[str, str], list[tuple[float, ...]]]] = {}
                 for hour in accepted:
                     for row in grouped.get(hour, ()):
-                        if (hour, row.namespace) not in labels:
-                            labels[(hour, row.namespace)] = json.dumps(dict(row.namespace_labels), sort_keys=True)
-                namespaces = [{"cluster": cluster, "hour_start": hour, "namespace": namespace, "labels_json": text}
-                              for (hour, namespace), text in labels.items()]  # fmt: skip
+                        found = namespaces.setdefault((hour, row.namespace), (row.namespace_labels, []))
+                        found[1].append(amounts(row.quantities))
+                totals = [
+                    {"cluster": cluster, "hour_start": hour, "namespace": namespace,
+                     "labels_json": json.dumps(dict(labels), sort_keys=True),
+                     **{name: math.fsum(column) for name, column in zip(_QUANTITIES, zip(*parts, strict=True),
+                                                                         strict=True)}}
+                    for (hour, namespace), (labels, parts) in namespaces.items()
+                ]  # fmt: skip
                 machines = [
                     {
                         "cluster": cluster,
@@ -202,7 +198,7 @@ class Repository:
                     }
                     for hour in accepted
                 ]
-                for table, values in ((NamespaceLabels, namespaces), (NodeHourRecord, machines), (LedgerHour, known)):
+                for table, values in ((NamespaceHourRecord, totals), (NodeHourRecord, machines), (LedgerHour, known)):
                     if values:
                         session.execute(insert(table), values)
                 return len(accepted)
@@ -237,40 +233,45 @@ class Repository:
 
     def load_hours(self, cluster: str, start: datetime, end: datetime, by_node: bool = True) -> list[NamespaceHour]:
         """The stored rollups of [start, end), by namespace and hour, and by node unless `by_node` is False: then
-        each namespace-hour is one row on node "", its nodes' quantities summed exactly (`math.fsum`). Direct
-        charges do not depend on the node, and a month of a cluster is a few dozen times fewer rows so.
+        each namespace-hour is one row on node "" with its quantities summed over its nodes (stored so: direct
+        charges do not depend on the node, and a month of a cluster is a few dozen times fewer rows so).
         Plain rows, not ORM objects; names, hours and label sets are shared by the rows that repeat them."""
-        names = ResourceQuantities.names()
-        columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "node", *names)]
 
         def read() -> list[NamespaceHour]:
-            in_range = (col(HourlyUsage.hour_start) >= start, col(HourlyUsage.hour_start) < end)
-            statement = (
-                select(*columns)
-                .where(col(HourlyUsage.cluster) == cluster, *in_range)
-                .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start), col(HourlyUsage.node))
-            )
-            labels_statement = select(NamespaceLabels.namespace, NamespaceLabels.hour_start,
-                                      NamespaceLabels.labels_json).where(
-                col(NamespaceLabels.cluster) == cluster, col(NamespaceLabels.hour_start) >= start,
-                col(NamespaceLabels.hour_start) < end,
-            )  # fmt: skip
             parsed: dict[str, dict[str, str]] = {}
             hours: dict[datetime, datetime] = {}
             shared: dict[str, str] = {}
+            namespace_table = (NamespaceHourRecord.namespace, NamespaceHourRecord.hour_start,
+                               NamespaceHourRecord.labels_json)  # fmt: skip
+            totals = [getattr(NamespaceHourRecord, name) for name in _QUANTITIES] if not by_node else []
+            statement = select(*namespace_table, *totals).where(
+                col(NamespaceHourRecord.cluster) == cluster, col(NamespaceHourRecord.hour_start) >= start,
+                col(NamespaceHourRecord.hour_start) < end,
+            )  # fmt: skip
             with self.engine.connect() as connection:
-                labels = {}
-                for namespace, hour, text in connection.execute(labels_statement):
+                labels: dict[tuple[str, datetime], dict[str, str]] = {}
+                rows: list[NamespaceHour] = []
+                ordered = statement.order_by(col(NamespaceHourRecord.namespace), col(NamespaceHourRecord.hour_start))
+                for record in connection.execute(ordered):
+                    namespace, text = shared.setdefault(record[0], record[0]), record[2]
+                    hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
                     if text not in parsed:
                         parsed[text] = json.loads(text)
-                    labels[(namespace, hours.setdefault(hour, _utc(hour)))] = parsed[text]
-                records = connection.execute(statement)
+                    if by_node:
+                        labels[(namespace, hour)] = parsed[text]
+                    else:
+                        rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*record[3:]), parsed[text],
+                                                  cluster, ""))  # fmt: skip
                 if not by_node:
-                    return [NamespaceHour(namespace, hour, ResourceQuantities(*amounts), labels.get((namespace, hour),
-                                          {}), cluster, "") for (namespace, hour), amounts in _summed_over_nodes(
-                                              records, hours)]  # fmt: skip
-                rows = []
-                for record in records:
+                    return rows
+                columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "node", *_QUANTITIES)]
+                by_nodes = (
+                    select(*columns)
+                    .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
+                           col(HourlyUsage.hour_start) < end)
+                    .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start), col(HourlyUsage.node))
+                )  # fmt: skip
+                for record in connection.execute(by_nodes):
                     hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
                     namespace = shared.setdefault(record[0], record[0])
                     rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*record[3:]),

@@ -18,7 +18,7 @@ class HourlyUsage(SQLModel, table=True):
     """One namespace on one node in one hour: what it used and requested. Keyed hour first, so a report's read
     of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so the key is
     stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
-    `namespace_labels`: once per hour, not once per row."""
+    `namespace_hours`: once per hour, not once per row."""
 
     __tablename__ = "hourly_usage"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -40,16 +40,29 @@ class HourlyUsage(SQLModel, table=True):
     network_gib: float
 
 
-class NamespaceLabels(SQLModel, table=True):
-    """The labels a namespace had (for most of) one collected hour: what TeamMapping selectors are matched on."""
+class NamespaceHourRecord(SQLModel, table=True):
+    """One namespace in one collected hour: the labels it had (for most of the hour; what TeamMapping selectors are
+    matched on) and its quantities summed exactly over its nodes (`math.fsum`) — what direct charges, forecasts and
+    a team's own view read, without going through every node of every hour."""
 
-    __tablename__ = "namespace_labels"
+    __tablename__ = "namespace_hours"
     __table_args__ = {"sqlite_with_rowid": False}
 
     cluster: str = Field(primary_key=True, max_length=253)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
     labels_json: str = Field(sa_column=Column(Text, nullable=False))
+    cpu_core_hours_usage: float
+    cpu_core_hours_request: float
+    cpu_core_hours_max: float
+    memory_gib_hours_usage: float
+    memory_gib_hours_request: float
+    memory_gib_hours_max: float
+    gpu_hours_usage: float
+    gpu_hours_request: float
+    gpu_hours_max: float
+    storage_gib_hours: float
+    network_gib: float
 
 
 class NodeHourRecord(SQLModel, table=True):
