@@ -68,7 +68,7 @@ def fail(error: KubechargeError) -> typer.Exit:
 
 @contextmanager
 def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar over query chunks when stderr is a terminal; silent in scripts and CI."""
+    """A progress bar over the hours collected when stderr is a terminal; silent in scripts and CI."""
     if not stderr.is_terminal:
         yield None
         return

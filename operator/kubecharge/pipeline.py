@@ -486,6 +486,10 @@ def record_failure(repository: Repository, request: ReportRequest, queries: Quer
     repository.finish_run(run_id, "failed", str(error), {}, hours_queried=0, hours_replaced=0)
 
 
+def _hours(chunks: Iterable[tuple[datetime, datetime]]) -> int:
+    return sum(round((end - start) / HOUR) for start, end in chunks)
+
+
 def run_report(
     source: UsageSource | Mapping[str, UsageSource],
     queries: QuerySet,
@@ -513,7 +517,7 @@ def run_report(
             known_before[cluster] = repository.known_hours(cluster, since, until)
             hours = ledger.hours_to_collect(period.start, until, known_before[cluster], policy)
             plans[cluster] = list(ledger.ranges(hours, request.chunk_hours))
-        total, done = sum(len(chunks) for chunks in plans.values()), 0
+        total, done = sum(_hours(chunks) for chunks in plans.values()), 0  # progress in hours: chunks adapt
         collected_at = datetime.now(UTC)
 
         def store(cluster: str, chunks: list[tuple[datetime, datetime]]) -> None:
@@ -523,7 +527,7 @@ def run_report(
                 hours_replaced += repository.store_chunk(cluster, request.source, chunk.completeness,
                                                          rollup.namespace_hours(chunk), collected_at,
                                                          rollup.node_hours(chunk))  # fmt: skip
-                done += 1
+                done += len(chunk.completeness)
                 if progress is not None:
                     progress(done, total)
 
@@ -532,7 +536,7 @@ def run_report(
             store(cluster, chunks)  # the period's own hours first: a Prometheus that is down fails the run here
             held = held_history(sources[cluster], since, period.start, known_before[cluster], policy)
             earlier = list(ledger.ranges(held, request.chunk_hours))
-            total += len(earlier)
+            total += _hours(earlier)
             store(cluster, earlier)
             knowns[cluster] = repository.known_hours(cluster, since, until)
             check_observed({hour: seen for hour, seen in knowns[cluster].items() if hour >= period.start},

@@ -27,6 +27,16 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime) -> ChunkU
     )
 
 
+def _sized(source: UsageSource, chunks: Iterable[tuple[datetime, datetime]]) -> Iterator[tuple[datetime, datetime]]:
+    """Each planned range in chunks of the hours the source says keep a chunk bounded (asked as each is started,
+    so what the first chunks taught it sizes the rest)."""
+    for start, end in chunks:
+        while start < end:
+            hours = source.chunk_hours(int((end - start) / HOUR))
+            yield start, min(end, start + HOUR * hours)
+            start = min(end, start + HOUR * hours)
+
+
 def collect_chunks(
     source: UsageSource, chunks: Iterable[tuple[datetime, datetime]], concurrency: int = 1
 ) -> Iterator[ChunkUsage]:
@@ -35,7 +45,7 @@ def collect_chunks(
     Prometheus works on the next chunks while the caller rolls up and stores this one, and memory stays
     bounded by `concurrency` chunks. A failure stops the walk and cancels what was not started yet.
     """
-    pending_ranges = iter(chunks)
+    pending_ranges = _sized(source, chunks)
     if concurrency <= 1:
         for start, end in pending_ranges:
             yield collect_chunk(source, start, end)

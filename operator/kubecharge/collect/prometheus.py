@@ -49,6 +49,7 @@ from kubecharge.settings import Settings
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
+CHUNK_SAMPLES = 1_000_000  # samples of all a chunk's answers together (its frames are ~40 bytes a sample)
 ANSWER_SAMPLES = 50_000  # samples one answer may bring (≈ 10 MB decoded); a larger one is asked in pieces of time
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_KEYS = ("namespace", "pod", "uid")
@@ -239,6 +240,15 @@ class PrometheusSource:
 
     def usage_notes(self) -> tuple[UsageNote, ...]:
         return self.notes
+
+    def chunk_hours(self, most: int) -> int:
+        """Hours per chunk that keep a chunk's answers near `CHUNK_SAMPLES` samples (a day at 1,000 pods, a few
+        hours at 10,000): a chunk's frames live until it is stored, so memory does not grow with the cluster."""
+        with self._waiting_lock:
+            per_hour = sum(self._density.values())
+        if not per_hour:
+            return 1  # nothing seen yet: one hour to learn from
+        return max(1, min(most, int(CHUNK_SAMPLES // per_hour)))
 
     def duplicate_series_ratio(self, start: datetime, end: datetime) -> float | None:
         return self.largest_value("duplicate_series_ratio", self.queries.duplicate_series_ratio, start, end)

@@ -45,3 +45,8 @@ class UsageSource(Protocol):
     def usage_notes(self) -> tuple[UsageNote, ...]:
         """What the source found about measuring usage (an exporter under another job, or none at all)."""
         ...
+
+    def chunk_hours(self, most: int) -> int:
+        """How many hours (at most `most`) one chunk should span so that its answers stay within a bounded number
+        of samples, by what the source has seen per hour so far (1 before it has seen anything)."""
+        ...
