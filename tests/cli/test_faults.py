@@ -279,7 +279,7 @@ def test_a_read_only_database_is_one_line_and_nothing_written(
     out = tmp_path / "out"
     try:
         args = report_args(prometheus_url, mappings_file, out, folder / "k.db", "--report", str(baseline.report))
-        assert_one_line_failure(run_cli(*args), 4, "k.db failed", "unable to open database file")
+        assert_one_line_failure(run_cli(*args), 4, "k.db", "unable to open database file")
         assert not out.exists()
         assert dump(folder / "k.db", read_only=True) == before
     finally:
