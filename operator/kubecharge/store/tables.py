@@ -14,7 +14,23 @@ from sqlalchemy import Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 
-class HourlyUsage(SQLModel, table=True):
+class Quantities(SQLModel):
+    """The quantities of `domain.usage.ResourceQuantities` as columns: one definition for both grains."""
+
+    cpu_core_hours_usage: float
+    cpu_core_hours_request: float
+    cpu_core_hours_max: float
+    memory_gib_hours_usage: float
+    memory_gib_hours_request: float
+    memory_gib_hours_max: float
+    gpu_hours_usage: float
+    gpu_hours_request: float
+    gpu_hours_max: float
+    storage_gib_hours: float
+    network_gib: float
+
+
+class HourlyUsage(Quantities, table=True):
     """One namespace on one node in one hour: what it used and requested. Keyed hour first, so a report's read
     of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so the key is
     stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
@@ -27,20 +43,9 @@ class HourlyUsage(SQLModel, table=True):
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
     node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
-    cpu_core_hours_usage: float
-    cpu_core_hours_request: float
-    cpu_core_hours_max: float
-    memory_gib_hours_usage: float
-    memory_gib_hours_request: float
-    memory_gib_hours_max: float
-    gpu_hours_usage: float
-    gpu_hours_request: float
-    gpu_hours_max: float
-    storage_gib_hours: float
-    network_gib: float
 
 
-class NamespaceHourRecord(SQLModel, table=True):
+class NamespaceHourRecord(Quantities, table=True):
     """One namespace in one collected hour: the labels it had (for most of the hour; what TeamMapping selectors are
     matched on) and its quantities summed exactly over its nodes (`math.fsum`) — what direct charges, forecasts and
     a team's own view read, without going through every node of every hour."""
@@ -52,17 +57,6 @@ class NamespaceHourRecord(SQLModel, table=True):
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
     labels_json: str = Field(sa_column=Column(Text, nullable=False))
-    cpu_core_hours_usage: float
-    cpu_core_hours_request: float
-    cpu_core_hours_max: float
-    memory_gib_hours_usage: float
-    memory_gib_hours_request: float
-    memory_gib_hours_max: float
-    gpu_hours_usage: float
-    gpu_hours_request: float
-    gpu_hours_max: float
-    storage_gib_hours: float
-    network_gib: float
 
 
 class NodeHourRecord(SQLModel, table=True):
