@@ -18,7 +18,6 @@ from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VA
 from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.resources import RESOURCES, Scope
-from kubecharge.domain.sums import fsum_by
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 
@@ -104,7 +103,9 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_no
 
 
 def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    summed = fsum_by(frame, _NS_HOUR, [VALUE])
+    (groups,), count = row_codes([frame], _NS_HOUR)
+    summed = frame[_NS_HOUR].iloc[first_of(groups, count)].reset_index(drop=True)
+    summed[VALUE] = exact_sums(groups, frame[VALUE].to_numpy(dtype=np.float64), count)
     return summed.rename(columns={VALUE: name}).assign(node="")
 
 

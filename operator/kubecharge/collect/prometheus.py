@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import math
 import threading
 import time
 from collections import defaultdict
@@ -38,7 +37,7 @@ from kubecharge.domain.collected import (
     empty_frame,
 )  # fmt: skip
 from kubecharge.domain.counters import hourly_increase
-from kubecharge.domain.keys import row_codes
+from kubecharge.domain.keys import exact_sums, first_of, row_codes
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resources import RESOURCES, Scope
@@ -468,15 +467,13 @@ def _keyed(
     stamps: npt.NDArray[np.int64], values: FloatArray,
 ) -> pd.DataFrame:  # fmt: skip
     """Rows of `keys` × hour; values sharing both (restarts, interfaces) are added with `math.fsum`."""
-    frame = pd.DataFrame({"code": key_codes, "stamp": stamps, VALUE: values})
-    shared = frame.duplicated(["code", "stamp"], keep=False)
-    if shared.any():
-        sums = frame[shared].groupby(["code", "stamp"], sort=False)[VALUE].agg(math.fsum).reset_index()
-        frame = pd.concat([frame[~shared], sums], ignore_index=True)
-    labels = pd.DataFrame(list(codes), columns=list(keys), dtype=object).iloc[frame["code"].to_numpy()]
+    cells, found = pd.factorize(key_codes * (int(stamps.max(initial=0)) + 1) + stamps)  # one per key and hour
+    cells = np.asarray(cells, dtype=np.int64)
+    first = first_of(cells, len(found))
+    labels = pd.DataFrame(list(codes), columns=list(keys), dtype=object).iloc[key_codes[first]]
     labels = labels.reset_index(drop=True)
-    labels[HOUR] = pd.to_datetime(frame["stamp"].to_numpy() - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
-    labels[VALUE] = frame[VALUE].to_numpy()
+    labels[HOUR] = pd.to_datetime(stamps[first] - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
+    labels[VALUE] = exact_sums(cells, values, len(found))
     return labels
 
 
