@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
 
-from kubecharge.collect import chunks, prometheus
+from kubecharge.collect import answers, chunks, prometheus
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
 from tests.conftest import PERIOD
@@ -71,16 +72,26 @@ def test_a_failed_run_is_recorded_and_stores_nothing(mappings_file: Path, tmp_pa
     assert "unreachable" in str(message)
 
 
-def test_answers_in_pieces_and_smaller_chunks_store_the_same_bits(
+def test_answers_in_batches_and_smaller_chunks_store_the_same_bits(
     prometheus_url: str, mappings_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Memory is bounded by asking each answer in pieces of time (`ANSWER_SAMPLES`) and sizing chunks by what was
-    seen per hour (`CHUNK_SAMPLES`): at limits small enough that every answer is split and every chunk is a few
-    hours, the ledger holds exactly what whole days store, and the CSV is the same to the byte."""
+    """Memory is bounded by reducing each streamed answer in batches of series (`DECODED_SAMPLES`) and sizing chunks
+    by what was seen per hour (`CHUNK_SAMPLES`): at limits small enough that large answers are reduced in many
+    batches and every chunk is a few hours, the ledger holds exactly what whole days store, and the CSV is the same
+    to the byte."""
     whole_db, pieces_db = f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'pieces.db'}"
     _run(prometheus_url, mappings_file, tmp_path / "whole", whole_db)
-    monkeypatch.setattr(prometheus, "ANSWER_SAMPLES", 500)
+    monkeypatch.setattr(prometheus, "DECODED_SAMPLES", 500)
     monkeypatch.setattr(prometheus, "CHUNK_SAMPLES", 5_000)
+    batches: list[int] = []
+    range_batches = answers.range_batches
+
+    def batch_counted(*args: Any) -> list[Any]:
+        reduced = range_batches(*args)
+        batches.append(len(reduced))
+        return reduced
+
+    monkeypatch.setattr(prometheus, "range_batches", batch_counted)
     hours: list[int] = []
     collect_chunk = chunks.collect_chunk
 
@@ -91,6 +102,7 @@ def test_answers_in_pieces_and_smaller_chunks_store_the_same_bits(
     monkeypatch.setattr(chunks, "collect_chunk", counted)
     _run(prometheus_url, mappings_file, tmp_path / "pieces", pieces_db)
     assert max(hours) < 24, hours  # chunks of a few hours, not days
+    assert max(batches) > 3, batches  # answers reduced in several batches
     assert sum(hours) == 48, hours  # and every hour of the period (two days) in one of them
     assert _rollups(pieces_db) == _rollups(whole_db)
     assert (tmp_path / "pieces" / "chargeback.csv").read_bytes() == (tmp_path / "whole" / "chargeback.csv").read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -23,6 +24,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
+from kubecharge.collect.answers import Series, TooManySamples, answer_data, range_batches
 from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_SERIES_LABELS, COUNTER_UNITS, REQUEST_UNITS, QuerySet
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
@@ -49,7 +51,7 @@ QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 CHUNK_SAMPLES = 1_000_000  # samples of all a chunk's answers together (its frames are ~40 bytes a sample)
-ANSWER_SAMPLES = 50_000  # samples one answer may bring (≈ 10 MB decoded); a larger one is asked in pieces of time
+DECODED_SAMPLES = 10_000  # samples of an answer decoded at once (≈ 2 MB) before they are reduced to arrays
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_KEYS = ("namespace", "pod", "uid")
 POD_HOUR_KEYS = [*POD_KEYS, HOUR]
@@ -91,6 +93,7 @@ class PrometheusSource:
         self._share_uses: dict[tuple[datetime, datetime], int] = {}
         self._density: dict[str, float] = {}  # samples per hour each question's answers held (`_reduced`)
         self._local = threading.local()
+        self._keys = _Keys()
         self._client()  # the client validates the URL: fail here, not in a worker thread
 
     @classmethod
@@ -256,8 +259,8 @@ class PrometheusSource:
         """The largest value of an hourly range query over the whole hours of [start, end), if it has any."""
         if end - start < timedelta(hours=1):
             return None
-        series = self._query_range(question, query, start, end)
-        values = [float(value) for s in series for _, value in s["values"]]
+        series = self._query_range(question, query, start, end, _kept)
+        values = [float(value) for batch in series for s in batch for _, value in s["values"]]
         return max(values) if values else None
 
     def label_values(
@@ -267,13 +270,13 @@ class PrometheusSource:
         VictoriaMetrics serve too): how the clusters a querier holds are found."""
         params = {"match[]": series, "start": start.timestamp(), "end": end.timestamp(), **self.access.parameters}
 
-        def send() -> list[dict[str, Any]]:
+        def send() -> list[Series]:
             client = self._client()
             response = client._session.get(
                 f"{self.url}/api/v1/label/{label}/values", params=params, headers=client.headers, auth=client.auth,
                 verify=client._session.verify, timeout=self.timeout_seconds,
             )  # fmt: skip
-            values = _answer(self.url, f"{label} label", response)
+            values = answer_data(self.url, f"{label} label", response)
             if not isinstance(values, list):
                 raise PrometheusUnavailable(f"Prometheus at {self.url} answered the label-values query with data "
                                             "that is not a list of values; check the URL")  # fmt: skip
@@ -283,18 +286,23 @@ class PrometheusSource:
 
     # -- plumbing -----------------------------------------------------------------------------------
 
-    def _range(self, question: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self._query_range(question, getattr(self.queries, question), start, end)
+    def _range(self, question: str, start: datetime, end: datetime) -> list[Series]:
+        """Every series of a small answer (labels, completeness), whole."""
+        batches = self._query_range(question, getattr(self.queries, question), start, end, _kept)
+        return [series for batch in batches for series in batch]
 
-    def _query_range(self, question: str, query: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """One range query over [start, end), split in two halves (again and again) when the backend refuses it
-        for loading too many samples: at a large cluster's scale one day can exceed Prometheus' default
-        sample limit, and the halves' series simply add up (each hour is in exactly one half)."""
+    def _query_range(
+        self, question: str, query: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T]
+    ) -> list[T]:
+        """One range query over [start, end), its series reduced batch by batch as they are read, split in two
+        halves (again and again) when the backend refuses it for loading too many samples: at a large cluster's
+        scale one day can exceed Prometheus' default sample limit, and the halves' series simply add up (each hour
+        is in exactly one half)."""
         form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
                 "step": "3600", "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms",
                 **self.access.parameters}  # fmt: skip
         try:
-            return self._call(question, lambda: self._post(question, form))
+            return self._call(question, lambda: self._post(question, form, reduce))
         except TooManySamples as error:
             hours = int((end - start) / timedelta(hours=1))
             if hours <= 1:
@@ -305,23 +313,26 @@ class PrometheusSource:
             with self._waiting_lock:
                 self.splits += 1
             middle = start + timedelta(hours=hours // 2)
-            return self._query_range(question, query, start, middle) + self._query_range(question, query, middle, end)
+            return (self._query_range(question, query, start, middle, reduce)
+                    + self._query_range(question, query, middle, end, reduce))  # fmt: skip
 
-    def _post(self, question: str, form: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """One range query on the client's session (its retries, auth and CA). prometheus-api-client's own
-        query_range keeps only `data.result` and drops `warnings`, which is how Thanos says an answer is partial."""
+    def _post(self, question: str, form: Mapping[str, Any], reduce: Callable[[list[Series]], T]) -> list[T]:
+        """One range query on the client's session (its retries, auth and CA), its answer streamed
+        (`collect.answers`). prometheus-api-client's own query_range decodes the whole answer at once and drops
+        `warnings`, which is how Thanos says an answer is partial."""
         client = self._client()
-        response = client._session.post(
+        with client._session.post(
             f"{self.url}/api/v1/query_range", data=form, headers=client.headers, auth=client.auth,
-            verify=client._session.verify, timeout=self.timeout_seconds,
-        )  # fmt: skip
-        return _series(self.url, question, _answer(self.url, question, response))
+            verify=client._session.verify, timeout=self.timeout_seconds, stream=True,
+        ) as response:  # fmt: skip
+            return range_batches(self.url, question, response, reduce, DECODED_SAMPLES)
 
-    def _call(self, question: str, send: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _call(self, question: str, send: Callable[[], T]) -> T:
+        """`send` timed (with the reading of its answer, which is streamed) and its faults said in one line."""
         began = time.perf_counter()
         ok = False
         try:
-            result: list[dict[str, Any]] = send()
+            result = send()
             ok = True
             return result
         except requests.exceptions.SSLError:
@@ -341,32 +352,26 @@ class PrometheusSource:
             if self.observer is not None:
                 self.observer(question, elapsed, ok)
 
-    def _reduced(self, question: str, start: datetime, end: datetime, reduce: Callable[[list[dict[str, Any]]], T]
+    def _reduced(self, question: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T]
                  ) -> list[T]:  # fmt: skip
-        """`question` over [start, end), each answer reduced (to arrays) as it arrives and dropped.
+        """`question` over [start, end) in one request, its series reduced (to arrays) in batches of
+        `DECODED_SAMPLES` as they are read, and how many samples it held per hour remembered (`chunk_hours`).
 
-        Asked in pieces of whole hours, each expected to hold at most `ANSWER_SAMPLES` samples by how many this
-        question's answers held per hour so far (its first request asks one hour alone to learn it): a decoded
-        answer is a few hundred bytes a sample, so memory does not grow with the cluster, the chunk or the
-        concurrency. Python's cyclic garbage collector stays off from decoding to reduction: the answer's objects
-        hold no cycles and are freed by reference counting, yet allocating them would trigger collections that walk
-        every live object again and again (measured: 3-5 × the decoding itself)."""
-        query = getattr(self.queries, question)
-        reduced = []
-        piece_start = start
-        while piece_start < end:
-            density = self._density.get(question)
-            hours = 1 if density is None else max(1, int(ANSWER_SAMPLES // max(density, 1.0)))
-            piece_end = min(end, piece_start + timedelta(hours=hours))
-            with _collector_paused():
-                answer = self._query_range(question, query, piece_start, piece_end)
-                samples = sum(len(series["values"]) for series in answer)
-                reduced.append(reduce(answer))
-                del answer
-            with self._waiting_lock:
-                seen = samples / ((piece_end - piece_start) / timedelta(hours=1))
-                self._density[question] = max(self._density.get(question, 0.0), seen)
-            piece_start = piece_end
+        Python's cyclic garbage collector stays off from decoding to reduction: the answer's objects hold no
+        cycles and are freed by reference counting, yet allocating them would trigger collections that walk every
+        live object again and again (measured: 3-5 × the decoding itself)."""
+        samples = 0
+
+        def counted(batch: list[Series]) -> T:
+            nonlocal samples
+            samples += sum(len(series["values"]) for series in batch)
+            return reduce(batch)
+
+        with _collector_paused():
+            reduced = self._query_range(question, getattr(self.queries, question), start, end, counted)
+        with self._waiting_lock:
+            seen = samples / ((end - start) / timedelta(hours=1))
+            self._density[question] = max(self._density.get(question, 0.0), seen)
         return reduced
 
     def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
@@ -374,10 +379,10 @@ class PrometheusSource:
         `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
         codes: dict[tuple[str, ...], int] = {}
 
-        def reduce(answer: list[dict[str, Any]]) -> _Samples:
+        def reduce(answer: list[Series]) -> _Samples:
             if "namespace" in keys:  # series of no namespace (a GPU no pod uses) belong to nobody
                 answer = [s for s in answer if s["metric"].get("namespace")]
-            series_codes = np.fromiter((codes.setdefault(tuple(s["metric"].get(k, "") for k in keys), len(codes))
+            series_codes = np.fromiter((codes.setdefault(self._keys.of(s["metric"], keys), len(codes))
                                         for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
             return _Samples.of(answer, series_codes)
 
@@ -395,9 +400,9 @@ class PrometheusSource:
         series: dict[tuple[str, ...], int] = {}
         names = list(COUNTER_MEASURES)
 
-        def reduce(answer: list[dict[str, Any]]) -> tuple[_Samples, npt.NDArray[np.int64]]:
+        def reduce(answer: list[Series]) -> tuple[_Samples, npt.NDArray[np.int64]]:
             answer = [s for s in answer if s["metric"].get("namespace")]
-            series_codes = np.fromiter((series.setdefault(tuple(s["metric"].get(k, "") for k in labels), len(series))
+            series_codes = np.fromiter((series.setdefault(self._keys.of(s["metric"], labels), len(series))
                                         for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
             part = _Samples.of(answer, series_codes)
             measures = np.fromiter((names.index(s["metric"].get("measure", "last")) for s in answer), dtype=np.int64,
@@ -429,6 +434,25 @@ class PrometheusSource:
         return _keyed(keys, key_codes, per_series[series_of], stamp_of.astype(np.int64), values / unit)
 
 
+class _Keys:
+    """One tuple (of one copy of each string) per series key, shared by every question and chunk.
+
+    Each answer decodes its labels anew; keeping those copies for a chunk's frames cost 25 MB a chunk at 10,000
+    pods, and, being allocated among the answer's short-lived objects, kept the memory around them from being
+    reused. Canonical keys are allocated once, when first seen. Forgotten all at once past `most` keys, so pod
+    churn over a long report does not grow it without bound."""
+
+    def __init__(self, most: int = 1_000_000) -> None:
+        self._most = most
+        self._seen: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def of(self, metric: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, ...]:
+        key = tuple(sys.intern(metric.get(name, "")) for name in names)
+        if len(self._seen) > self._most:
+            self._seen = {}
+        return self._seen.setdefault(key, key)
+
+
 @dataclass(frozen=True)
 class _Samples:
     """Every sample of one or more range answers as flat arrays: its series' code, stamp and value; `lengths`
@@ -440,7 +464,7 @@ class _Samples:
     lengths: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, answer: list[dict[str, Any]], series_codes: npt.NDArray[np.int64]) -> _Samples:
+    def of(cls, answer: list[Series], series_codes: npt.NDArray[np.int64]) -> _Samples:
         stamps, values, lengths = _samples(answer)
         return cls(np.repeat(series_codes, lengths), stamps, values, lengths)
 
@@ -453,7 +477,7 @@ class _Samples:
                      for name in ("series", "stamps", "values", "lengths")))  # fmt: skip
 
 
-def _samples(result: list[dict[str, Any]]) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
+def _samples(result: list[Series]) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
     """Every sample of a range answer as flat arrays (stamps, values) and each series' sample count."""
     lengths = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
     samples = list(itertools.chain.from_iterable(s["values"] for s in result))
@@ -483,9 +507,9 @@ _decoding_lock = threading.Lock()
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while any thread decodes an answer. Decoding allocates a list and a
-    string per sample and no reference cycles, yet those allocations trigger collections that walk every live
-    object (the answers other threads hold): measured, 3-5 × the decoding itself."""
+    """Python's cyclic garbage collector off while any thread decodes an answer. Decoding allocates a list, a
+    number and a string per sample and no reference cycles, yet those allocations trigger collections that walk
+    every live object (the answers other threads hold): measured, 3-5 × the decoding itself."""
     global _decoding
     with _decoding_lock:
         _decoding += 1
@@ -500,65 +524,11 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-class TooManySamples(PrometheusUnavailable):
-    """The backend refused a query for the samples it would load (a smaller time range will do)."""
-
-
-# Prometheus and Thanos ("would load too many samples"), VictoriaMetrics (-search.maxSamplesPerQuery).
-_TOO_MANY_SAMPLES = ("too many samples", "maxSamplesPerQuery", "maxPointsPerTimeseries")
-
-
-def _answer(url: str, question: str, response: requests.Response) -> Any:
-    """The `data` of a successful, complete answer; an error or `warnings` (a partial answer) is a fault.
-
-    Only Prometheus' own `error` text is quoted back; any other body (an HTML page, a proxy's answer, whatever
-    a wrong URL returns) is described by its status, never echoed into logs, status or Events."""
-    try:
-        with _collector_paused():  # also around the rest of the decoding where the caller reduces the answer
-            answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict) or answer.get("status") not in {"success", "error"}:
-        raise PrometheusUnavailable(
-            f"Prometheus at {url} answered the {question} query with HTTP {response.status_code} "
-            f"{response.reason or ''} and a body that is not a Prometheus API answer; check that the URL is the "
-            "base URL of Prometheus (or of Thanos, Mimir's /prometheus, VictoriaMetrics)"
-        )
-    if response.status_code != 200 or answer.get("status") != "success":
-        detail = str(answer.get("error") or response.reason)
-        if any(fragment in detail for fragment in _TOO_MANY_SAMPLES):
-            raise TooManySamples(f"Prometheus at {url} refused the {question} query: {_short(detail)}")
-        raise PrometheusUnavailable(
-            f"Prometheus at {url} rejected the {question} query (HTTP {response.status_code}): {_short(detail)}"
-        )
-    warnings = "; ".join(map(str, answer.get("warnings") or []))
-    if warnings:
-        raise PrometheusUnavailable(
-            f"Prometheus at {url} answered the {question} query only in part ({_short(warnings)}); "
-            "a partial answer would undercharge, so nothing of it was stored: check the stores or replicas "
-            "behind the querier, then retry"
-        )
-    return answer.get("data")
-
-
-def _series(url: str, question: str, data: Any) -> list[dict[str, Any]]:
-    """The series of a range answer, checked for shape: a 200 from something else is a fault, not a KeyError."""
-    result = data.get("result") if isinstance(data, dict) else None
-    if not isinstance(result, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("metric"), dict) and isinstance(s.get("values"), list) for s in result
-    ):
-        raise PrometheusUnavailable(
-            f"Prometheus at {url} answered the {question} query with data that is not a range-query result; "
-            "check that the URL points at a Prometheus API"
-        )
-    return result
+def _kept(batch: list[Series]) -> list[Series]:
+    return batch
 
 
 @lru_cache(maxsize=8192)
 def _hour_start(timestamp: float) -> datetime:
     """Range results repeat the same few timestamps across every series: convert each once."""
     return datetime.fromtimestamp(float(timestamp), UTC) - timedelta(hours=1)
-
-
-def _short(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
