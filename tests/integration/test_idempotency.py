@@ -3,6 +3,7 @@ on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,9 @@ def test_answers_in_batches_and_smaller_chunks_store_the_same_bits(
     hours: list[int] = []
     collect_chunk = chunks.collect_chunk
 
-    def counted(source: UsageSource, start: datetime, end: datetime) -> ChunkUsage:
+    def counted(source: UsageSource, start: datetime, end: datetime, pool: Executor | None = None) -> ChunkUsage:
         hours.append(round((end - start).total_seconds() / 3600))
-        return collect_chunk(source, start, end)
+        return collect_chunk(source, start, end, pool)
 
     monkeypatch.setattr(chunks, "collect_chunk", counted)
     _run(prometheus_url, mappings_file, tmp_path / "pieces", pieces_db)
