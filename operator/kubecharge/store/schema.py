@@ -11,6 +11,9 @@ Database URLs appear in messages with their password masked (`postgresql://user:
 from __future__ import annotations
 
 import fcntl
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,8 +134,23 @@ def current(url: str) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision`, in a child process: alembic with mako and pygments is 10 MiB of resident
+    memory that a report or the operator would otherwise keep for good after migrating once (measured: a 5-day
+    report on a new database peaked at 237 MiB, 225 on a migrated one). The URL goes by environment, not argv
+    (which `ps` shows)."""
     if revision == "head" and current(url) == HEAD:
         return  # nothing to migrate (whoever migrates concurrently finds it so too, under the lock)
+    child = subprocess.run([sys.executable, "-m", "kubecharge.store.schema", revision], capture_output=True,
+                           text=True, env={**os.environ, _URL_VARIABLE: url}, check=False)  # fmt: skip
+    if child.returncode != 0:
+        said = child.stderr.strip().splitlines()
+        raise StorageError(said[-1] if said else f"migrating {shown(url)} failed (exit {child.returncode})")
+
+
+_URL_VARIABLE = "KUBECHARGE_MIGRATE_DATABASE_URL"
+
+
+def _upgrade_here(url: str, revision: str) -> None:
     from alembic import command  # only to migrate: see HEAD
 
     try:
@@ -163,6 +181,16 @@ def require_current(url: str) -> None:
         )
 
 
+def _main() -> int:
+    """The migrating child: the one line of a failure on stderr (the parent raises it), nothing else."""
+    try:
+        _upgrade_here(os.environ[_URL_VARIABLE], sys.argv[1])
+    except StorageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
 def _reason(error: SQLAlchemyError, url: str) -> str:
     """The first line of a driver's error, with the URL's password masked wherever the driver quoted it."""
     reason = str(error).splitlines()[0]
@@ -171,3 +199,7 @@ def _reason(error: SQLAlchemyError, url: str) -> str:
     except ArgumentError:
         password = None
     return reason.replace(str(password), "***") if password else reason
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
