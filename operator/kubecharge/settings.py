@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(default=300.0, gt=0, description="Timeout of one Prometheus query.")
     prometheus_retries: int = Field(default=2, ge=0, description="Retries of a failed Prometheus request.")
     prometheus_concurrency: int = Field(
-        default=2, ge=1, le=16, description="Chunks fetched at once (each one request at a time, ahead of storing)."
+        default=2, ge=1, le=16, description="Questions asked at once, of the one chunk collected ahead of storing."
     )
     prometheus_tenant: str | None = Field(
         default=None, description="Tenant sent as X-Scope-OrgID on every query (Mimir, Cortex)."
