@@ -131,7 +131,7 @@ class _Body:
                 if len(self.head) < _HEAD_BYTES:
                     self.head += chunk[: _HEAD_BYTES - len(self.head)]
                 self.tail = (self.tail + chunk)[-_TAIL_BYTES:]
-                return bytes(chunk)
+                return chunk
         return b""
 
     def fields(self) -> dict[str, Any] | None:
