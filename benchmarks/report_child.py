@@ -6,11 +6,15 @@ import argparse
 import json
 import resource
 import time
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
-from kubecharge import allocators
+from kubecharge import allocators, manifests
 from kubecharge.cli import parse_moment
-from kubecharge.jobs import produce_report
+from kubecharge.domain import periods
+from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import Settings
 
 
@@ -25,19 +29,16 @@ def main() -> None:
     args = parser.parse_args()
     allocators.bound()  # as `kubecharge` does when it starts
     began = time.perf_counter()
-    produced = produce_report(
-        settings=Settings(),
-        prometheus=args.prometheus,
-        mappings_path=Path(args.mappings),
-        period_text=args.period,
-        out=Path(args.out),
-        report_path=args.report,
-        db=args.db,
-        clusters=args.cluster or ["bench"],
-        all_clusters=args.all_clusters,
-        as_of=parse_moment(args.as_of),
-        source="bench",
-    )
+    settings = Settings()
+    spec = manifests.load_usage_report(args.report) if args.report is not None else UsageReportSpec()
+    job = ReportJob(
+        settings=settings, period=periods.parse(args.period),
+        mappings=manifests.load_team_mappings(Path(args.mappings)), spec=spec,
+        now=parse_moment(args.as_of) or datetime.now(UTC), runner="benchmark",
+        s3=lambda: s3_from_settings(settings, spec), prometheus_url=args.prometheus,
+        clusters=args.cluster or ["bench"], all_clusters=args.all_clusters, source="bench", folder=Path(args.out),
+    )  # fmt: skip
+    produced = produce_report(job, lambda: closing(open_ledger(args.db)))
     print(
         json.dumps(
             {

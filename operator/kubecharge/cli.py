@@ -8,9 +8,10 @@ traceback, and writes nothing: every input is checked before the first write.
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,15 +21,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kubecharge import __version__, allocators
+from kubecharge import __version__, allocators, manifests
+from kubecharge.domain import periods
 from kubecharge.domain import resources as resource_table
 from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.periods import iso
+from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.domain.usage import used_of_requested
 from kubecharge.errors import InputError, KubechargeError
-from kubecharge.jobs import produce_report, s3_options
-from kubecharge.publish.exports import verify as verify_export
-from kubecharge.publish.objectstore import open_store
-from kubecharge.render.tables import iso
+from kubecharge.pipeline.admin import downgrade_ledger, ledger_schema, upgrade_ledger, verify_export
+from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import load_settings
 
 app = typer.Typer(
@@ -298,31 +300,20 @@ def report(
     The database is the ledger: complete hours it already holds are not asked for again (except the last
     KUBECHARGE_RECHECK_HOURS, for late data), so history outlives Prometheus' retention.
     """
-    try:
-        settings = load_settings()
-    except KubechargeError as error:
-        raise fail(error) from None
     with chunk_progress("Querying Prometheus") as progress:
         try:
-            produced = produce_report(
-                settings=settings,
-                prometheus=prometheus,
-                mappings_path=mappings,
-                period_text=period,
-                out=out,
-                report_path=report_file,
-                db=db or settings.database_url,
-                clusters=cluster or (),
-                all_clusters=all_clusters,
-                publish=publish,
-                recollect=recollect,
-                as_of=parse_moment(as_of),
-                source=source,
-                force=force,
-                node_costs=node_costs,
-                progress=progress,
-                require_complete=require_complete,
-            )
+            settings = load_settings()
+            moment = parse_moment(as_of) or datetime.now(UTC)
+            parsed, teams = periods.parse(period), manifests.load_team_mappings(mappings)
+            spec = manifests.load_usage_report(report_file) if report_file is not None else UsageReportSpec()
+            job = ReportJob(
+                settings=settings, period=parsed, mappings=teams, spec=spec, now=moment,
+                runner=f"cli@{socket.gethostname()}", s3=lambda: s3_from_settings(settings, spec),
+                prometheus_url=prometheus, clusters=cluster or (), all_clusters=all_clusters, recollect=recollect,
+                source=source, node_costs=node_costs, export_to=publish, folder=out, force=force,
+                require_complete=require_complete, progress=progress,
+            )  # fmt: skip
+            produced = produce_report(job, lambda: closing(open_ledger(db or settings.database_url)))
         except KubechargeError as error:
             raise fail(error) from None
     result = produced.result
@@ -343,7 +334,7 @@ def report(
     stdout.print(f"State: {chargeback.state_label}", soft_wrap=True)
     stdout.print(
         f"Asked Prometheus for {result.hours_queried} hours (the rest came from the database); "
-        f"wrote {', '.join(sorted(result.files))} to {out}",
+        f"wrote {', '.join(sorted(produced.files))} to {out}",
         soft_wrap=True,
     )
     if produced.queries_split:
@@ -371,10 +362,7 @@ def verify(
 
     Exit 0: every file matches; 6: a file differs or is missing; 7: the export cannot be read at all."""
     try:
-        location = url.rstrip("/").removesuffix("/manifest.json")
-        if "://" not in location:  # a plain local path: the folder a version was copied to
-            location = Path(location).resolve().as_uri()
-        checked = verify_export(open_store(location, s3_options(load_settings()), for_writing=False), "")
+        location, checked = verify_export(url, s3_from_settings(load_settings()))
     except KubechargeError as error:
         raise fail(error) from None
     for problem in checked.problems:
@@ -447,13 +435,9 @@ def db_upgrade(
     ] = None,
 ) -> None:
     """Create or upgrade the database schema to this kubecharge's version (safe to run again)."""
-    from kubecharge.store import schema
-
     try:
-        url = db or load_settings().database_url
-        before = schema.current(url)
-        schema.upgrade(url)
-        stdout.print(f"Schema of {schema.shown(url)}: {before or 'none'} -> {schema.current(url)}", soft_wrap=True)
+        change = upgrade_ledger(db or load_settings().database_url)
+        stdout.print(f"Schema of {change.database}: {change.before or 'none'} -> {change.after}", soft_wrap=True)
     except KubechargeError as error:
         raise fail(error) from None
 
@@ -466,13 +450,9 @@ def db_downgrade(
     ] = None,
 ) -> None:
     """Roll the schema back to REVISION before going back to an older kubecharge (see each migration's notes)."""
-    from kubecharge.store import schema
-
     try:
-        url = db or load_settings().database_url
-        before = schema.current(url)
-        schema.downgrade(url, revision)
-        stdout.print(f"Schema of {schema.shown(url)}: {before or 'none'} -> {schema.current(url) or 'none'}",
+        change = downgrade_ledger(db or load_settings().database_url, revision)
+        stdout.print(f"Schema of {change.database}: {change.before or 'none'} -> {change.after or 'none'}",
                      soft_wrap=True)  # fmt: skip
     except KubechargeError as error:
         raise fail(error) from None
@@ -485,12 +465,9 @@ def db_current(
     ] = None,
 ) -> None:
     """Print the database's schema version and the one this kubecharge needs."""
-    from kubecharge.store import schema
-
     try:
-        url = db or load_settings().database_url
-        stdout.print(f"{schema.shown(url)}: {schema.current(url) or 'none'} (this kubecharge needs {schema.head()})",
-                     soft_wrap=True)  # fmt: skip
+        found, needed = ledger_schema(db or load_settings().database_url)
+        stdout.print(f"{found.database}: {found.before or 'none'} (this kubecharge needs {needed})", soft_wrap=True)
     except KubechargeError as error:
         raise fail(error) from None
 

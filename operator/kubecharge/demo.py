@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,17 +21,15 @@ from rich.progress import Progress
 from kubecharge.domain import periods
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.periods import Period, PeriodKind
-from kubecharge.errors import KubechargeError
-from kubecharge.jobs import produce_report
+from kubecharge.domain.reports import UsageReportSpec
+from kubecharge.errors import DemoError
+from kubecharge.manifests import load_team_mappings
+from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import load_settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, PrometheusMissing, backfill
 from kubecharge.synthetic.model import build_cluster, truth
 
 DEMO_START = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-class DemoError(KubechargeError):
-    exit_code = 3
 
 
 def demo_period(days: int) -> Period:
@@ -76,19 +75,14 @@ def run_demo(
         period = demo_period(days)
         with LocalPrometheus(tsdb) as prometheus:
             console.print(f"Prometheus with the synthetic history: {prometheus.url}")
-            produced = produce_report(
-                settings=load_settings(),
-                prometheus=prometheus.url,
-                mappings_path=mappings,
-                period_text=period.name
-                if period.kind is not PeriodKind.CUSTOM
-                else f"{period.start:%Y-%m-%d}/{period.end:%Y-%m-%d}",
-                out=out,
-                report_path=None,
-                db=f"sqlite:///{work / 'kubecharge.db'}",
-                clusters=[cluster.cluster_name],
+            settings = load_settings()
+            job = ReportJob(
+                settings=settings, period=period, mappings=load_team_mappings(mappings), spec=UsageReportSpec(),
+                now=datetime.now(UTC), runner="demo", s3=lambda: s3_from_settings(settings),
+                prometheus_url=prometheus.url, clusters=[cluster.cluster_name], folder=out,
                 source="demo-prometheus",  # its port changes from run to run; with --keep the ledger is reused
-            )
+            )  # fmt: skip
+            produced = produce_report(job, lambda: closing(open_ledger(f"sqlite:///{work / 'kubecharge.db'}")))
         result = produced.result
         print_teams(result.chargeback)
         expected = truth(cluster).by_team(period.start, period.end)
@@ -98,7 +92,7 @@ def run_demo(
             for team in result.chargeback.teams()
         )
         console.print(f"Largest per-team gap to the generator's truth (charged core-hours): {100 * worst:.3f}%")
-        console.print(f"Report files in {out.resolve()}: {', '.join(sorted(result.files))}")
+        console.print(f"Report files in {out.resolve()}: {', '.join(sorted(produced.files))}")
         console.print(f"TeamMappings used: {mappings}" if keep else "Pass --keep DIR to keep the Prometheus data.")
     finally:
         if keep is None:

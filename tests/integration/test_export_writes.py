@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from kubecharge.errors import ObjectExistsError
 from kubecharge.publish.exports import publish_export, verify
-from kubecharge.publish.objectstore import ObjectExistsError, ObjectStore, S3Options, open_store
+from kubecharge.publish.objectstore import ObjectStore, S3Options, open_store
 from tests.proxy import FaultyProxy, Handler, answer
 from tests.support import run_cli
 

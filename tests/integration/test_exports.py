@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from kubecharge.errors import ImmutableObjectError
 from kubecharge.publish.exports import versions
-from kubecharge.publish.objectstore import ImmutableObjectError, S3Options, open_store
+from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import build_cluster
 from tests.conftest import PERIOD

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from kubecharge.collect.answers import Series, TooManySamples, range_batches
-from kubecharge.errors import PrometheusUnavailable
+from kubecharge.collect.answers import Series, range_batches
+from kubecharge.errors import PrometheusUnavailable, TooManySamples
 
 URL = "http://prometheus.test"
 

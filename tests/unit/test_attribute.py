@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kubecharge.attribute import attribute, owner, unmatched
-from kubecharge.domain.mappings import LabelSelector, SelectorRequirement, TeamMapping
+from kubecharge.attribute import attribute, unmatched
+from kubecharge.domain.mappings import LabelSelector, SelectorRequirement, TeamMapping, owner
 from kubecharge.domain.names import metric_label_name
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.handlers.mappings import mapping_status

@@ -9,13 +9,15 @@ from decimal import Decimal
 
 import pandas as pd
 
+from kubecharge.attribute import attribute
 from kubecharge.domain import periods
 from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
 from kubecharge.domain.ledger import CollectionPolicy
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
-from kubecharge.pipeline import ReportRequest, build_chargeback
+from kubecharge.pipeline.priced import priced_period
+from kubecharge.pipeline.request import ReportRequest
 from kubecharge.render.focus import focus_rows
 from kubecharge.render.tables import CSV_COLUMNS, chargeback_csv
 from kubecharge.rollup import namespace_hours
@@ -62,7 +64,7 @@ def test_csv_header_and_basis() -> None:
     rows = namespace_hours(chunk())
     spec = UsageReportSpec(charge_basis=ChargeBasis.REQUEST, pricing=Pricing(cpu_core_hour=Decimal("0.5")))
     request = ReportRequest(periods.parse("2026-10-01"), [], spec, "c", "prometheus", CollectionPolicy(HOUR))
-    report = build_chargeback(rows, request)
+    report = priced_period(request, attribute(rows, request.mappings), {})
     text = chargeback_csv(report).decode()
     header, line = text.splitlines()[:2]
     assert header == (
@@ -84,7 +86,7 @@ def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> 
     mapping = TeamMapping("shop", "shop", namespaces=frozenset({"shop"}), clusters=frozenset({"east"}))
     request = ReportRequest(periods.parse("2026-10-01"), [mapping], UsageReportSpec(), "east+west", "prometheus",
                             CollectionPolicy(HOUR), clusters=("east", "west"))  # fmt: skip
-    report = build_chargeback(rows, request)
+    report = priced_period(request, attribute(rows, request.mappings), {})
     # The mapping applies in east only: west's namespace of the same name is nobody's, and a line of its own.
     assert [(line.team, line.namespace, line.cluster) for line in report.lines] == [
         ("shop", "shop", "east"), ("unallocated", "shop", "west")]  # fmt: skip

@@ -8,6 +8,7 @@ from kubecharge.domain.charges import Chargeback, ChargeLine, Costs
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
+from kubecharge.pipeline.outputs import render_all
 from kubecharge.pricing import price_table
 from kubecharge.render.configmap import CONFIGMAP_LIMIT_BYTES, configmap_data
 from kubecharge.schedule import plan
@@ -51,7 +52,7 @@ def test_configmap_stays_under_one_mebibyte_and_says_where_the_data_is() -> None
     )
     report = Chargeback("2026-10", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), "c",
                         ChargeBasis.MAX, "USD", dict(price_table(Pricing())), lines, {})  # fmt: skip
-    data = configmap_data(report, elsewhere="s3://finance/exports")
+    data = configmap_data(render_all(report), elsewhere="s3://finance/exports")
     size = sum(len(k.encode()) + len(v.encode()) for k, v in data.items())
     assert size < CONFIGMAP_LIMIT_BYTES
     assert "chargeback.csv" not in data

@@ -21,7 +21,8 @@ from kubecharge.domain.periods import parse
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 from kubecharge.handlers.periods import PeriodOutcome
 from kubecharge.handlers.status import current_status, period_entry
-from kubecharge.pipeline import ReportResult, totals_record
+from kubecharge.pipeline.outputs import totals_record
+from kubecharge.pipeline.run import ReportResult
 from kubecharge.render.documents import report_html, report_markdown, team_markdowns
 from kubecharge.schedule import PlannedRun
 
@@ -123,7 +124,7 @@ def test_a_resource_added_to_the_table_appears_in_every_view(monkeypatch: pytest
     assert '<span class="swatch" style="background: #123456"></span>Scratch space' in html  # the chart's legend
     assert 'fill="#123456"' in html  # and its bars
     assert totals_record(report)["scratchGiBHours"] == 1000.0  # the manifest's totals
-    status = current_status(PeriodOutcome(PlannedRun(parse("2026-10"), final=True), ReportResult(report, {}, 1, 0, 0)))
+    status = current_status(PeriodOutcome(PlannedRun(parse("2026-10"), final=True), ReportResult(report, 1, 0, 0)))
     assert status["totals"]["scratchGiBHours"] == 1000.0  # the UsageReport status' totals
 
 
@@ -146,7 +147,7 @@ def test_a_final_period_with_gaps_is_amber_in_every_view(monkeypatch: pytest.Mon
 
 def test_the_status_of_a_final_period_with_gaps_says_incomplete() -> None:
     gaps = Completeness(744, 744, 72, START, START.replace(day=3, hour=23), (Gap(START.replace(day=4), END),))
-    result = ReportResult(chargeback(completeness=gaps), {}, 1, 0, 0)
+    result = ReportResult(chargeback(completeness=gaps), 1, 0, 0)
     entry = period_entry(PeriodOutcome(PlannedRun(parse("2026-10"), final=True), result), END)
     assert entry["phase"] == "Finalized"
     assert entry["state"] == "final — incomplete (data for 72 of 744 hours)"

@@ -16,17 +16,13 @@ from typing import Any, TypeVar
 import ijson
 import requests
 
-from kubecharge.errors import PrometheusUnavailable
+from kubecharge.errors import PrometheusUnavailable, TooManySamples
 
 T = TypeVar("T")
 Series = dict[str, Any]
 _READ_BYTES = 1 << 16
 _HEAD_BYTES = 4096  # the answer's fields before `data` (status, VictoriaMetrics' isPartial)
 _TAIL_BYTES = 1 << 16  # ... and after it (warnings, infos)
-
-
-class TooManySamples(PrometheusUnavailable):
-    """The backend refused a query for the samples it would load (a smaller time range will do)."""
 
 
 # Prometheus and Thanos ("would load too many samples"), VictoriaMetrics (-search.maxSamplesPerQuery).

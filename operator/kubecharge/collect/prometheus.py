@@ -24,7 +24,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
-from kubecharge.collect.answers import Series, TooManySamples, answer_data, range_batches
+from kubecharge.collect.answers import Series, answer_data, range_batches
 from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_SERIES_LABELS, COUNTER_UNITS, REQUEST_UNITS, QuerySet
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
@@ -44,7 +44,7 @@ from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resources import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
-from kubecharge.errors import PrometheusUnavailable
+from kubecharge.errors import PrometheusUnavailable, TooManySamples
 from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)

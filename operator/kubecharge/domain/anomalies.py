@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -31,11 +31,6 @@ class AnomalyRules:
     min_cost: float = 1.0
     baseline_weeks: int = 4
     min_history_days: int = 10
-
-    @property
-    def lookback(self) -> timedelta:
-        """How far before the first judged day the baseline reaches."""
-        return timedelta(weeks=self.baseline_weeks)
 
 
 @dataclass(frozen=True)

@@ -221,9 +221,13 @@ class Chargeback:
         total = self.cpu_core_hours_charged
         if total <= 0:
             return 1.0
-        unallocated = sum(line.cpu_core_hours_charged for line in self.lines if line.team == UNALLOCATED)
-        return (total - unallocated) / total
+        return (total - self.unallocated_cpu_core_hours) / total
+
+    @property
+    def unallocated_cpu_core_hours(self) -> float:
+        """Charged core-hours of namespaces no TeamMapping claims: what coverage misses."""
+        return math.fsum(line.cpu_core_hours_charged for line in self.lines if line.team == UNALLOCATED)
 
     @property
     def unallocated_cost(self) -> float:
-        return sum(line.costs.total for line in self.lines if line.team == UNALLOCATED)
+        return math.fsum(line.costs.total for line in self.lines if line.team == UNALLOCATED)

@@ -7,10 +7,13 @@ never depends on the order manifests were read in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
+from fnmatch import fnmatchcase
 
+from kubecharge.domain.names import metric_label_name
 from kubecharge.domain.outlook import DEFAULT_THRESHOLDS
 
 UNALLOCATED = "unallocated"
@@ -65,3 +68,64 @@ class TeamMapping:
 
 def applies_in(mapping: TeamMapping, cluster: str) -> bool:
     return not mapping.clusters or cluster in mapping.clusters
+
+
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str], sanitize: bool = True) -> bool:
+    """Standard LabelSelector semantics; `sanitize` when `labels` come from kube-state-metrics."""
+
+    def name(key: str) -> str:
+        return metric_label_name(key) if sanitize else key
+
+    for key, value in selector.match_labels:
+        if labels.get(name(key)) != value:
+            return False
+    for requirement in selector.match_expressions:
+        present = name(requirement.key) in labels
+        current = labels.get(name(requirement.key))
+        if requirement.operator == "In" and not (present and current in requirement.values):
+            return False
+        if requirement.operator == "NotIn" and present and current in requirement.values:
+            return False
+        if requirement.operator == "Exists" and not present:
+            return False
+        if requirement.operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Claim:
+    mapping: TeamMapping
+    kind: MatchKind
+
+    @property
+    def rank(self) -> tuple[int, int, str]:
+        return (-self.mapping.priority, int(self.kind), self.mapping.name)
+
+
+def claims(
+    namespace: str, labels: Mapping[str, str], mappings: Iterable[TeamMapping], sanitize: bool = True
+) -> list[Claim]:
+    """Every mapping that claims `namespace`, strongest first (its strongest way of claiming it)."""
+    found = []
+    for mapping in mappings:
+        kinds = []
+        if namespace in mapping.namespaces:
+            kinds.append(MatchKind.EXACT)
+        if mapping.namespace_selector is not None and selector_matches(mapping.namespace_selector, labels, sanitize):
+            kinds.append(MatchKind.SELECTOR)
+        if any(fnmatchcase(namespace, pattern) for pattern in mapping.namespace_patterns):
+            kinds.append(MatchKind.PATTERN)
+        if kinds:
+            found.append(Claim(mapping, min(kinds)))
+    return sorted(found, key=lambda claim: claim.rank)
+
+
+def owner(namespace: str, labels: Mapping[str, str], mappings: Sequence[TeamMapping], sanitize: bool = True) -> str:
+    found = claims(namespace, labels, mappings, sanitize)
+    return found[0].mapping.team if found else UNALLOCATED
+
+
+def in_cluster(mappings: Sequence[TeamMapping], cluster: str) -> list[TeamMapping]:
+    """The mappings that apply in one cluster (a mapping limited to other clusters claims nothing here)."""
+    return [mapping for mapping in mappings if applies_in(mapping, cluster)]

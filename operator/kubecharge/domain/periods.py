@@ -9,7 +9,6 @@ A custom range is at most `MAX_CUSTOM_DAYS` long: longer spans are several perio
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +24,11 @@ class PeriodKind(StrEnum):
     WEEKLY = "weekly"
     DAILY = "daily"
     CUSTOM = "custom"
+
+
+def iso(moment: datetime) -> str:
+    """`2026-10-01T05:00:00Z`: the one way a time is written into files, manifests, status and messages."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, order=True)
@@ -58,21 +62,6 @@ class Period:
     @property
     def hours(self) -> int:
         return int((self.end - self.start) / HOUR)
-
-    def hour_starts(self) -> Iterator[datetime]:
-        moment = self.start
-        while moment < self.end:
-            yield moment
-            moment += HOUR
-
-    def chunks(self, hours_per_chunk: int) -> Iterator[tuple[datetime, datetime]]:
-        """Half-open sub-ranges of at most `hours_per_chunk` hours, so long periods are queried in pieces."""
-        step = HOUR * hours_per_chunk
-        moment = self.start
-        while moment < self.end:
-            chunk_end = min(moment + step, self.end)
-            yield moment, chunk_end
-            moment = chunk_end
 
     def previous(self) -> Period:
         return containing(self.kind, self.start - HOUR)

@@ -20,16 +20,15 @@ from typing import Any, cast
 import kopf
 
 from kubecharge import allocators
-from kubecharge.collect.promql import build as build_queries
 from kubecharge.handlers.mappings import mapping_status
 from kubecharge.handlers.peering import peering_problem
 from kubecharge.handlers.reports import reconcile_report, valid_mappings
 from kubecharge.handlers.state import Clock, OperatorState
 from kubecharge.kube.client import api_client
 from kubecharge.manifests import schema_errors
+from kubecharge.pipeline.job import open_ledger
 from kubecharge.selfmetrics import OperatorMetrics
 from kubecharge.settings import Settings
-from kubecharge.store.repository import Repository
 
 GROUP, VERSION = "kubecharge.io", "v1alpha1"
 
@@ -158,8 +157,7 @@ def peering_priority(settings: Settings) -> int:
 def build_state(settings: Settings, clock: Clock | None = None) -> OperatorState:
     return OperatorState(
         settings=settings,
-        queries=build_queries(settings.queries),
-        repository=Repository(settings.database_url, migrate=False),  # schema changes are `kubecharge db upgrade`
+        repository=open_ledger(settings.database_url, migrate=False),  # schema changes are `kubecharge db upgrade`
         kube=api_client(settings.kube_api_url),
         metrics=OperatorMetrics(),
         clock=clock or (lambda: datetime.now(UTC)),

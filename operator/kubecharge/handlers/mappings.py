@@ -7,11 +7,11 @@ attribute each hour by the labels kube-state-metrics recorded for that hour, exa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from kubecharge.attribute import claims, in_cluster
-from kubecharge.domain.mappings import TeamMapping
+from kubecharge.domain.mappings import TeamMapping, claims, in_cluster
+from kubecharge.domain.periods import iso
 
 
 def mapping_status(
@@ -38,7 +38,7 @@ def mapping_status(
             matched.append(namespace)
         if len(names) > 1:
             conflicts.append({"namespace": namespace, "claimedBy": names, "winner": names[0]})
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(now)
     conditions = [
         {"type": "Ready", "status": "True", "reason": "Resolved",
          "message": f"claims {len(matched)} namespace(s)", "lastTransitionTime": stamp},

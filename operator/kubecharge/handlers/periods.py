@@ -10,35 +10,28 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import kubernetes
 
-from kubecharge import pipeline
-from kubecharge.collect.clusters import cluster_sources
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import DEFAULT_RETENTION, UsageReportSpec
-from kubecharge.errors import KubechargeError, SourceError
+from kubecharge.errors import SecretError
 from kubecharge.handlers.state import OperatorState
 from kubecharge.kube.configmaps import ensure_configmap
-from kubecharge.publish.exports import PublishOutcome, period_prefix, publish_export
-from kubecharge.publish.objectstore import S3Options, open_store
-from kubecharge.render.configmap import configmap_data
+from kubecharge.pipeline.job import PublishOutcome, ReportJob, S3Options, produce_report
+from kubecharge.pipeline.run import ReportResult
 from kubecharge.schedule import PlannedRun
 
 SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION")
 
 
-class SecretError(KubechargeError):
-    """The object-storage Secret named by spec.outputs.objectStorage.secretRef is missing or incomplete."""
-
-
 @dataclass(frozen=True)
 class PeriodOutcome:
     run: PlannedRun
-    result: pipeline.ReportResult | None
+    result: ReportResult | None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     waiting: bool = False  # the period has no complete hour yet
     no_data: bool = False  # an earlier period for which neither Prometheus nor the ledger has any data
@@ -90,42 +83,25 @@ def run_period(
     run: PlannedRun,
     renew: Callable[[], None] = lambda: None,
 ) -> PeriodOutcome:
-    """Blocking: compute one period, publish its export (if configured), then its ConfigMap. `renew` keeps the
-    report's run lease: called as chunks are stored and before anything is published."""
-    settings = state.settings
-    url = spec.prometheus_url or settings.prometheus_url
-    now = min(state.clock(), datetime.now(UTC))
-    try:
-        sources = cluster_sources(url, settings, run.period.start, min(run.period.end, now), spec.clusters,
-                                  observer=state.metrics.observe_query)  # fmt: skip
-    except SourceError as error:
-        asked = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
-                                     clusters=spec.clusters, runner=state.identity)  # fmt: skip
-        pipeline.record_failure(state.repository, asked, state.queries, error)
-        raise
-    bill = pipeline.read_node_bill(spec, lambda: s3_options(state, spec))
-    request = pipeline.request_for(settings, run.period, mappings, spec, now=now, prometheus_url=url,
-                                   recollect=run.restate, clusters=list(sources), runner=state.identity,
-                                   node_bill=bill)  # fmt: skip
-    result = pipeline.run_report(sources, state.queries, state.repository, request, lambda done, total: renew())
-    renew()
+    """Blocking: the report job for one period (its export, if configured, published by the job), then its
+    ConfigMap. `renew` keeps the report's run lease: called as chunks are stored and before anything is published."""
+    job = ReportJob(
+        settings=state.settings, period=run.period, mappings=mappings, spec=spec, now=state.clock(),
+        runner=state.identity, s3=lambda: s3_options(state, spec), recollect=run.restate,
+        export_to=spec.object_storage.url if spec.object_storage is not None else None, final=run.final,
+        configmap=spec.config_map.enabled, progress=lambda done, total: renew(), observer=state.metrics.observe_query,
+    )  # fmt: skip
+    produced = produce_report(job, lambda: nullcontext(state.repository))
+    result, export = produced.result, produced.export
     state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
     outputs: list[dict[str, Any]] = []
-    export = None
-    if spec.object_storage is not None:
-        store = open_store(spec.object_storage.url, s3_options(state, spec))
-        export = publish_export(
-            store, period_prefix(spec.namespace, spec.name, run.period.name),
-            pipeline.export_files(result.chargeback, spec.object_storage.formats), final=run.final,
-            manifest_fields=pipeline.manifest_fields(request, result, state.queries),
-            stamp=pipeline.stamper(result.chargeback, spec.object_storage.formats),
-        )  # fmt: skip
+    if export is not None:
         outputs.append({"kind": "ObjectStorage", "location": f"{export.location}/{export.latest}",
                         "sha256": export.manifest_sha256, "version": export.latest, "period": run.period.name,
                         "state": run.state})  # fmt: skip
-    if not spec.config_map.enabled:
+    if produced.configmap_data is None:
         return PeriodOutcome(run, result, outputs, export=export)
-    data = configmap_data(result.chargeback, outputs[0]["location"] if outputs else None)
+    data = produced.configmap_data
     name = f"{spec.config_map.name or spec.name}-{run.period.name}"
     labels = {"kubecharge.io/report": spec.name, "kubecharge.io/period": run.period.name,
               "kubecharge.io/state": run.state, "app.kubernetes.io/managed-by": "kubecharge"}  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,30 +19,22 @@ import kopf
 
 from kubecharge import schedule
 from kubecharge.domain import resources as resource_table
-from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
-from kubecharge.domain.periods import HOUR
+from kubecharge.domain.mappings import TeamMapping
+from kubecharge.domain.periods import HOUR, iso
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
-from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted
+from kubecharge.errors import KubechargeError, LeaseLost, NoUsageData, PeriodNotStarted
 from kubecharge.handlers.notices import notices_of
 from kubecharge.handlers.periods import PeriodOutcome, run_period
 from kubecharge.handlers.state import OperatorState
 from kubecharge.handlers.status import (
-    completeness_condition,
+    RunFacts,
     condition,
-    current_status,
-    merge_outputs,
-    merge_periods,
-    now_text,
-    period_entry,
+    report_status,
 )
 from kubecharge.manifests import report_name_problem, schema_errors, team_mapping_from_object, usage_report_from_object
 from kubecharge.settings import Settings
 
 RESTATE_ANNOTATION = "kubecharge.io/restate"
-
-
-class LeaseLost(KubechargeError):
-    """Another replica took this report's run lease while this one ran it (this one was too slow to renew)."""
 
 
 def valid_mappings(bodies: list[Mapping[str, Any]]) -> list[TeamMapping]:
@@ -69,7 +61,7 @@ def _record_restatements(
         period = outcome.run.period.name
         fresh.append({"period": period, "version": export.version, "restates": export.reason, "costDelta": delta,
                       "teams": {team: change["delta"]["cost"] for team, change in export.drift["teams"].items()},
-                      "time": now_text(now)})  # fmt: skip
+                      "time": iso(now)})  # fmt: skip
         state.metrics.finalization_drift_cost.labels(spec.namespace, spec.name, period).set(delta)
         kopf.warn(body, reason="ReportRestated",
                   message=f"{period}: {export.version} {export.reason}; cost changed by {delta:+.6f} "
@@ -146,6 +138,10 @@ async def _raise_notices(
 
 
 def _backoff(state: OperatorState, uid: str) -> float:
+    """The delay before a failed report runs again, doubling per failure up to the settings' maximum.
+
+    Counted here, per report, rather than by kopf's `retry`: kopf counts retries per handler, and a report runs
+    from two (its timer and its spec-change handler), which must back off as one."""
     failures = state.failures.get(uid, 0) + 1
     state.failures[uid] = failures
     delay = state.settings.retry_delay_seconds * 2 ** (failures - 1)
@@ -197,18 +193,15 @@ def failure_of(error: BaseException) -> tuple[str, str]:
     return "InternalError", f"internal error ({type(error).__name__}); the operator's log has the details; retrying"
 
 
-def _fail(
-    body: kopf.Body, patch: kopf.Patch, state: OperatorState, reason: str, message: str, now: datetime, elapsed: float
-) -> None:
-    status = dict(body.get("status") or {})
-    patch.status.update(
-        phase="Failed",
-        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Failed", "message": message,
-                 "operator": state.identity},
-        conditions=condition(False, reason, message, now, status.get("conditions")),
-        observedGeneration=body["metadata"].get("generation"),
-    )  # fmt: skip
+def _fail(body: kopf.Body, patch: kopf.Patch, state: OperatorState, failure: tuple[str, str], facts: RunFacts,
+          outcomes: Sequence[PeriodOutcome] = ()) -> None:  # fmt: skip
+    patch.status.update(report_status(dict(body.get("status") or {}), facts, outcomes, failure))
+    reason, message = failure
     kopf.warn(body, reason="ReportFailed", message=f"{reason}: {message}")
+
+
+def _facts(body: kopf.Body, state: OperatorState, now: datetime, elapsed: float) -> RunFacts:
+    return RunFacts(now, elapsed, state.identity, body["metadata"].get("generation"))
 
 
 async def reconcile_report(
@@ -227,7 +220,7 @@ async def reconcile_report(
             said = (previous.get("conditions") or [{}])[0]
             if previous.get("observedGeneration") == meta.get("generation") and said.get("reason") == reason:
                 return  # already in status and an Event; the report waits for its spec (or name) to change
-            _fail(body, patch, state, reason, message, now, 0.0)
+            _fail(body, patch, state, refused, _facts(body, state, now, 0.0))
             raise kopf.PermanentError(message)
         spec = usage_report_from_object(body)
         if spec.object_storage is None and state.settings.default_object_storage_url:
@@ -244,9 +237,9 @@ async def reconcile_report(
             holder = await asyncio.to_thread(state.repository.take_lease, lease, state.identity,
                                              state.settings.run_lease_seconds)  # fmt: skip
         except KubechargeError as error:  # the database is down: say so, and retry
-            reason, message = failure_of(error)
-            _fail(body, patch, state, reason, message, now, 0.0)
-            raise kopf.TemporaryError(message, delay=_backoff(state, uid)) from None
+            failure = failure_of(error)
+            _fail(body, patch, state, failure, _facts(body, state, now, 0.0))
+            raise kopf.TemporaryError(failure[1], delay=_backoff(state, uid)) from None
         if holder is not None:  # peering paused us too late, or another replica's run overlaps: never both
             logger.info(f"{spec.namespace}/{spec.name} is being run by {holder}; trying again later")
             raise kopf.TemporaryError(f"being run by {holder}", delay=state.settings.retry_delay_seconds)
@@ -263,13 +256,44 @@ async def _run_periods(
     body: kopf.Body, patch: kopf.Patch, state: OperatorState, spec: UsageReportSpec, status: dict[str, Any],
     mapping_bodies: list[Mapping[str, Any]], logger: Any, lease: str, now: datetime,
 ) -> None:  # fmt: skip
+    """Run the planned periods, then say so: status from `report_status`, Events, self-metrics."""
     meta = body["metadata"]
-    uid = meta["uid"]
-    mappings = valid_mappings(mapping_bodies)
     finalized = list(status.get("finalizedPeriods") or [])
     restate = (meta.get("annotations") or {}).get(RESTATE_ANNOTATION)
     began = time.perf_counter()
     outcomes: list[PeriodOutcome] = []
+    try:
+        await _compute(state, body, spec, valid_mappings(mapping_bodies), schedule.plan(spec, now, finalized, restate),
+                       lease, now, outcomes)  # fmt: skip
+    except Exception as error:
+        failure = failure_of(error)
+        if not isinstance(error, KubechargeError):
+            logger.exception(f"report run failed unexpectedly ({type(error).__name__})")
+        state.metrics.run_failures_total.labels(spec.namespace, spec.name, failure[0]).inc()
+        delay = _backoff(state, meta["uid"])
+        _fail(body, patch, state, failure, _facts(body, state, now, time.perf_counter() - began), outcomes)
+        logger.error(f"report run failed ({failure[0]}), retrying in {delay:.0f}s: {failure[1]}")
+        raise kopf.TemporaryError(failure[1], delay=delay) from None
+    elapsed = time.perf_counter() - began
+    state.failures.pop(meta["uid"], None)
+    patch.status.update(report_status(status, _facts(body, state, now, elapsed), outcomes))
+    if restate is not None:
+        patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
+        if restate not in finalized:
+            known = ", ".join(finalized) or "none"
+            message = f"{restate} is not a finalized period of this report ({known}); nothing restated"
+            kopf.warn(body, reason="RestateIgnored", message=message)
+    _record_restatements(body, patch, state, spec, status, outcomes, now)
+    _record_run(state, spec, outcomes, elapsed)
+    _record_outlook(state, spec, outcomes, now)
+    await _raise_notices(body, state, spec, outcomes, logger)
+    _post_events(body, outcomes)
+
+
+async def _compute(state: OperatorState, body: kopf.Body, spec: UsageReportSpec, mappings: list[TeamMapping],
+                   runs: Iterable[schedule.PlannedRun], lease: str, now: datetime,
+                   outcomes: list[PeriodOutcome]) -> None:  # fmt: skip
+    """Each planned period in turn, appended to `outcomes` as it finishes (a failure keeps those before it)."""
 
     def renew() -> None:
         holder = state.repository.take_lease(lease, state.identity, state.settings.run_lease_seconds)
@@ -277,91 +301,47 @@ async def _run_periods(
             raise LeaseLost(f"the run lease of this report passed to {holder} while this replica ran it; "
                             "that replica carries on")  # fmt: skip
 
-    try:
-        for run in schedule.plan(spec, now, finalized, restate):
-            try:
-                outcomes.append(await asyncio.to_thread(run_period, state, body, spec, mappings, run, renew))
-            except PeriodNotStarted:
-                outcomes.append(PeriodOutcome(run, None, waiting=True))
-            except NoUsageData:
-                if run.period.contains(now):  # the current period must have data: the setup is wrong
-                    raise
-                # An earlier period without any data (the cluster or its monitoring is newer): nothing
-                # to charge, and its empty hours are in the ledger, so asking again costs nothing.
-                outcomes.append(PeriodOutcome(run, None, no_data=True))
-    except Exception as error:
-        elapsed = time.perf_counter() - began
-        reason, message = failure_of(error)
-        if not isinstance(error, KubechargeError):
-            logger.exception(f"report run failed unexpectedly ({type(error).__name__})")
-        state.metrics.run_failures_total.labels(spec.namespace, spec.name, reason).inc()
-        delay = _backoff(state, uid)
-        _fail(body, patch, state, reason, message, now, elapsed)
-        patch.status.update(
-            periods=merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes]),
-            outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
-        )  # fmt: skip
-        if any(o.run.final for o in outcomes):
-            patch.status["finalizedPeriods"] = sorted(set(finalized) | {o.run.period.name for o in outcomes
-                                                                          if o.run.final})  # fmt: skip
-        logger.error(f"report run failed ({reason}), retrying in {delay:.0f}s: {message}")
-        raise kopf.TemporaryError(message, delay=delay) from None
+    for run in runs:
+        try:
+            outcomes.append(await asyncio.to_thread(run_period, state, body, spec, mappings, run, renew))
+        except PeriodNotStarted:
+            outcomes.append(PeriodOutcome(run, None, waiting=True))
+        except NoUsageData:
+            if run.period.contains(now):  # the current period must have data: the setup is wrong
+                raise
+            # An earlier period without any data (the cluster or its monitoring is newer): nothing to charge, and
+            # its empty hours are in the ledger, so asking again costs nothing.
+            outcomes.append(PeriodOutcome(run, None, no_data=True))
 
-    elapsed = time.perf_counter() - began
-    state.failures.pop(uid, None)
-    current = outcomes[-1]
-    periods = merge_periods(status.get("periods") or [], [period_entry(o, now) for o in outcomes])
-    newly_final = [o.run.period.name for o in outcomes if o.run.final]
-    patch.status.update(
-        phase="Pending" if current.waiting else "Provisional",
-        lastRun={"time": now_text(now), "durationSeconds": round(elapsed, 3), "result": "Succeeded",
-                 "message": "waiting for the period's first complete hour" if current.waiting else "",
-                 "operator": state.identity},
-        conditions=[*condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now,
-                               status.get("conditions")),
-                    completeness_condition(periods, now, status.get("conditions"))],
-        observedGeneration=meta.get("generation"),
-        periods=periods,
-        outputs=merge_outputs(status.get("outputs") or [], [x for o in outcomes for x in o.outputs]),
-        **current_status(current),
-    )  # fmt: skip
-    if newly_final:
-        patch.status["finalizedPeriods"] = sorted(set(finalized) | set(newly_final))
-    if restate is not None:
-        patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation
-        if restate not in finalized:
-            known = ", ".join(finalized) or "none"
-            kopf.warn(
-                body,
-                reason="RestateIgnored",
-                message=f"{restate} is not a finalized period of this report ({known}); nothing restated",
-            )
-    _record_restatements(body, patch, state, spec, status, outcomes, now)
-    state.metrics.run_duration_seconds.labels(spec.namespace, spec.name).observe(elapsed)
-    state.metrics.last_success_timestamp_seconds.labels(spec.namespace, spec.name).set(time.time())
-    if current.result is not None:
-        chargeback = current.result.chargeback
-        unallocated = sum(line.cpu_core_hours_charged for line in chargeback.lines if line.team == UNALLOCATED)
-        state.metrics.attribution_coverage_ratio.labels(spec.namespace, spec.name).set(chargeback.coverage)
-        state.metrics.unallocated_cpu_core_hours.labels(spec.namespace, spec.name).set(unallocated)
-        current_data = chargeback.completeness
-        if current_data is not None and current_data.hours_elapsed:
-            ratio = current_data.hours_collected / current_data.hours_elapsed
-            state.metrics.data_completeness_ratio.labels(spec.namespace, spec.name).set(ratio)
-    _record_outlook(state, spec, outcomes, now)
-    await _raise_notices(body, state, spec, outcomes, logger)
+
+def _record_run(state: OperatorState, spec: UsageReportSpec, outcomes: list[PeriodOutcome], elapsed: float) -> None:
+    """The run's self-metrics: duration, last success, and the current period's coverage and completeness."""
+    metrics, labels = state.metrics, (spec.namespace, spec.name)
+    metrics.run_duration_seconds.labels(*labels).observe(elapsed)
+    metrics.last_success_timestamp_seconds.labels(*labels).set(time.time())
+    current = outcomes[-1].result
+    if current is None:
+        return
+    chargeback = current.chargeback
+    metrics.attribution_coverage_ratio.labels(*labels).set(chargeback.coverage)
+    metrics.unallocated_cpu_core_hours.labels(*labels).set(chargeback.unallocated_cpu_core_hours)
+    seen = chargeback.completeness
+    if seen is not None and seen.hours_elapsed:
+        metrics.data_completeness_ratio.labels(*labels).set(seen.hours_collected / seen.hours_elapsed)
+
+
+def _post_events(body: kopf.Body, outcomes: list[PeriodOutcome]) -> None:
+    """One Event per period computed, and a warning for a final with gaps or a namespace claimed twice."""
     for outcome in outcomes:
         if outcome.result is None:
             continue
-        chargeback = outcome.result.chargeback
+        chargeback, name = outcome.result.chargeback, outcome.run.period.name
         kopf.info(body, reason="ReportFinished",
-                  message=f"{outcome.run.period.name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
+                  message=f"{name} ({outcome.run.state}): {chargeback.total_costs.total:.2f} "
                           f"{chargeback.currency}, coverage {100 * chargeback.coverage:.1f}%")  # fmt: skip
         data = chargeback.completeness
         if outcome.run.final and data is not None and not data.complete:
-            kopf.warn(body, reason="FinalizedWithGaps",
-                      message=f"{outcome.run.period.name} was finalized with {data.describe()}")  # fmt: skip
+            kopf.warn(body, reason="FinalizedWithGaps", message=f"{name} was finalized with {data.describe()}")
         for namespace, names in sorted(outcome.result.mapping_conflicts.items()):
-            kopf.warn(body, reason="MappingConflict",
-                      message=f"{outcome.run.period.name}: namespace {namespace} is claimed by "
-                              f"{', '.join(names)}; {names[0]} wins")  # fmt: skip
+            message = f"{name}: namespace {namespace} is claimed by {', '.join(names)}; {names[0]} wins"
+            kopf.warn(body, reason="MappingConflict", message=message)

@@ -9,10 +9,9 @@ from datetime import datetime
 
 import kubernetes
 
-from kubecharge.collect.promql import QuerySet
+from kubecharge.pipeline.job import Ledger
 from kubecharge.selfmetrics import OperatorMetrics
 from kubecharge.settings import Settings
-from kubecharge.store.repository import Repository
 
 Clock = Callable[[], datetime]
 
@@ -22,8 +21,7 @@ class OperatorState:
     """What the handlers share, built once at start-up (kopf's `memo`)."""
 
     settings: Settings
-    queries: QuerySet
-    repository: Repository
+    repository: Ledger  # leases, notices and every report's ledger
     kube: kubernetes.client.ApiClient
     metrics: OperatorMetrics
     clock: Clock

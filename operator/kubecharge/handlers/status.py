@@ -1,17 +1,17 @@
-"""Status fields of a UsageReport, built from period outcomes: what `kubectl get usagereports` shows."""
+"""Status of a UsageReport: one pure function of a run's outcome, success and failure alike (`report_status`),
+and the pieces it is made of. What `kubectl get usagereports` shows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.periods import iso
 from kubecharge.handlers.periods import PeriodOutcome
-from kubecharge.render.tables import completeness_record, iso, outlook_record, resource_totals
-
-
-def now_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from kubecharge.pipeline.outputs import completeness_record, outlook_record, totals_record
 
 
 def period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def period_entry(outcome: PeriodOutcome, now: datetime) -> dict[str, Any]:
         "start": iso(period.start),
         "end": iso(period.end),
         "phase": "Finalized" if outcome.run.final else "Provisional",
-        "lastRun": now_text(now),
+        "lastRun": iso(now),
     }
     if outcome.result is not None:
         chargeback = outcome.result.chargeback
@@ -69,7 +69,7 @@ def condition(
 ) -> list[dict[str, str]]:
     """One condition (Ready by default); `lastTransitionTime` moves only when status or reason change."""
     status = "True" if ready else "False"
-    since = now_text(now)
+    since = iso(now)
     for old in previous or []:
         if old.get("type") == kind and old.get("status") == status and old.get("reason") == reason:
             since = str(old.get("lastTransitionTime") or since)
@@ -82,13 +82,8 @@ def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
     if outcome.result is None:
         return status
     chargeback = outcome.result.chargeback
-    full = chargeback.cluster_cost
-    # Under full-cost allocation the cost is what the cluster cost (the lines' allocated totals), with the direct
-    # charges and idle beside it; otherwise the direct charges, as ever.
-    cost = {"cost": chargeback.total_allocated, "directCost": chargeback.total_costs.total, "idleCost": full.idle,
-            "nodesCost": full.nodes} if full is not None else {"cost": chargeback.total_costs.total}  # fmt: skip
     status.update(
-        totals={**cost, "currency": chargeback.currency, **resource_totals(chargeback)},
+        totals=totals_record(chargeback),
         coverage=chargeback.coverage,
         completeness=completeness_record(chargeback.completeness),
         topTeams=[{"team": t.team, "cost": t.total_allocated} for t in chargeback.teams()[:5]],
@@ -115,3 +110,47 @@ def merge_outputs(previous: list[dict[str, Any]], fresh: list[dict[str, Any]], k
     by_location = {entry["location"]: entry for entry in previous}
     by_location.update({entry["location"]: entry for entry in fresh})
     return [by_location[key] for key in sorted(by_location)][-keep:]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What status says of one run besides its periods: when, how long, by whom, for which generation."""
+
+    now: datetime
+    elapsed_seconds: float
+    operator: str
+    generation: int | None
+
+
+def report_status(
+    previous: Mapping[str, Any],
+    facts: RunFacts,
+    outcomes: Sequence[PeriodOutcome],
+    failure: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The status fields a run writes: from `previous` status, the periods computed (maybe none) and, for a run that
+    failed, its (reason, message). A failed run still records the periods it finished before failing."""
+    now, conditions = facts.now, previous.get("conditions")
+    status: dict[str, Any] = {"observedGeneration": facts.generation}
+    finals = {outcome.run.period.name for outcome in outcomes if outcome.run.final}
+    if finals:
+        status["finalizedPeriods"] = sorted(set(previous.get("finalizedPeriods") or []) | finals)
+    periods = merge_periods(previous.get("periods") or [], [period_entry(o, now) for o in outcomes])
+    if outcomes or failure is None:
+        status["periods"] = periods
+        status["outputs"] = merge_outputs(previous.get("outputs") or [], [x for o in outcomes for x in o.outputs])
+    run = {"time": iso(now), "durationSeconds": round(facts.elapsed_seconds, 3), "operator": facts.operator}
+    if failure is not None:
+        reason, message = failure
+        return {**status, "phase": "Failed", "lastRun": {**run, "result": "Failed", "message": message},
+                "conditions": condition(False, reason, message, now, conditions)}  # fmt: skip
+    current = outcomes[-1]
+    waiting = "waiting for the period's first complete hour" if current.waiting else ""
+    return {
+        **status,
+        "phase": "Pending" if current.waiting else "Provisional",
+        "lastRun": {**run, "result": "Succeeded", "message": waiting},
+        "conditions": [*condition(True, "ReportUpToDate", f"{len(outcomes)} period(s) computed", now, conditions),
+                       completeness_condition(periods, now, conditions)],
+        **current_status(current),
+    }  # fmt: skip

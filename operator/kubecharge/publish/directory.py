@@ -12,14 +12,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from kubecharge.errors import InputError, KubechargeError
-
-
-class OutputError(KubechargeError):
-    """The report folder could not be written (after the run: the ledger has the hours, a rerun is cheap)."""
-
-    exit_code = 5
-
+from kubecharge.errors import InputError, OutputError
 
 REPORT_FILES = frozenset({"chargeback.csv", "chargeback-daily.csv", "chargeback.json", "report.md", "report.html",
                           "teams"})  # fmt: skip

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubecharge.publish.objectstore import ObjectExistsError, ObjectStore, StorageTargetError
+from kubecharge.domain.periods import iso
+from kubecharge.errors import ExportUnreadable, ObjectExistsError, StorageTargetError
+from kubecharge.publish.objectstore import ObjectStore
 
 MANIFEST = "manifest.json"
 NUMBERS = "chargeback.csv"  # the file whose content decides whether the numbers changed
@@ -150,7 +152,7 @@ def publish_export(
         **manifest_fields,
         "state": state,
         "version": version,
-        "createdAt": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "createdAt": iso(now or datetime.now(UTC)),
         "files": [{"name": name, "size": len(data), "sha256": sha256(data)} for name, data in sorted(files.items())],
         "restates": restates.name if restates else None,
         "drift": change,
@@ -169,13 +171,6 @@ def publish_export(
         ) from None
     reason = f"restates {restates.name}" if restates else f"new {state} numbers"
     return PublishOutcome(location, version, reason, sha256(manifest_bytes), change, version, [*written, MANIFEST])
-
-
-class ExportUnreadable(StorageTargetError):
-    """`verify` could not read the export's manifest: the URL, the credentials or the permissions are wrong, which
-    says nothing about whether its files were changed."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)

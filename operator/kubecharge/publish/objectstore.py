@@ -17,21 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from kubecharge.errors import InputError, KubechargeError
-
-
-class StorageTargetError(KubechargeError):
-    """The object store refused or failed an operation."""
-
-    exit_code = 5
-
-
-class ImmutableObjectError(StorageTargetError):
-    """An attempt to replace an object that is final."""
-
-
-class ObjectExistsError(StorageTargetError):
-    """An exclusive create found the key taken: another writer got there first."""
+from kubecharge.errors import ImmutableObjectError, InputError, ObjectExistsError, StorageTargetError
 
 
 class ObjectStore(Protocol):

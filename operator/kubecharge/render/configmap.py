@@ -6,9 +6,9 @@ where the full data is); if even the Markdown would not fit, team pages are drop
 
 from __future__ import annotations
 
-from kubecharge.domain.charges import Chargeback
-from kubecharge.render.documents import report_markdown, team_markdowns
-from kubecharge.render.tables import chargeback_csv
+from collections.abc import Mapping
+
+TEAM_PAGES = "teams/"  # the run's rendered files: report.md, chargeback.csv and teams/<team>.md
 
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024
 BUDGET_BYTES = 900 * 1024  # room for keys, labels and metadata
@@ -18,11 +18,13 @@ def _size(data: dict[str, str]) -> int:
     return sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
 
 
-def configmap_data(report: Chargeback, elsewhere: str | None = None) -> dict[str, str]:
-    """Keys and texts for the ConfigMap, always under the 1 MiB limit."""
-    summary = report_markdown(report).decode()
-    teams = {f"team-{team}.md": page.decode() for team, page in team_markdowns(report).items()}
-    data = {"summary.md": summary, **teams, "chargeback.csv": chargeback_csv(report).decode()}
+def configmap_data(rendered: Mapping[str, bytes], elsewhere: str | None = None) -> dict[str, str]:
+    """Keys and texts for the ConfigMap from the run's rendered files (the same bytes as every other output),
+    always under the 1 MiB limit."""
+    summary = rendered["report.md"].decode()
+    teams = {f"team-{name.removeprefix(TEAM_PAGES)}": page.decode() for name, page in sorted(rendered.items())
+             if name.startswith(TEAM_PAGES)}  # fmt: skip
+    data = {"summary.md": summary, **teams, "chargeback.csv": rendered["chargeback.csv"].decode()}
     if _size(data) <= BUDGET_BYTES:
         return data
     where = f" The full data is at {elsewhere}." if elsewhere else " Configure spec.outputs.objectStorage for it."

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from kubecharge.domain.charges import IDLE, Chargeback, ChargeLine
+from kubecharge.domain.periods import iso
 from kubecharge.domain.resources import RESOURCES, Resource
-from kubecharge.render.tables import iso
 
 PROVIDER = "kubecharge"
 TAG_PREFIX = "kubecharge.io/"

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from kubecharge.domain import resources as resource_table
@@ -18,6 +17,7 @@ from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
 from kubecharge.domain.forecast import Forecast
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.outlook import Outlook
+from kubecharge.domain.periods import iso
 from kubecharge.domain.resources import RESOURCES, Resource, Scope
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
@@ -32,10 +32,6 @@ CSV_COLUMNS = (
     *(column for resource in _APPENDED for column in resource.csv_columns),  # appended after `cluster` in turn
     *(f"cost_{resource.key}" for resource in _APPENDED), *ALLOCATION_COLUMNS,
 )  # fmt: skip
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def completeness_record(completeness: Completeness | None) -> dict[str, Any]:
