@@ -111,6 +111,7 @@ case "${1:-}" in
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/mypy"
+    "$VENV/bin/lint-imports" --no-cache  # the layering contracts in pyproject.toml
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
