@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy
-from tests.postgres import fresh_database, throwaway_postgres
+from tests.support.postgres import fresh_database, throwaway_postgres
 
 from benchmarks.measure import Shape
 from kubecharge.store import schema

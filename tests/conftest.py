@@ -17,8 +17,8 @@ from moto.server import ThreadedMotoServer
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus
 from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
-from tests.history import History
-from tests.postgres import fresh_database, throwaway_postgres
+from tests.support.history import History
+from tests.support.postgres import fresh_database, throwaway_postgres
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 2

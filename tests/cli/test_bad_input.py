@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PERIOD
-from tests.support import closed_port, read_csv, run_cli
+from tests.support.reports import closed_port, read_csv, run_cli
 
 GOOD_REPORT = """
 apiVersion: kubecharge.io/v1alpha1

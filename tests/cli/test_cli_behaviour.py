@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from kubecharge import __version__, cli
-from tests.support import assert_one_line_failure, closed_port, run_cli, run_in_process
+from tests.support.reports import assert_one_line_failure, closed_port, run_cli, run_in_process
 
 PERIOD = "2026-10-01/2026-10-02"
 

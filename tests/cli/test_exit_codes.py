@@ -13,7 +13,7 @@ import pytest
 
 from kubecharge.errors import EXIT_CODES
 from tests.conftest import PERIOD
-from tests.support import assert_one_line_failure, closed_port, run_cli
+from tests.support.reports import assert_one_line_failure, closed_port, run_cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from kubecharge.synthetic.model import Truth
-from tests.proxy import FaultyProxy, Handler, Intercept, forward, relay
-from tests.support import assert_one_line_failure, assert_teams_match_truth, read_csv, run_cli
+from tests.support.proxy import FaultyProxy, Handler, Intercept, forward, relay
+from tests.support.reports import assert_one_line_failure, assert_teams_match_truth, read_csv, run_cli
 
 PERIOD = "2026-10-01/2026-10-02"
 REPORT = """apiVersion: kubecharge.io/v1alpha1

@@ -11,8 +11,8 @@ import requests
 
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
-from tests.postgres import fresh_database
-from tests.support import (
+from tests.support.postgres import fresh_database
+from tests.support.reports import (
     TRUTH_OF_COLUMN,
     assert_namespaces_within_band,
     assert_teams_match_truth,

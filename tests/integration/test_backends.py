@@ -14,8 +14,8 @@ import trustme
 from kubecharge.synthetic.model import Truth
 from tests.conftest import START
 from tests.integration.test_accuracy import COLUMNS
-from tests.standin import WARNING, Behaviour, standin
-from tests.support import by_team, read_csv, run_cli
+from tests.support.reports import by_team, read_csv, run_cli
+from tests.support.standin import WARNING, Behaviour, standin
 
 DAY = "2026-10-01"
 

@@ -12,8 +12,8 @@ import requests
 
 from tests.conftest import START
 from tests.integration.test_accuracy import COLUMNS
-from tests.support import read_csv, run_cli
-from tests.two_clusters import ONLY_EAST, TwoClusters, two_clusters
+from tests.support.reports import read_csv, run_cli
+from tests.support.two_clusters import ONLY_EAST, TwoClusters, two_clusters
 
 DAY = "2026-10-01"
 END = START + timedelta(days=1)

@@ -19,8 +19,8 @@ import pytest
 from kubecharge.errors import ObjectExistsError
 from kubecharge.publish.exports import publish_export, verify
 from kubecharge.publish.objectstore import ObjectStore, S3Options, open_store
-from tests.proxy import FaultyProxy, Handler, answer
-from tests.support import run_cli
+from tests.support.proxy import FaultyProxy, Handler, answer
+from tests.support.reports import run_cli
 
 FIELDS = {"schema": "kubecharge.io/export-manifest/v1"}
 REPORT = """apiVersion: kubecharge.io/v1alpha1

@@ -24,8 +24,8 @@ from kubecharge.publish.objectstore import S3Options, open_store
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import build_cluster
 from tests.conftest import PERIOD
-from tests.focus_validation import validate
-from tests.support import run_cli, run_in_process
+from tests.support.focus_validation import validate
+from tests.support.reports import run_cli, run_in_process
 
 PERIOD_NAME = "2026-10-01_2026-10-03"
 BASE = f"default/chargeback/{PERIOD_NAME}"

@@ -21,8 +21,8 @@ import yaml
 from kubecharge.domain.reports import Pricing
 from kubecharge.synthetic.model import Cluster, Node, Truth
 from tests.conftest import PERIOD, START
-from tests.focus_validation import validate
-from tests.support import read_csv, run_in_process
+from tests.support.focus_validation import validate
+from tests.support.reports import read_csv, run_in_process
 
 END = START + timedelta(days=2)
 LIST = Pricing()

@@ -18,7 +18,7 @@ import pytest
 
 from kubecharge import __version__
 from tests.conftest import PERIOD
-from tests.support import read_csv, run_in_process
+from tests.support.reports import read_csv, run_in_process
 
 # Headless Chromium's window is at least 500 px wide: a narrower screen is the page laid out at that width
 # (its media queries for narrow screens hold from 640 px down), measured against it.

@@ -15,7 +15,7 @@ from kubecharge.collect import answers, chunks, prometheus
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
 from tests.conftest import PERIOD
-from tests.support import run_in_process
+from tests.support.reports import run_in_process
 
 
 def _query(database_url: str, sql: str) -> list[tuple[object, ...]]:

@@ -14,9 +14,9 @@ from kubecharge.domain.periods import PeriodKind
 from kubecharge.store.repository import Repository
 from kubecharge.synthetic.model import Truth
 from tests.conftest import PERIOD, START
-from tests.history import History
 from tests.integration.test_accuracy import COLUMNS
-from tests.support import by_team, read_csv, run_in_process
+from tests.support.history import History
+from tests.support.reports import by_team, read_csv, run_in_process
 
 END = START + timedelta(days=2)
 DAY_TWO = START + timedelta(days=1)

@@ -14,7 +14,7 @@ import sqlalchemy
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
 from kubecharge.store.repository import Repository
-from tests.support import assert_one_line_failure, closed_port, run_cli, run_in_process
+from tests.support.reports import assert_one_line_failure, closed_port, run_cli, run_in_process
 
 HOUR = "2026-10-01 05:00:00+00:00"
 

@@ -16,8 +16,8 @@ import yaml
 
 from kubecharge.synthetic.model import SEASONAL, Cluster, Truth
 from tests.conftest import SEASONAL_DAYS, SEASONAL_START
-from tests.history import History
-from tests.support import read_csv, run_in_process, truth_costs_by
+from tests.support.history import History
+from tests.support.reports import read_csv, run_in_process, truth_costs_by
 
 OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
 END = SEASONAL_START + timedelta(days=SEASONAL_DAYS)  # 2026-10-13: the history ends here

@@ -24,7 +24,7 @@ from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 from tests.conftest import PERIOD, START
 from tests.integration.test_accuracy import COLUMNS
-from tests.support import assert_teams_match_truth, read_csv, run_in_process
+from tests.support.reports import assert_teams_match_truth, read_csv, run_in_process
 
 END = START + timedelta(days=2)
 CADVISOR = 'job="kubelet", metrics_path="/metrics/cadvisor"'

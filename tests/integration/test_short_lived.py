@@ -15,7 +15,7 @@ import yaml
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 from tests.conftest import START
-from tests.support import assert_namespaces_within_band, by_namespace, read_csv, run_in_process
+from tests.support.reports import assert_namespaces_within_band, by_namespace, read_csv, run_in_process
 
 HOURS = 12
 END = START + timedelta(hours=HOURS)

@@ -12,8 +12,8 @@ import pytest
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
 from tests.integration.test_accuracy import COLUMNS
-from tests.support import assert_namespaces_within_band, by_namespace, by_team, read_csv, run_in_process
-from tests.victoria import LocalVictoriaMetrics
+from tests.support.reports import assert_namespaces_within_band, by_namespace, by_team, read_csv, run_in_process
+from tests.support.victoria import LocalVictoriaMetrics
 
 END = START.replace(day=3)
 

@@ -17,8 +17,8 @@ from kubecharge.store import schema
 from kubecharge.synthetic.local_prometheus import free_port
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, wait_for
-from tests.support import assert_teams_match_truth
-from tests.two_clusters import ONLY_EAST, TwoClusters, two_clusters
+from tests.support.reports import assert_teams_match_truth
+from tests.support.two_clusters import ONLY_EAST, TwoClusters, two_clusters
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = datetime(2026, 10, 2, 6, tzinfo=UTC)  # the 1st is complete and settled

@@ -22,11 +22,11 @@ from kubecharge.settings import Settings
 from kubecharge.store import schema
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
 from kubecharge.synthetic.model import Cluster, Truth
-from tests.history import History
 from tests.integration.test_accuracy import COLUMNS
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, wait_for
-from tests.support import by_team
+from tests.support.history import History
+from tests.support.reports import by_team
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 REPORTS_NS = "finops"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import sqlite3
+import threading
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,15 @@ from typing import Any
 
 import pytest
 
+from kubecharge.domain.charges import Chargeback
+from kubecharge.pipeline import job
+from kubecharge.pipeline.outputs import render_all
 from kubecharge.settings import Settings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, TcpRelay, wait_for
-from tests.support import read_csv, run_cli, run_in_process
+from tests.support.reports import read_csv, run_cli, run_in_process
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
 REPORTS_NS = "finops"
@@ -114,7 +118,16 @@ def test_report_is_computed_published_and_finalized(
     mappings_file: Path,
     tmp_path: Path,
     cluster_truth: Truth,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    rendered: list[tuple[str, str]] = []  # (thread, CSV) of every report the one job rendered
+
+    def recorded(chargeback: Chargeback) -> dict[str, bytes]:
+        files = render_all(chargeback)
+        rendered.append((threading.current_thread().name, files["chargeback.csv"].decode()))
+        return files
+
+    monkeypatch.setattr(job, "render_all", recorded)
     kube.apply_report(REPORTS_NS, report_manifest("chargeback"))
     status = wait_for(
         lambda: (
@@ -131,10 +144,16 @@ def test_report_is_computed_published_and_finalized(
     owner = maps["chargeback-2026-10-02"].metadata.owner_references[0]
     assert (owner.kind, owner.name) == ("UsageReport", "chargeback")
 
-    # The ConfigMap's CSV is exactly what `kubecharge report` writes for the same period.
+    # The ConfigMap's CSV is exactly what `kubecharge report` writes for the same period, and both were rendered
+    # by the one job (`pipeline.job.produce_report`): the operator's in its worker thread, the CLI's in this one.
+    here = threading.current_thread().name
     for period in ("2026-10-01", "2026-10-02"):
         data = maps[f"chargeback-{period}"].data
+        by_operator = [thread for thread, csv in rendered if csv == data["chargeback.csv"]]
+        assert by_operator, f"the operator's {period} CSV was not rendered by the report job"
+        assert here not in by_operator
         assert data["chargeback.csv"] == cli_csv(prometheus_url, mappings_file, period, tmp_path)
+        assert (here, data["chargeback.csv"]) in rendered
         assert {"summary.md", "team-payments.md", "team-unallocated.md"} <= set(data)
         output = next(o for o in status["outputs"] if o["location"] == f"{REPORTS_NS}/chargeback-{period}")
         assert output["sha256"] == hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -22,10 +22,10 @@ from kubecharge.store import schema
 from kubecharge.synthetic.local_prometheus import free_port
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.chart.test_chart import render
-from tests.history import History
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, status_of, wait_for
-from tests.support import truth_costs_by
+from tests.support.history import History
+from tests.support.reports import truth_costs_by
 
 OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = datetime(2026, 10, 8, 0, 10, tzinfo=UTC)  # October's first seven days are complete

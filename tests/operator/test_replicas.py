@@ -27,7 +27,7 @@ from kubecharge.synthetic.local_prometheus import free_port
 from kubecharge.synthetic.model import Cluster
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, populate, status_of, wait_for
-from tests.postgres import fresh_database
+from tests.support.postgres import fresh_database
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
 REPORTS_NS = "finops"

@@ -13,7 +13,7 @@ from kubecharge.domain.usage import ChargeBasis
 from kubecharge.errors import ManifestError
 from kubecharge.manifests import load_team_mappings, load_usage_report, parse_duration, schema_errors
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def test_examples_load() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-CRDS = Path(__file__).resolve().parents[2] / "crds"
+CRDS = Path(__file__).resolve().parents[3] / "crds"
 
 
 def load(name: str) -> dict[str, Any]:

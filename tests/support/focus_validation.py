@@ -21,7 +21,7 @@ KNOWN_FALSE_POSITIVES = {"InvoiceId-C-004-C"}  # focus-validator 2.2.1 reports t
 
 
 def validator_python() -> Path:
-    venv = Path(os.environ.get("KUBECHARGE_FOCUS_VENV", Path(__file__).resolve().parents[1] / ".focus-venv"))
+    venv = Path(os.environ.get("KUBECHARGE_FOCUS_VENV", Path(__file__).resolve().parents[2] / ".focus-venv"))
     python = venv / "bin" / "python"
     if not python.exists():
         raise RuntimeError(f"focus-validator is not installed in {venv}; run `bash scripts/dev.sh setup`")

@@ -200,7 +200,7 @@ def test_bad_full_cost_fields_are_one_clear_message(tmp_path: Path, spec: dict[s
 
 
 def test_the_full_cost_example_is_what_the_readme_says() -> None:
-    spec = load_usage_report(Path(__file__).resolve().parents[2] / "examples" / "usagereport-full-cost.yaml")
+    spec = load_usage_report(Path(__file__).resolve().parents[3] / "examples" / "usagereport-full-cost.yaml")
     assert [rule.hourly for rule in spec.pricing.nodes] == [Decimal("0.6144"), Decimal("1.536"), Decimal("5.672")]
     assert spec.pricing.nodes[2].match.labels == (("label_nvidia_com_gpu_present", "true"),)
     assert spec.full_cost == CostModel(
