@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from kubecharge import __version__, allocators, manifests
 from kubecharge.domain import periods
-from kubecharge.domain import resources as resource_table
-from kubecharge.domain.charges import Chargeback
-from kubecharge.domain.periods import iso
 from kubecharge.domain.reports import UsageReportSpec
-from kubecharge.domain.usage import used_of_requested
 from kubecharge.errors import InputError, KubechargeError
 from kubecharge.pipeline.admin import downgrade_ledger, ledger_schema, upgrade_ledger, verify_export
 from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import load_settings
+from kubecharge.terminal import chunk_progress, print_run, print_teams, stderr, stdout
 
 app = typer.Typer(
     name="kubecharge",
@@ -59,136 +52,9 @@ def options(
     """Kubernetes chargeback from Prometheus: per-team core-hours, GiB-hours and cost."""
 
 
-stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
-stderr = Console(stderr=True)
-
-
 def fail(error: KubechargeError) -> typer.Exit:
     stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     return typer.Exit(error.exit_code)
-
-
-@contextmanager
-def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar over the hours collected when stderr is a terminal; silent in scripts and CI."""
-    if not stderr.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
-def print_teams(chargeback: Chargeback) -> None:
-    """Per team, its direct cost by resource of the table (and under full cost its idle and shared shares)."""
-    currency = chargeback.currency
-    table = Table(
-        title=f"Chargeback {chargeback.period_name} — cluster {chargeback.cluster} (basis: {chargeback.basis}, "
-        f"{currency}) — {chargeback.state_label}"
-    )
-    full = chargeback.cluster_cost is not None
-    money = ("Direct", "Idle", "Shared", "Allocated") if full else ("Total",)
-    table_resources = resource_table.RESOURCES
-    columns = ("Team", "Namespaces", *(resource.label or resource.key for resource in table_resources), *money)
-    for column in columns:
-        if column == "Team":  # never cut a team's name; numbers wrap (fold) rather than lose digits
-            table.add_column(column, no_wrap=True, min_width=max((len(t.team) for t in chargeback.teams()), default=4))
-        else:
-            table.add_column(column, justify="right", overflow="fold")
-
-    def shown(amount: float) -> str:
-        return f"{round(amount, 2) or 0.0:,.2f}"  # never "-0.00"
-
-    def amounts(direct: float, idle: float, shared: float) -> tuple[str, ...]:
-        return tuple(map(shown, (direct, idle, shared, direct + idle + shared) if full else (direct,)))
-
-    for team in chargeback.teams():
-        table.add_row(
-            team.team,
-            str(len(team.namespaces)),
-            *(shown(team.costs.of(resource.key)) for resource in table_resources),
-            *amounts(team.costs.total, team.idle_share, team.shared_share),
-        )
-    costs = chargeback.total_costs
-    table.add_section()
-    table.add_row(
-        "total", "", *(shown(costs.of(resource.key)) for resource in table_resources),
-        *amounts(costs.total, chargeback.idle_share, chargeback.shared_share), style="bold",
-    )  # fmt: skip
-    stdout.print(table)
-    stdout.print(
-        f"Attribution coverage: {100 * chargeback.coverage:.1f}% of charged core-hours; "
-        f"unallocated cost {chargeback.unallocated_cost:,.2f} {chargeback.currency}"
-    )
-    print_use(chargeback)
-    cost = chargeback.cluster_cost
-    if cost is not None:
-        stdout.print(
-            f"Cluster cost {cost.total:,.2f} {chargeback.currency}: nodes {cost.nodes:,.2f} (GPU {cost.gpu:,.2f}), "
-            f"storage {cost.storage:,.2f}, network {cost.network:,.2f}"
-            + (f", compute on no known node {cost.unplaced:,.2f}" if cost.unplaced else "")
-            + f"; idle {cost.idle:,.2f} ({chargeback.idle_mode})"
-        )
-    print_outlook(chargeback)
-
-
-ANOMALIES_SHOWN = 10
-
-
-def print_use(chargeback: Chargeback) -> None:
-    """Used of requested per container resource of the table: where requests (and GPUs) sit idle."""
-    totals = chargeback.total_quantities
-    parts = []
-    for resource in resource_table.RESOURCES:
-        requested = float(getattr(totals, f"{resource.quantity}_request", 0.0))
-        if resource.scope is not resource_table.Scope.CONTAINER or not requested:
-            continue
-        label = resource.label or resource.key
-        ratio = used_of_requested(totals, resource, resource.key not in chargeback.unmeasured)
-        used = f"{ratio * requested:,.1f}" if ratio is not None else "unknown"
-        parts.append(
-            f"{label} {used} of {requested:,.1f} {resource.unit}" + (f" ({ratio:.0%})" if ratio is not None else "")
-        )
-    if parts:
-        stdout.print("Used of requested: " + "; ".join(parts), soft_wrap=True)
-
-
-def print_outlook(chargeback: Chargeback) -> None:
-    """The forecast, budgets and anomalies, a line each: what a team lead looks for first."""
-    outlook, currency = chargeback.outlook, chargeback.currency
-    if outlook is None:
-        return
-    found = outlook.cluster_forecast
-    if found is not None:
-        stdout.print(f"Forecast at the period's end (as of {iso(outlook.as_of)}): {found.cost:,.2f} {currency} "
-                     f"(80 % interval {found.lower:,.2f}–{found.upper:,.2f})", soft_wrap=True)  # fmt: skip
-    for use in outlook.budgets:
-        if use.problem is not None:
-            stderr.print(f"[bold yellow]warning:[/] TeamMapping budget of team {use.team}: {use.problem}",
-                         highlight=False, soft_wrap=True)  # fmt: skip
-            continue
-        ratio = f"{100 * use.used_ratio:.1f}%" if use.used_ratio is not None else "n/a"
-        ahead = (f", forecast {use.forecast:,.2f} ({100 * use.forecast_ratio:.1f}%)"
-                 if use.forecast is not None and use.forecast_ratio is not None else "")  # fmt: skip
-        stdout.print(f"Budget {use.team}: {use.actual:,.2f} of {use.budget:,.2f} {currency} used ({ratio}){ahead}"
-                     + (" — forecast over budget" if use.forecast_exceeded else ""), soft_wrap=True)  # fmt: skip
-    shown = outlook.anomalies[-ANOMALIES_SHOWN:]  # the latest; the reports and chargeback.json list them all
-    if len(outlook.anomalies) > len(shown):
-        stdout.print(f"{len(outlook.anomalies)} anomalous days; the latest {len(shown)} (report.md lists them all):")
-    for item in shown:
-        stdout.print(f"Anomaly {item.day}: {item.subject} cost {item.cost:,.2f} {currency}, usually "
-                     f"{item.expected:,.2f} (range {item.lower:,.2f}–{item.upper:,.2f})", soft_wrap=True)  # fmt: skip
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -316,35 +182,7 @@ def report(
             produced = produce_report(job, lambda: closing(open_ledger(db or settings.database_url)))
         except KubechargeError as error:
             raise fail(error) from None
-    result = produced.result
-    print_teams(result.chargeback)
-    for note in result.notes:
-        stderr.print(f"[bold yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
-    for name in result.unmatched_mappings:
-        warning = (f"TeamMapping {name} matched no namespace in {result.chargeback.period_name}; check its "
-                   "spec.namespaces, namespaceSelector and namespacePatterns")  # fmt: skip
-        stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    chargeback = result.chargeback
-    if chargeback.incomplete:
-        warning = (f"{chargeback.period_name} is {chargeback.state_label}: the figures cover only the hours with "
-                   "data; --require-complete fails such a run")  # fmt: skip
-        stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    if chargeback.completeness is not None and not chargeback.completeness.complete:
-        stdout.print(f"Completeness: {chargeback.completeness.describe()}", soft_wrap=True)
-    stdout.print(f"State: {chargeback.state_label}", soft_wrap=True)
-    stdout.print(
-        f"Asked Prometheus for {result.hours_queried} hours (the rest came from the database); "
-        f"wrote {', '.join(sorted(produced.files))} to {out}",
-        soft_wrap=True,
-    )
-    if produced.queries_split:
-        stdout.print(f"{produced.queries_split} queries were split in time to fit the backend's sample limit.")
-    export = produced.export
-    if export is not None:
-        if export.version:
-            stdout.print(f"Published {export.location}/{export.version} ({export.reason})", soft_wrap=True)
-        else:
-            stdout.print(f"Nothing new to publish at {export.location}: {export.reason}", soft_wrap=True)
+    print_run(produced, out)
 
 
 @app.command()

@@ -24,7 +24,7 @@ from openapi_schema_validator import OAS30Validator
 from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
 from kubecharge.domain.names import dns_label_problem, metric_label_name
-from kubecharge.domain.outlook import DEFAULT_THRESHOLDS
+from kubecharge.domain.outlook_model import DEFAULT_THRESHOLDS
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.reports import (
     ConfigMapOutput,
@@ -38,10 +38,10 @@ from kubecharge.domain.reports import (
     ShareMode,
     UsageReportSpec,
 )  # fmt: skip
-from kubecharge.domain.resources import RESOURCES
+from kubecharge.domain.resource_table import RESOURCES
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.errors import ManifestError
-from kubecharge.resources import crds_dir
+from kubecharge.packaged import crds_dir
 
 API_VERSION = "kubecharge.io/v1alpha1"
 MAX_MANIFEST_BYTES = 3 * 1024 * 1024  # the Kubernetes API's own request limit: no real manifest is larger

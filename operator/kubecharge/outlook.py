@@ -17,7 +17,7 @@ from kubecharge.domain import forecast as forecasting
 from kubecharge.domain.anomalies import AnomalyRules, detect
 from kubecharge.domain.charges import IDLE, Chargeback
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.outlook import Outlook, budget_uses
+from kubecharge.domain.outlook_model import Outlook, budget_uses
 from kubecharge.domain.periods import HOUR, Period
 
 HISTORY = timedelta(days=forecasting.HISTORY_DAYS)  # before the period: four weeks of baselines and of fit

@@ -29,7 +29,7 @@ import pandas as pd
 from kubecharge.domain.charges import ChargeLine, ClusterCost, Costs, NodeTypeHours
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.reports import NodeMatch, Pricing
-from kubecharge.domain.resources import ON_NODE, RESOURCES
+from kubecharge.domain.resource_table import ON_NODE, RESOURCES
 from kubecharge.domain.usage import AttributedHour, ChargeBasis, ResourceQuantities
 
 NodeKey = tuple[str, str, datetime]  # cluster, node, hour start

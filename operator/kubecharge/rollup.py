@@ -17,7 +17,7 @@ import pandas as pd
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
 from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
-from kubecharge.domain.resources import RESOURCES, Scope
+from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 

@@ -41,7 +41,7 @@ def test_the_code_keeps_every_contract() -> None:
     ("module", "wrong_import", "contract"),
     [
         ("handlers/status.py", "from kubecharge.store.repository import Repository", "through the pipeline"),
-        ("cli.py", "from kubecharge.render.tables import chargeback_csv", "through the pipeline"),
+        ("cli.py", "from kubecharge.render.data_files import chargeback_csv", "through the pipeline"),
         ("collect/promql.py", "from kubecharge.store import tables", "stages (each on its own)"),
         ("pipeline/run.py", "from kubecharge.synthetic.model import build_cluster", "synthetic cluster"),
         ("pipeline/job.py", "from kubecharge.kube.client import api_client", "Kubernetes API"),

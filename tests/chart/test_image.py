@@ -44,7 +44,7 @@ def test_dockerfile_install_runs_the_operator_entry_point(tmp_path: Path) -> Non
                              cwd=tmp_path, check=False)  # fmt: skip
     assert upgrade.returncode == 0, upgrade.stderr
     probe = (
-        "from kubecharge.resources import crds_dir, templates_dir; "
+        "from kubecharge.packaged import crds_dir, templates_dir; "
         "print(sorted(p.name for p in crds_dir().iterdir()), sorted(p.name for p in templates_dir().iterdir()))"
     )
     listed = subprocess.run([venv / "bin" / "python", "-c", probe], capture_output=True, text=True, cwd=tmp_path,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from kubecharge import __version__, cli
+from kubecharge import __version__, terminal
 from tests.support.reports import assert_one_line_failure, closed_port, run_cli, run_in_process
 
 PERIOD = "2026-10-01/2026-10-02"
@@ -123,7 +123,7 @@ def test_team_names_are_never_cut_in_an_80_column_terminal(
     prometheus_url: str, mappings_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "stdout", Console(file=screen, width=80, color_system=None))
+    monkeypatch.setattr(terminal, "stdout", Console(file=screen, width=80, color_system=None))
     code, output = run_in_process(*report(prometheus_url, mappings_file, tmp_path / "out"))
     assert code == 0, output
     table = screen.getvalue().split("Attribution coverage")[0]  # the table; sentences after it may soft-wrap

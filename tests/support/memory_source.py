@@ -12,7 +12,7 @@ import pandas as pd
 
 from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, NodeFacts, UsageNote, empty_frame
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.resources import RESOURCES, Scope
+from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.errors import PrometheusUnavailable
 
 SCRAPED = HourCompleteness(1, 1, 12, 12, 1, 1, 12, 12)  # one cAdvisor and one kube-state-metrics target, all scraped

@@ -11,7 +11,7 @@ from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
 from kubecharge.domain.ledger import NOTHING_OBSERVED
 from kubecharge.domain.periods import HOUR
-from kubecharge.domain.resources import RESOURCES
+from kubecharge.domain.resource_table import RESOURCES
 
 T = TypeVar("T")
 

@@ -42,7 +42,7 @@ from kubecharge.domain.counters import hourly_increase
 from kubecharge.domain.keys import exact_sums, first_of, row_codes
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
-from kubecharge.domain.resources import RESOURCES, Scope
+from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.errors import PrometheusUnavailable, TooManySamples
 from kubecharge.settings import Settings

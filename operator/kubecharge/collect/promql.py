@@ -62,7 +62,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kubecharge.domain.resources import RESOURCES
+from kubecharge.domain.resource_table import RESOURCES
 from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
 from kubecharge.settings import QuerySettings
 

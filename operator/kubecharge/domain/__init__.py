@@ -1,1 +1,2 @@
-"""I/O-free domain types: periods, units, usage rows, mappings, report specs and charges."""
+"""I/O-free types and rules every stage shares: the resource table, periods, units, usage rows, mappings and how
+their claims are settled, the ledger's rules, report specs, charges and the outlook's models. Imports nothing else."""

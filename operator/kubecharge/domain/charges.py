@@ -9,7 +9,7 @@ from datetime import datetime
 
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.mappings import UNALLOCATED
-from kubecharge.domain.outlook import Outlook
+from kubecharge.domain.outlook_model import Outlook
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
 IDLE = "__idle__"  # the team and namespace of the idle row

@@ -14,7 +14,7 @@ from enum import IntEnum
 from fnmatch import fnmatchcase
 
 from kubecharge.domain.names import metric_label_name
-from kubecharge.domain.outlook import DEFAULT_THRESHOLDS
+from kubecharge.domain.outlook_model import DEFAULT_THRESHOLDS
 
 UNALLOCATED = "unallocated"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
-from kubecharge.domain.resources import BY_KEY, Resource, Scope
+from kubecharge.domain.resource_table import BY_KEY, Resource, Scope
 
 
 class ChargeBasis(StrEnum):

@@ -29,10 +29,26 @@ SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL",
 
 
 @dataclass(frozen=True)
+class PublishedOutput:
+    """One place a period was published to, as status lists it."""
+
+    kind: str  # ObjectStorage | ConfigMap
+    location: str
+    sha256: str | None
+    version: str | None
+    period: str
+    state: str  # provisional | final
+
+    def record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "location": self.location, "sha256": self.sha256, "version": self.version,
+                "period": self.period, "state": self.state}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class PeriodOutcome:
     run: PlannedRun
     result: ReportResult | None
-    outputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[PublishedOutput] = field(default_factory=list)
     waiting: bool = False  # the period has no complete hour yet
     no_data: bool = False  # an earlier period for which neither Prometheus nor the ledger has any data
     export: PublishOutcome | None = None
@@ -94,11 +110,10 @@ def run_period(
     produced = produce_report(job, lambda: nullcontext(state.repository))
     result, export = produced.result, produced.export
     state.metrics.hours_queried_total.labels(spec.namespace, spec.name).inc(result.hours_queried)
-    outputs: list[dict[str, Any]] = []
+    outputs: list[PublishedOutput] = []
     if export is not None:
-        outputs.append({"kind": "ObjectStorage", "location": f"{export.location}/{export.latest}",
-                        "sha256": export.manifest_sha256, "version": export.latest, "period": run.period.name,
-                        "state": run.state})  # fmt: skip
+        outputs.append(PublishedOutput("ObjectStorage", f"{export.location}/{export.latest}", export.manifest_sha256,
+                                       export.latest, run.period.name, run.state))  # fmt: skip
     if produced.configmap_data is None:
         return PeriodOutcome(run, result, outputs, export=export)
     data = produced.configmap_data
@@ -107,6 +122,6 @@ def run_period(
               "kubecharge.io/state": run.state, "app.kubernetes.io/managed-by": "kubecharge"}  # fmt: skip
     _, version = ensure_configmap(state.kube, spec.namespace, name, labels, data, _owner(body))
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    outputs.append({"kind": "ConfigMap", "location": f"{spec.namespace}/{name}", "sha256": digest,
-                    "version": version, "period": run.period.name, "state": run.state})  # fmt: skip
+    outputs.append(PublishedOutput("ConfigMap", f"{spec.namespace}/{name}", digest, version, run.period.name,
+                                   run.state))  # fmt: skip
     return PeriodOutcome(run, result, outputs, export=export)

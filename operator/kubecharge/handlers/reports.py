@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from kubecharge import schedule
-from kubecharge.domain import resources as resource_table
+from kubecharge.domain import resource_table
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.periods import HOUR, iso
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
@@ -57,10 +57,10 @@ def _record_restatements(
         export = outcome.export
         if export is None or export.drift is None or outcome.result is None:
             continue
-        delta = float(export.drift["total"]["delta"])
+        delta = export.drift.total_delta
         period = outcome.run.period.name
         fresh.append({"period": period, "version": export.version, "restates": export.reason, "costDelta": delta,
-                      "teams": {team: change["delta"]["cost"] for team, change in export.drift["teams"].items()},
+                      "teams": {team: moved.cost_delta for team, moved in export.drift.teams.items()},
                       "time": iso(now)})  # fmt: skip
         state.metrics.finalization_drift_cost.labels(spec.namespace, spec.name, period).set(delta)
         kopf.warn(body, reason="ReportRestated",

@@ -138,7 +138,9 @@ def report_status(
     periods = merge_periods(previous.get("periods") or [], [period_entry(o, now) for o in outcomes])
     if outcomes or failure is None:
         status["periods"] = periods
-        status["outputs"] = merge_outputs(previous.get("outputs") or [], [x for o in outcomes for x in o.outputs])
+        status["outputs"] = merge_outputs(
+            previous.get("outputs") or [], [x.record() for o in outcomes for x in o.outputs]
+        )
     run = {"time": iso(now), "durationSeconds": round(facts.elapsed_seconds, 3), "operator": facts.operator}
     if failure is not None:
         reason, message = failure

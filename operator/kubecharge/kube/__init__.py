@@ -1,1 +1,1 @@
-"""Kubernetes I/O beyond what kopf does itself: the API client, report ConfigMaps."""
+"""Kubernetes I/O beyond what kopf does itself: the API client, report ConfigMaps. Only the handlers use it."""

@@ -13,8 +13,8 @@ from kubecharge.collect.promql import QuerySet
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.periods import iso
 from kubecharge.pipeline.request import ReportRequest, mappings_snapshot
-from kubecharge.render import documents, focus, tables
-from kubecharge.render.tables import completeness_record, outlook_record
+from kubecharge.render import data_files, documents, focus
+from kubecharge.render.data_files import completeness_record, outlook_record
 
 __all__ = [
     "DOCUMENTS",
@@ -33,9 +33,9 @@ DOCUMENTS = {"report.md": documents.report_markdown, "report.html": documents.re
 
 def render_all(chargeback: Chargeback) -> dict[str, bytes]:
     return {
-        "chargeback.csv": tables.chargeback_csv(chargeback),
-        "chargeback-daily.csv": tables.daily_csv(chargeback),
-        "chargeback.json": tables.chargeback_json(chargeback),
+        "chargeback.csv": data_files.chargeback_csv(chargeback),
+        "chargeback-daily.csv": data_files.daily_csv(chargeback),
+        "chargeback.json": data_files.chargeback_json(chargeback),
         "report.md": documents.report_markdown(chargeback),
         "report.html": documents.report_html(chargeback),
         **{f"teams/{team}.md": page for team, page in documents.team_markdowns(chargeback).items()},
@@ -95,7 +95,7 @@ def manifest_fields(request: ReportRequest, chargeback: Chargeback, queries: Que
         "mappingsSha256": snapshot_sha,
         "mappings": json.loads(snapshot),
         "totals": totals_record(chargeback),
-        "completeness": tables.completeness_record(chargeback.completeness),
+        "completeness": data_files.completeness_record(chargeback.completeness),
         "unallocated": {"cost": chargeback.unallocated_cost,
                         "cpuCoreHoursCharged": chargeback.unallocated_cpu_core_hours},
     }  # fmt: skip
@@ -109,5 +109,5 @@ def totals_record(chargeback: Chargeback) -> dict[str, Any]:
     full = chargeback.cluster_cost
     cost = ({"cost": chargeback.total_allocated, "directCost": chargeback.total_costs.total, "idleCost": full.idle,
              "nodesCost": full.nodes} if full is not None else {"cost": chargeback.total_costs.total})  # fmt: skip
-    return {**cost, "currency": chargeback.currency, **tables.resource_totals(chargeback),
+    return {**cost, "currency": chargeback.currency, **data_files.resource_totals(chargeback),
             "coverage": chargeback.coverage}  # fmt: skip

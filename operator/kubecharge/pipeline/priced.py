@@ -7,14 +7,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from kubecharge import allocate, outlook, pricing
 from kubecharge.domain.charges import Chargeback, TeamInfo
 from kubecharge.domain.ledger import Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.nodes import NodeHour
-from kubecharge.domain.outlook import Outlook
+from kubecharge.domain.outlook_model import Outlook
 from kubecharge.domain.periods import Period, PeriodKind
 from kubecharge.domain.usage import AttributedHour
 from kubecharge.pipeline.request import ReportRequest
@@ -39,23 +38,21 @@ def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
 
 
 def price_span(request: ReportRequest, attributed: Sequence[AttributedHour], start: datetime, end: datetime,
-            node_costs: Mapping[NodeKey, NodeHourCost]) -> Chargeback:  # fmt: skip
+               node_costs: Mapping[NodeKey, NodeHourCost]) -> Chargeback:  # fmt: skip
     """Attributed hours over [start, end), priced: the period's report, one of its days, or the period before.
 
     Under full-cost allocation the nodes of [start, end) are priced and their idle (and the shared namespaces'
     cost) allocated within that span, so every span's lines add up to what the cluster cost in it."""
     spec = request.report
     model = spec.full_cost
-    allocation: dict[str, Any] = {}
+    full = None
     if model is None:
         lines = pricing.price(attributed, spec.charge_basis, spec.pricing)
     else:
         within = {key: cost for key, cost in node_costs.items() if start <= key[2] < end}
         full = pricing.price_full(attributed, spec.charge_basis, spec.pricing, within)
         lines = allocate.allocate(full.lines, full.idle, model)
-        allocation = {"cluster_cost": full.cluster_cost, "node_types": full.node_types, "idle_mode": str(model.idle),
-                      "shared_namespaces": model.shared.namespaces if model.shared else ()}  # fmt: skip
-    return Chargeback(
+    priced = Chargeback(
         period_name=request.period.name,
         period_start=start,
         period_end=end,
@@ -67,8 +64,12 @@ def price_span(request: ReportRequest, attributed: Sequence[AttributedHour], sta
         lines=tuple(lines),
         teams_info=team_info(request.mappings),
         state="final" if request.policy.now >= request.period.end + spec.finalize_after else "provisional",
-        **allocation,
     )
+    if model is None or full is None:
+        return priced
+    return dataclasses.replace(priced, cluster_cost=full.cluster_cost, node_types=full.node_types,
+                               idle_mode=str(model.idle),
+                               shared_namespaces=model.shared.namespaces if model.shared else ())  # fmt: skip
 
 
 def node_costs_of(request: ReportRequest, nodes: Sequence[NodeHour]) -> dict[NodeKey, NodeHourCost]:

@@ -30,7 +30,7 @@ from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted, So
 from kubecharge.pipeline.outputs import totals_record
 from kubecharge.pipeline.priced import node_costs_of, outlook_of, previous_period, previous_total, priced_period
 from kubecharge.pipeline.request import ReportRequest, mappings_snapshot
-from kubecharge.render import tables
+from kubecharge.render import data_files
 from kubecharge.store.repository import Repository
 from kubecharge.store.tables import ReportRun
 
@@ -262,7 +262,7 @@ def run_report(
         totals_record(chargeback),
         hours_queried=hours_queried,
         hours_replaced=hours_replaced,
-        completeness=tables.completeness_record(completeness),
+        completeness=data_files.completeness_record(completeness),
     )
     return ReportResult(
         chargeback,

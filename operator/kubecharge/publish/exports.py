@@ -59,7 +59,7 @@ class PublishOutcome:
     version: str | None  # None when nothing new was written
     reason: str
     manifest_sha256: str | None = None
-    drift: dict[str, Any] | None = None
+    drift: Drift | None = None
     latest: str | None = None  # the version that holds the current numbers
     written: list[str] = field(default_factory=list)
 
@@ -79,27 +79,62 @@ def versions(store: ObjectStore, base: str) -> list[ExportVersion]:
     return sorted(found.values(), key=lambda v: v.number)
 
 
-def drift(old_summary: Mapping[str, Any], new_summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What changed between two finals: total and per-team cost and charged quantities."""
+@dataclass(frozen=True)
+class TeamDrift:
+    """One team's figures in the old final and the new one (0 where the team was absent)."""
 
-    def team_costs(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    before: Mapping[str, float]  # cost, cpuCoreHoursCharged, memoryGiBHoursCharged
+    after: Mapping[str, float]
+
+    @property
+    def delta(self) -> dict[str, float]:
+        return {key: self.after[key] - self.before[key] for key in self.after}
+
+    @property
+    def cost_delta(self) -> float:
+        return self.after["cost"] - self.before["cost"]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What changed between two finals: the total cost and each team whose figures moved."""
+
+    total_before: float
+    total_after: float
+    teams: Mapping[str, TeamDrift]
+
+    @property
+    def total_delta(self) -> float:
+        return self.total_after - self.total_before
+
+    def record(self) -> dict[str, Any]:
+        """As the manifest's `drift` says it."""
+        before, after = self.total_before, self.total_after
+        return {
+            "total": {"before": before, "after": after, "delta": after - before,
+                      "relative": (after - before) / before if before else None},
+            "teams": {team: {"before": dict(moved.before), "after": dict(moved.after), "delta": moved.delta}
+                      for team, moved in self.teams.items()},
+        }  # fmt: skip
+
+
+_NO_FIGURES = {"cost": 0.0, "cpuCoreHoursCharged": 0.0, "memoryGiBHoursCharged": 0.0}
+
+
+def drift(old_summary: Mapping[str, Any], new_summary: Mapping[str, Any]) -> Drift:
+    """What changed between two finals, from their chargeback.json: total and per-team cost and charged quantities."""
+
+    def team_figures(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         return {t["team"]: {"cost": t["cost"]["total"], "cpuCoreHoursCharged": t["cpuCoreHoursCharged"],
                             "memoryGiBHoursCharged": t["memoryGiBHoursCharged"]} for t in summary["teams"]}  # fmt: skip
 
-    old_teams, new_teams = team_costs(old_summary), team_costs(new_summary)
+    old_teams, new_teams = team_figures(old_summary), team_figures(new_summary)
     teams = {}
     for team in sorted(set(old_teams) | set(new_teams)):
-        before = old_teams.get(team, {"cost": 0.0, "cpuCoreHoursCharged": 0.0, "memoryGiBHoursCharged": 0.0})
-        after = new_teams.get(team, {"cost": 0.0, "cpuCoreHoursCharged": 0.0, "memoryGiBHoursCharged": 0.0})
-        delta = {key: after[key] - before[key] for key in after}
-        if any(delta.values()):
-            teams[team] = {"before": before, "after": after, "delta": delta}
-    old_total, new_total = old_summary["totals"]["cost"]["total"], new_summary["totals"]["cost"]["total"]
-    return {
-        "total": {"before": old_total, "after": new_total, "delta": new_total - old_total,
-                  "relative": (new_total - old_total) / old_total if old_total else None},
-        "teams": teams,
-    }  # fmt: skip
+        moved = TeamDrift(old_teams.get(team, _NO_FIGURES), new_teams.get(team, _NO_FIGURES))
+        if any(moved.delta.values()):
+            teams[team] = moved
+    return Drift(old_summary["totals"]["cost"]["total"], new_summary["totals"]["cost"]["total"], teams)
 
 
 def publish_export(
@@ -155,7 +190,7 @@ def publish_export(
         "createdAt": iso(now or datetime.now(UTC)),
         "files": [{"name": name, "size": len(data), "sha256": sha256(data)} for name, data in sorted(files.items())],
         "restates": restates.name if restates else None,
-        "drift": change,
+        "drift": change.record() if change is not None else None,
     }
     written = []
     try:  # every file is an exclusive create: a second writer of the same version fails on its first file

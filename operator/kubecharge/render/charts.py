@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kubecharge.domain import resources as resource_table
+from kubecharge.domain import resource_table
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.mappings import UNALLOCATED
 

@@ -12,13 +12,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kubecharge import __version__
-from kubecharge.domain import resources as resource_table
+from kubecharge.domain import resource_table
 from kubecharge.domain.charges import Chargeback
-from kubecharge.domain.resources import Scope
+from kubecharge.domain.resource_table import Scope
 from kubecharge.domain.usage import ResourceQuantities, used_of_requested
+from kubecharge.packaged import templates_dir
 from kubecharge.render import charts
-from kubecharge.render.tables import summary
-from kubecharge.resources import templates_dir
+from kubecharge.render.data_files import summary
 
 
 def _environment() -> Environment:

@@ -20,7 +20,7 @@ from typing import Any
 
 from kubecharge.domain.charges import IDLE, Chargeback, ChargeLine
 from kubecharge.domain.periods import iso
-from kubecharge.domain.resources import RESOURCES, Resource
+from kubecharge.domain.resource_table import RESOURCES, Resource
 
 PROVIDER = "kubecharge"
 TAG_PREFIX = "kubecharge.io/"

@@ -13,7 +13,7 @@ from kubecharge.domain.anomalies import MAD_TO_SIGMA, AnomalyRules, detect
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs
 from kubecharge.domain.forecast import Projection, combine, forecast, share_left
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.outlook import Outlook, budget_uses, period_budget
+from kubecharge.domain.outlook_model import Outlook, budget_uses, period_budget
 from kubecharge.domain.periods import Period, PeriodKind
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 from kubecharge.handlers.notices import notices_of

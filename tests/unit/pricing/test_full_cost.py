@@ -24,11 +24,11 @@ from kubecharge.domain.reports import (
     ShareMode,
     UsageReportSpec,
 )  # fmt: skip
-from kubecharge.domain.resources import RESOURCES
+from kubecharge.domain.resource_table import RESOURCES
 from kubecharge.domain.usage import AttributedHour, ChargeBasis, NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, ManifestError
 from kubecharge.manifests import load_usage_report
-from kubecharge.render.tables import CSV_COLUMNS
+from kubecharge.render.data_files import CSV_COLUMNS
 
 HOUR = datetime(2026, 10, 1, 5, tzinfo=UTC)
 # Round list prices so the split can be done by hand: a node of 4 cores and 16 GiB lists at 4×1 + 16×0.25 = 8.

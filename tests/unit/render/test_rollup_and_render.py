@@ -18,8 +18,8 @@ from kubecharge.domain.reports import Pricing, UsageReportSpec
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.pipeline.priced import priced_period
 from kubecharge.pipeline.request import ReportRequest
+from kubecharge.render.data_files import CSV_COLUMNS, chargeback_csv
 from kubecharge.render.focus import focus_rows
-from kubecharge.render.tables import CSV_COLUMNS, chargeback_csv
 from kubecharge.rollup import namespace_hours
 
 HOUR = datetime(2026, 10, 1, 5, tzinfo=UTC)

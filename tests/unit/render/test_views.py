@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-from kubecharge import cli
-from kubecharge.domain import resources
+from kubecharge import terminal
+from kubecharge.domain import resource_table as resources
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
 from kubecharge.domain.ledger import Completeness, Gap
 from kubecharge.domain.periods import parse
@@ -60,8 +60,8 @@ def chargeback(**changes: object) -> Chargeback:
 
 def cli_table(report: Chargeback, monkeypatch: pytest.MonkeyPatch) -> str:
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "stdout", Console(file=buffer, width=200, force_terminal=False))
-    cli.print_teams(report)
+    monkeypatch.setattr(terminal, "stdout", Console(file=buffer, width=200, force_terminal=False))
+    terminal.print_teams(report)
     return buffer.getvalue()
 
 
@@ -106,8 +106,8 @@ def test_a_use_that_could_not_be_measured_is_unknown_never_zero(monkeypatch: pyt
     assert "712.50" not in html + markdown + team_page  # no idle GPU cost made up from a use of 0
     assert totals_record(report)["gpuHoursUsed"] is None
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "stdout", Console(file=buffer, width=200))
-    cli.print_use(report)
+    monkeypatch.setattr(terminal, "stdout", Console(file=buffer, width=200))
+    terminal.print_use(report)
     assert "GPU unknown of 1,000.0 GPU-h" in buffer.getvalue()
 
 

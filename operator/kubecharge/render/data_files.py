@@ -12,13 +12,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubecharge.domain import resources as resource_table
+from kubecharge.domain import resource_table
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs, TeamInfo
 from kubecharge.domain.forecast import Forecast
 from kubecharge.domain.ledger import Completeness
-from kubecharge.domain.outlook import Outlook
+from kubecharge.domain.outlook_model import Outlook
 from kubecharge.domain.periods import iso
-from kubecharge.domain.resources import RESOURCES, Resource, Scope
+from kubecharge.domain.resource_table import RESOURCES, Resource, Scope
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
 _FIRST = tuple(resource for resource in RESOURCES if not resource.csv_appended)
