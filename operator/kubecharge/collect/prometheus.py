@@ -25,7 +25,14 @@ from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
 from kubecharge.collect.answers import Series, answer_data, range_batches
-from kubecharge.collect.promql import COUNTER_MEASURES, COUNTER_SERIES_LABELS, COUNTER_UNITS, REQUEST_UNITS, QuerySet
+from kubecharge.collect.promql import (
+    COUNTER_MEASURES,
+    COUNTER_SERIES_LABELS,
+    COUNTER_UNITS,
+    REQUEST_UNITS,
+    QuerySet,
+    owner_questions,
+)
 from kubecharge.domain.collected import (
     CONTAINER_KEYS,
     HOUR,
@@ -44,8 +51,9 @@ from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
+from kubecharge.domain.workloads import CONTROLLER_OWNER_KEYS, POD_OWNER_KEYS, pod_workloads
 from kubecharge.errors import PrometheusUnavailable, TooManySamples
-from kubecharge.settings import Settings
+from kubecharge.settings import QuerySettings, Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
@@ -78,9 +86,13 @@ class PrometheusSource:
         retries: int = 2,
         observer: QueryObserver | None = None,
         access: Access | None = None,
+        owner_queries: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.queries = queries
+        # The questions that resolve each pod-hour's workload (`pod_workloads`), kept apart from `queries` until the
+        # ledger holds workloads: a report's runs and its manifest's query set do not include them yet.
+        self.owner_queries = owner_queries if owner_queries is not None else owner_questions(QuerySettings())
         self.timeout_seconds = timeout_seconds
         self.observer = observer
         self.access = access or Access()
@@ -99,10 +111,11 @@ class PrometheusSource:
 
     @classmethod
     def from_settings(
-        cls, url: str, queries: QuerySet, settings: Settings, observer: QueryObserver | None = None
-    ) -> PrometheusSource:
+        cls, url: str, queries: QuerySet, settings: Settings, observer: QueryObserver | None = None,
+        owner_queries: Mapping[str, str] | None = None,
+    ) -> PrometheusSource:  # fmt: skip
         return cls(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries, observer,
-                   access_from(settings))  # fmt: skip
+                   access_from(settings), owner_queries or owner_questions(settings.queries))  # fmt: skip
 
     def _client(self) -> PrometheusConnect:
         """One HTTP client per thread: chunks are fetched concurrently and a requests Session is not shared."""
@@ -195,6 +208,14 @@ class PrometheusSource:
             node_capacity=self._frame("node_capacity", start, end, NODE_CAPACITY_KEYS),
             node_labels=labels,
         )
+
+    def pod_workloads(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """The workload of every pod-hour (`domain.workloads`), from kube-state-metrics' owner series."""
+        owners = self.owner_queries
+        pods = self._frame("pod_owners", start, end, POD_OWNER_KEYS, owners["pod_owners"])
+        controllers = self._frame("controller_owners", start, end, ("controller_kind", *CONTROLLER_OWNER_KEYS),
+                                  owners["controller_owners"])  # fmt: skip
+        return pod_workloads(pods, controllers)
 
     def _label_sets(
         self, question: str, owner: str, start: datetime, end: datetime, kept: Callable[[str, str], bool],
@@ -357,8 +378,8 @@ class PrometheusSource:
             if self.observer is not None:
                 self.observer(question, elapsed, ok)
 
-    def _reduced(self, question: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T]
-                 ) -> list[T]:  # fmt: skip
+    def _reduced(self, question: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T],
+                 query: str | None = None) -> list[T]:  # fmt: skip
         """`question` over [start, end) in one request, its series reduced (to arrays) in batches of
         `DECODED_SAMPLES` as they are read, and how many samples it held per hour remembered (`chunk_hours`).
 
@@ -373,13 +394,15 @@ class PrometheusSource:
             return reduce(batch)
 
         with _collector_paused():
-            reduced = self._query_range(question, getattr(self.queries, question), start, end, counted)
+            asked = query if query is not None else getattr(self.queries, question)
+            reduced = self._query_range(question, asked, start, end, counted)
         with self._waiting_lock:
             seen = samples / ((end - start) / timedelta(hours=1))
             self._density[question] = max(self._density.get(question, 0.0), seen)
         return reduced
 
-    def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...]) -> pd.DataFrame:
+    def _frame(self, question: str, start: datetime, end: datetime, keys: tuple[str, ...],
+               query: str | None = None) -> pd.DataFrame:  # fmt: skip
         """One row per `keys` × hour. Series that share `keys` (restarts: one per cgroup `id`) are added with
         `math.fsum` (exact, order-free); everything else is vectorised, never a Python loop per sample."""
         codes: dict[tuple[str, ...], int] = {}
@@ -391,7 +414,7 @@ class PrometheusSource:
                                         for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
             return _Samples.of(answer, series_codes)
 
-        found = _Samples.joined(self._reduced(question, start, end, reduce))
+        found = _Samples.joined(self._reduced(question, start, end, reduce, query))
         if not len(found.values):
             return empty_frame(keys)
         return _keyed(keys, codes, found.series, found.stamps, found.values)

@@ -308,3 +308,25 @@ def scrape_completeness(cadvisor_up: str, state_up: str) -> str:
         ):
             parts.append(f'label_replace({expression}, "measure", "{job}_{measure}", "", "")')
     return "\n  or ".join(parts)
+
+
+def owner_questions(settings: QuerySettings) -> dict[str, str]:
+    """kube-state-metrics' owner series, per hour: each pod's controlling owner (`<none>` for a bare pod) and each
+    ReplicaSet's and Job's owner, as `domain.workloads` resolves them into the pod-hour's workload."""
+    state = {**settings.series_labels, **settings.state_metrics_job_labels}
+    owned = "owner_kind, owner_name"
+
+    def owner_of(metric: str, kind: str, name_label: str) -> str:
+        series = selector(metric, labels=state)
+        present = f"max by (namespace, {name_label}, {owned}) (max_over_time({series}[{GAUGE_WINDOW}]))"
+        named = f'label_replace({present}, "controller", "$1", "{name_label}", "(.*)")'
+        return f'label_replace({named}, "controller_kind", "{kind}", "", "")'
+
+    controllers = (f"max by (namespace, controller_kind, controller, {owned}) ("
+                   f"{owner_of('kube_replicaset_owner', 'ReplicaSet', 'replicaset')} or "
+                   f"{owner_of('kube_job_owner', 'Job', 'job_name')})")  # fmt: skip
+    pods = selector("kube_pod_owner", 'owner_is_controller!="false"', labels=state)
+    return {
+        "pod_owners": f"max by (namespace, pod, uid, {owned}) (max_over_time({pods}[{GAUGE_WINDOW}]))",
+        "controller_owners": controllers,
+    }

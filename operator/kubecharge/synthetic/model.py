@@ -31,6 +31,9 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
   the fifth minute) and 50 min that start and end between scrapes, so that the samples see each run for a whole
   number of scrape intervals while the truth is the exact run (`Pod.exact_seconds`); `Truth.low` / `Truth.high` hold
   the band the samples allow around the truth (see `truth()`);
+- owners (`workloads.py`): Deployments through ReplicaSets (a rollout: a new ReplicaSet per life of a seasonal
+  replica), StatefulSets, DaemonSets, CronJobs through their Jobs, Jobs of their own, bare and static pods, and a
+  ReplicaSet whose owner series is missing for two hours while its pods run;
 - optionally (`Size(seasonal=True)`), a team whose namespaces follow a weekly pattern, a slow ramp, and injected
   anomalies (a day at three times the cost, a day without any pod): the truth the forecasts and anomaly
   detection are judged against (`Cluster.anomalies`).
@@ -52,6 +55,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
+from kubecharge.synthetic import workloads
+from kubecharge.synthetic.workloads import Controller, OwnerRef
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -168,6 +173,7 @@ class Pod:
     # A run that starts and ends between scrapes: Running in [start, end) seconds after the cluster's start. Its
     # containers use a constant rate (counters grow linearly from zero at `start`); the slots above enclose it.
     exact_seconds: tuple[float, float] | None = None
+    owner: OwnerRef | None = None  # its controller (`kube_pod_owner`); None: `<none>`, a bare pod (workloads.py)
 
     def effective_request(self, resource: str) -> float:
         """Kubernetes' effective pod request (sidecars placed before every init container, as here):
@@ -332,6 +338,7 @@ class Cluster:
     external_labels: dict[str, str] = field(default_factory=dict)  # e.g. {"cluster": "east"} in a shared querier
     dcgm_targets: dict[str, ScrapeTarget] = field(default_factory=dict)  # by GPU node name: dcgm-exporter
     anomalies: list[InjectedAnomaly] = field(default_factory=list)  # the seasonal team's injected unusual days
+    controllers: list[Controller] = field(default_factory=list)  # ReplicaSets and Jobs, with their owners
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:
@@ -1288,9 +1295,10 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         margin = math.ceil(jitter) + 1
         target.offset_seconds = margin + zlib.crc32(target.key.encode()) % max(1, step_seconds - 2 * margin)
         target.jitter_seconds = jitter
+    controllers = workloads.assign(pods, SEASONAL if size.seasonal else (), slots_per_hour, seed)
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
-        mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies,
+        mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies, controllers=controllers,
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from kubecharge.synthetic.model import (
     sample_times,
     scraped,
 )
+from kubecharge.synthetic.workloads import NONE
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
 PAUSE_CPU_CORES = 0.0004
@@ -436,10 +437,35 @@ def _pod_state(
                       "image_spec": container.image, "container_id": "",
                       "restart_policy": "Always" if container.kind == "sidecar" else ""}  # fmt: skip
             _write(out, _series(family, honor(metric)), times, 1.0)
+    elif family == "kube_pod_owner":
+        owner = pod.owner
+        kind, name, controller = (owner.kind, owner.name, "true") if owner is not None else (NONE, NONE, NONE)
+        metric = {**base, "owner_kind": kind, "owner_name": name, "owner_is_controller": controller}
+        _write(out, _series(family, honor(metric)), times, 1.0)
     elif family in ("kube_pod_overhead_cpu_cores", "kube_pod_overhead_memory_bytes"):
         amount = pod.overhead_cpu_cores if family.endswith("cpu_cores") else pod.overhead_memory_bytes
         if amount:
             _write(out, _series(family, honor(base)), times, float(amount))
+
+
+def _controllers(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
+    """`kube_replicaset_owner` and `kube_job_owner`: each ReplicaSet's or Job's owner while it exists, except where
+    its owner series is missing (`Controller.owner_missing_slots`)."""
+    cluster = ctx.cluster
+    kind, name_label = ("ReplicaSet", "replicaset") if family == "kube_replicaset_owner" else ("Job", "job_name")
+    for ksm in cluster.state_metrics_targets:
+        ok, times = ctx.target_ok(ksm), ctx.times_of(ksm)
+        for controller in (c for c in cluster.controllers if c.kind == kind):
+            slots = _span(ctx, controller.created_slot, controller.deleted_slot, window, ok)
+            slots = _sharded(ksm, f"{controller.namespace}/{kind}/{controller.name}", slots)
+            if controller.owner_missing_slots is not None:
+                first, last = controller.owner_missing_slots
+                slots = slots[(slots < first) | (slots >= last)]
+            owner = controller.owner
+            labels = {"namespace": controller.namespace, name_label: controller.name,
+                      "owner_kind": owner.kind if owner else NONE, "owner_name": owner.name if owner else NONE,
+                      "owner_is_controller": "true" if owner else NONE}  # fmt: skip
+            _write(out, _series(family, _honor(labels, ksm.labels)), times[slots], 1.0)
 
 
 def _nodes(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
@@ -530,6 +556,9 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "kube_pod_init_container_info": _state_metrics,
     "kube_pod_overhead_cpu_cores": _state_metrics,
     "kube_pod_overhead_memory_bytes": _state_metrics,
+    "kube_pod_owner": _state_metrics,
+    "kube_replicaset_owner": _controllers,
+    "kube_job_owner": _controllers,
     "kube_node_info": _nodes,
     "kube_node_labels": _nodes,
     "kube_node_status_capacity": _nodes,

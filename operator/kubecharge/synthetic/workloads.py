@@ -1,0 +1,132 @@
+"""Who owns each synthetic pod — the series kube-state-metrics exports as `kube_pod_owner`, `kube_replicaset_owner`
+and `kube_job_owner` — and the workload each pod-hour belongs to, worked out from the model alone.
+
+Deployments (through ReplicaSets; the seasonal team's pods are a rollout: each life of a replica a new
+ReplicaSet), StatefulSets, DaemonSets, CronJobs (through their Jobs), Jobs of their own, bare pods and static pods.
+One ReplicaSet's owner series is missing for two whole hours while its pods run: there its pods are that
+ReplicaSet's. Owners are drawn from a generator of their own, so adding them changes no other number of the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from random import Random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubecharge.synthetic.model import Cluster, Pod
+
+NONE = "<none>"
+MISSING_OWNER_HOURS = (3, 5)  # [first, last) hour of a ReplicaSet's life in which its owner series is missing
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    kind: str
+    name: str
+
+
+@dataclass
+class Controller:
+    """A ReplicaSet or a Job, alive over [created_slot, deleted_slot), with its own owner (None: `<none>`)."""
+
+    namespace: str
+    kind: str  # ReplicaSet | Job
+    name: str
+    owner: OwnerRef | None
+    created_slot: int
+    deleted_slot: int
+    owner_missing_slots: tuple[int, int] | None = None  # kube-state-metrics exports no owner series in [a, b)
+
+
+_JOB_OF_CRONJOB = re.compile(r"(?P<cronjob>.+)-(?P<schedule>\d{8})")  # a CronJob's Job: <cronjob>-<minutes>
+_SHORT_RUN = re.compile(r"(?P<kind>[a-z]+)-(?P<hour>\d{5})-[0-9a-f]{5}")  # the hourly short-lived runs
+_INDEXED = re.compile(r"(?P<prefix>.+)-(?P<index>\d+)-[0-9a-f]{5}")  # <prefix>-<index>-<suffix>
+SCHEDULED_RUNS = frozenset({"cron", "long"})  # short runs started by a CronJob; the others are Jobs of their own
+
+
+def assign(pods: Iterable[Pod], seasonal: Iterable[str], slots_per_hour: int, seed: int) -> list[Controller]:
+    """Set every pod's `owner` and return the ReplicaSets and Jobs between pods and their workloads."""
+    rng = Random(seed * 3571 + 17)
+    seasonal = set(seasonal)
+    controllers: dict[tuple[str, str, str], Controller] = {}
+    hashes: dict[tuple[str, str], str] = {}
+
+    def through(pod: Pod, kind: str, name: str, owner: OwnerRef | None) -> OwnerRef:
+        key = (pod.namespace, kind, name)
+        found = controllers.get(key)
+        if found is None:
+            found = controllers[key] = Controller(pod.namespace, kind, name, owner, pod.created_slot,
+                                                  pod.deleted_slot)  # fmt: skip
+        found.created_slot = min(found.created_slot, pod.created_slot)
+        found.deleted_slot = max(found.deleted_slot, pod.deleted_slot)
+        return OwnerRef(kind, name)
+
+    def replica_set(pod: Pod, deployment: str, generation: str = "") -> OwnerRef:
+        template = hashes.setdefault((pod.namespace, deployment + generation), f"{rng.getrandbits(40):010x}")
+        return through(pod, "ReplicaSet", f"{deployment}-{template}", OwnerRef("Deployment", deployment))
+
+    for pod in pods:
+        if pod.cgroup_uid is not None:  # a static pod: its mirror is owned by the node
+            pod.owner = OwnerRef("Node", pod.node.name)
+        elif pod.namespace in seasonal and (match := _INDEXED.fullmatch(pod.name)):
+            # <namespace>-<replica>-<life>-<suffix>: each life is a rollout's new ReplicaSet
+            pod.owner = replica_set(pod, pod.namespace, generation=f"-{match['index']}")
+        elif pod.name == "postgres-0":
+            pod.owner = OwnerRef("StatefulSet", "postgres")
+        elif pod.name.startswith("node-exporter-"):
+            pod.owner = OwnerRef("DaemonSet", "node-exporter")
+        elif pod.name == "crawl-once":
+            pod.owner = None  # `kubectl run`: a bare pod
+        elif match := _JOB_OF_CRONJOB.fullmatch(pod.name):
+            pod.owner = through(pod, "Job", pod.name, OwnerRef("CronJob", match["cronjob"]))
+        elif match := _SHORT_RUN.fullmatch(pod.name):
+            job = pod.name.rsplit("-", 1)[0]
+            cronjob = OwnerRef("CronJob", match["kind"]) if match["kind"] in SCHEDULED_RUNS else None
+            pod.owner = through(pod, "Job", job, cronjob)
+        elif match := _INDEXED.fullmatch(pod.name):
+            prefix, index = match["prefix"], int(match["index"])
+            pod.owner = [replica_set(pod, f"{prefix}-api"), replica_set(pod, f"{prefix}-api"),
+                         OwnerRef("StatefulSet", f"{prefix}-db"), OwnerRef("DaemonSet", f"{prefix}-agent"),
+                         None][index % 5]  # fmt: skip
+        else:
+            pod.owner = replica_set(pod, pod.name.split("-")[0])
+    found = sorted(controllers.values(), key=lambda c: (c.namespace, c.kind, c.name))
+    first, last = MISSING_OWNER_HOURS
+    lost = next((c for c in found if c.kind == "ReplicaSet" and c.owner is not None
+                 and c.deleted_slot - c.created_slot > (last + 1) * slots_per_hour), None)  # fmt: skip
+    if lost is not None:
+        born = -(-lost.created_slot // slots_per_hour)  # its first whole hour
+        lost.owner_missing_slots = ((born + first) * slots_per_hour, (born + last) * slots_per_hour)
+    return found
+
+
+def workload_truth(cluster: Cluster) -> dict[tuple[str, str, str, int], tuple[str, str]]:
+    """(namespace, pod, uid, hour) → (workload kind, workload) for every hour kube-state-metrics exports the pod in.
+    A ReplicaSet's or Job's owner counts in an hour if its series exists in any slot of it."""
+    per_hour = 3600 // cluster.step_seconds
+    by_name = {(c.namespace, c.kind, c.name): c for c in cluster.controllers}
+    truth = {}
+    for pod in cluster.pods:
+        for hour in range(pod.created_slot // per_hour, (pod.deleted_slot - 1) // per_hour + 1):
+            truth[(pod.namespace, pod.name, pod.uid, hour)] = _workload(pod, by_name, hour, per_hour)
+    return truth
+
+
+def _workload(pod: Pod, controllers: dict[tuple[str, str, str], Controller], hour: int,
+              per_hour: int) -> tuple[str, str]:  # fmt: skip
+    owner = pod.owner
+    if owner is None:
+        return "Pod", pod.name
+    if owner.kind == "Node":
+        return "StaticPod", pod.name
+    controller = controllers.get((pod.namespace, owner.kind, owner.name))
+    if controller is None or controller.owner is None:
+        return owner.kind, owner.name
+    missing = controller.owner_missing_slots
+    slots = range(max(hour * per_hour, controller.created_slot), min((hour + 1) * per_hour, controller.deleted_slot))
+    if missing is not None and all(missing[0] <= slot < missing[1] for slot in slots):
+        return owner.kind, owner.name
+    return controller.owner.kind, controller.owner.name

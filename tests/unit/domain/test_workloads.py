@@ -1,0 +1,77 @@
+"""The workload of each pod-hour, from owner rows worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from kubecharge.domain.collected import HOUR
+from kubecharge.domain.workloads import pod_workloads
+
+H0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
+H1 = H0 + timedelta(hours=1)
+
+
+def pods(*rows: tuple[str, str, str, pd.Timestamp]) -> pd.DataFrame:
+    """(pod, owner_kind, owner_name, hour) in namespace `shop`; the uid is the pod's name."""
+    return pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": f"uid-{pod}", "owner_kind": kind,
+                          "owner_name": name, HOUR: hour} for pod, kind, name, hour in rows])  # fmt: skip
+
+
+def controllers(*rows: tuple[str, str, str, str, pd.Timestamp]) -> pd.DataFrame:
+    """(controller kind, controller, owner_kind, owner_name, hour) in namespace `shop`."""
+    return pd.DataFrame([{"namespace": "shop", "controller_kind": ck, "controller": c, "owner_kind": kind,
+                          "owner_name": name, HOUR: hour} for ck, c, kind, name, hour in rows])  # fmt: skip
+
+
+def resolved(found: pd.DataFrame) -> dict[tuple[str, pd.Timestamp], tuple[str, str]]:
+    rows = zip(found["pod"], found[HOUR], found["workload_kind"], found["workload"], strict=True)
+    return {(str(pod), pd.Timestamp(hour)): (str(kind), str(name)) for pod, hour, kind, name in rows}
+
+
+def test_each_kind_of_owner_makes_the_workload_a_team_lead_knows() -> None:
+    found = pod_workloads(
+        pods(("api-5d8f-x2", "ReplicaSet", "api-5d8f", H0), ("load-281-q", "Job", "load-281", H0),
+             ("db-0", "StatefulSet", "db", H0), ("agent-k", "DaemonSet", "agent", H0),
+             ("debug", "<none>", "<none>", H0), ("etcd-node-1", "Node", "node-1", H0),
+             ("once-z", "Job", "once", H0), ("orphan-r", "ReplicaSet", "orphan", H0)),
+        controllers(("ReplicaSet", "api-5d8f", "Deployment", "api", H0),
+                    ("Job", "load-281", "CronJob", "load", H0),
+                    ("Job", "once", "<none>", "<none>", H0)),
+    )  # fmt: skip
+    assert resolved(found) == {
+        ("api-5d8f-x2", H0): ("Deployment", "api"),
+        ("load-281-q", H0): ("CronJob", "load"),
+        ("db-0", H0): ("StatefulSet", "db"),
+        ("agent-k", H0): ("DaemonSet", "agent"),
+        ("debug", H0): ("Pod", "debug"),
+        ("etcd-node-1", H0): ("StaticPod", "etcd-node-1"),
+        ("once-z", H0): ("Job", "once"),  # a Job of its own: no CronJob owns it
+        ("orphan-r", H0): ("ReplicaSet", "orphan"),  # its owner series is gone: the ReplicaSet, by name
+    }
+    assert list(found["uid"]) == [f"uid-{pod}" for pod in found["pod"]]
+
+
+def test_a_missing_owner_series_affects_only_its_hours_and_two_replicasets_make_one_deployment() -> None:
+    found = pod_workloads(
+        pods(("api-old-a", "ReplicaSet", "api-old", H0), ("api-old-a", "ReplicaSet", "api-old", H1),
+             ("api-new-b", "ReplicaSet", "api-new", H1)),
+        controllers(("ReplicaSet", "api-old", "Deployment", "api", H0),  # not in H1: lost while its pod still ran
+                    ("ReplicaSet", "api-new", "Deployment", "api", H1)),
+    )  # fmt: skip
+    assert resolved(found) == {
+        ("api-old-a", H0): ("Deployment", "api"),
+        ("api-old-a", H1): ("ReplicaSet", "api-old"),
+        ("api-new-b", H1): ("Deployment", "api"),  # the rollout's hour: both ReplicaSets, one Deployment
+    }
+
+
+def test_a_pod_with_two_controllers_in_an_hour_keeps_the_first_and_no_pod_hour_is_lost_or_doubled() -> None:
+    found = pod_workloads(
+        pods(("x", "StatefulSet", "zeta", H0), ("x", "DaemonSet", "alpha", H0), ("y", "<none>", "<none>", H1)),
+        controllers(),
+    )
+    assert resolved(found) == {("x", H0): ("DaemonSet", "alpha"), ("y", H1): ("Pod", "y")}
+    assert len(found) == 2
+    assert pod_workloads(pd.DataFrame(), controllers()).empty
