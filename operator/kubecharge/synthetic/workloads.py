@@ -10,13 +10,10 @@ ReplicaSet's. Owners are drawn from a generator of their own, so adding them cha
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from random import Random
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from kubecharge.synthetic.model import Cluster, Pod
+from typing import Protocol
 
 NONE = "<none>"
 MISSING_OWNER_HOURS = (3, 5)  # [first, last) hour of a ReplicaSet's life in which its owner series is missing
@@ -39,6 +36,41 @@ class Controller:
     created_slot: int
     deleted_slot: int
     owner_missing_slots: tuple[int, int] | None = None  # kube-state-metrics exports no owner series in [a, b)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Pod(Protocol):
+    """What owners are drawn from, and set on: `model.Pod` (typed here so that this module needs not import it)."""
+
+    owner: OwnerRef | None
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def node(self) -> _Named: ...
+    @property
+    def cgroup_uid(self) -> str | None: ...
+    @property
+    def created_slot(self) -> int: ...
+    @property
+    def deleted_slot(self) -> int: ...
+
+
+class Cluster(Protocol):
+    @property
+    def step_seconds(self) -> int: ...
+    @property
+    def pods(self) -> Sequence[Pod]: ...
+    @property
+    def controllers(self) -> Sequence[Controller]: ...
 
 
 _JOB_OF_CRONJOB = re.compile(r"(?P<cronjob>.+)-(?P<schedule>\d{8})")  # a CronJob's Job: <cronjob>-<minutes>
