@@ -7,6 +7,7 @@ not fit; a failure at any step raises before anything else of that period is wri
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -17,11 +18,11 @@ from typing import Any
 import kubernetes
 
 from kubecharge.domain.mappings import TeamMapping
-from kubecharge.domain.reports import DEFAULT_RETENTION, UsageReportSpec
+from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import SecretError
 from kubecharge.handlers.state import OperatorState
 from kubecharge.kube.configmaps import ensure_configmap
-from kubecharge.pipeline.job import PublishOutcome, ReportJob, S3Options, produce_report
+from kubecharge.pipeline.job import PublishOutcome, ReportJob, S3Options, produce_report, s3_from_settings
 from kubecharge.pipeline.run import ReportResult
 from kubecharge.schedule import PlannedRun
 
@@ -64,9 +65,9 @@ def s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
     and AWS_REGION); without a secretRef, the operator's own environment (e.g. IRSA) and settings."""
     settings = state.settings
     secret_name = spec.object_storage.secret_ref if spec.object_storage else None
-    retention = spec.object_storage.retention if spec.object_storage else DEFAULT_RETENTION
+    defaults = s3_from_settings(settings, spec)
     if not secret_name:
-        return S3Options(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region, retention=retention)
+        return defaults
     core = kubernetes.client.CoreV1Api(state.kube)
     try:
         secret = core.read_namespaced_secret(secret_name, spec.namespace)
@@ -82,12 +83,12 @@ def s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
     missing = [key for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if key not in values]
     if missing:
         raise SecretError(f"Secret {spec.namespace}/{secret_name} lacks {', '.join(missing)}")
-    return S3Options(
-        endpoint_url=values.get("AWS_ENDPOINT_URL") or settings.s3_endpoint_url,
-        region=values.get("AWS_REGION") or settings.s3_region,
+    return dataclasses.replace(
+        defaults,
+        endpoint_url=values.get("AWS_ENDPOINT_URL") or defaults.endpoint_url,
+        region=values.get("AWS_REGION") or defaults.region,
         access_key_id=values["AWS_ACCESS_KEY_ID"],
         secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
-        retention=retention,
     )
 
 

@@ -120,9 +120,12 @@ def assign(pods: Iterable[Pod], seasonal: Iterable[str], slots_per_hour: int, se
             pod.owner = through(pod, "Job", job, cronjob)
         elif match := _INDEXED.fullmatch(pod.name):
             prefix, index = match["prefix"], int(match["index"])
-            pod.owner = [replica_set(pod, f"{prefix}-api"), replica_set(pod, f"{prefix}-api"),
-                         OwnerRef("StatefulSet", f"{prefix}-db"), OwnerRef("DaemonSet", f"{prefix}-agent"),
-                         None][index % 5]  # fmt: skip
+            role = index % 5  # two of five run the namespace's Deployment, then a StatefulSet, a DaemonSet, a bare pod
+            if role < 2:
+                pod.owner = replica_set(pod, f"{prefix}-api")
+            else:
+                pod.owner = {2: OwnerRef("StatefulSet", f"{prefix}-db"), 3: OwnerRef("DaemonSet", f"{prefix}-agent"),
+                             4: None}[role]  # fmt: skip
         else:
             pod.owner = replica_set(pod, pod.name.split("-")[0])
     found = sorted(controllers.values(), key=lambda c: (c.namespace, c.kind, c.name))
