@@ -33,7 +33,8 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
   the band the samples allow around the truth (see `truth()`);
 - owners (`workloads.py`): Deployments through ReplicaSets (a rollout: a new ReplicaSet per life of a seasonal
   replica), StatefulSets, DaemonSets, CronJobs through their Jobs, Jobs of their own, bare and static pods, and a
-  ReplicaSet whose owner series is missing for two hours while its pods run;
+  ReplicaSet whose owner series is missing for two hours while its pods run; PVCs mounted by a StatefulSet's pod
+  (only while it runs), remounted by a recreated pod, and never mounted (`Truth.workload_values`);
 - optionally (`Size(seasonal=True)`), a team whose namespaces follow a weekly pattern, a slow ramp, and injected
   anomalies (a day at three times the cost, a day without any pod): the truth the forecasts and anomaly
   detection are judged against (`Cluster.anomalies`).
@@ -45,11 +46,11 @@ import itertools
 import math
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from random import Random
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +61,7 @@ from kubecharge.synthetic.workloads import Controller, OwnerRef
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
+K = TypeVar("K")
 MIB = 2**20
 
 
@@ -174,6 +176,7 @@ class Pod:
     # containers use a constant rate (counters grow linearly from zero at `start`); the slots above enclose it.
     exact_seconds: tuple[float, float] | None = None
     owner: OwnerRef | None = None  # its controller (`kube_pod_owner`); None: `<none>`, a bare pod (workloads.py)
+    claims: tuple[str, ...] = ()  # the PVCs its spec mounts (`kube_pod_spec_volumes_persistentvolumeclaims_info`)
 
     def effective_request(self, resource: str) -> float:
         """Kubernetes' effective pod request (sidecars placed before every init container, as here):
@@ -375,6 +378,23 @@ class Truth:
     # any estimator that sees only the scraped samples can be held to [low, high], not to the exact truth.
     low: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
     high: dict[tuple[str, datetime], dict[str, float]] = field(default_factory=dict)
+    # The same per (namespace, workload kind, workload, hour) (`workloads.workload_truth`; a PVC no Running pod
+    # mounts is kind PersistentVolumeClaim), with its band where the samples allow one.
+    workload_values: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
+    workload_low: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
+    workload_high: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
+
+    def by_workload(self, start: datetime, end: datetime) -> dict[tuple[str, str, str], dict[str, float]]:
+        """Per (namespace, workload kind, workload) over [start, end): the exact quantities."""
+        return _summed((key[:3], values) for key, values in self.workload_values.items() if start <= key[3] < end)
+
+    def band_by_workload(
+        self, start: datetime, end: datetime
+    ) -> dict[tuple[str, str, str], dict[str, tuple[float, float]]]:
+        """Per (namespace, workload kind, workload) and quantity over [start, end): (low, high) of the band."""
+        sides = [_summed((key[:3], moves.get(key, values)) for key, values in self.workload_values.items()
+                         if start <= key[3] < end) for moves in (self.workload_low, self.workload_high)]  # fmt: skip
+        return {key: {q: (sides[0][key][q], sides[1][key][q]) for q in sides[0][key]} for key in sides[0]}
 
     def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         return self._grouped(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
@@ -410,6 +430,18 @@ class Truth:
         return groups
 
 
+WorkloadHour = tuple[str, str, str, datetime]  # namespace, workload kind, workload, hour
+
+
+def _summed(items: Iterable[tuple[K, dict[str, float]]]) -> dict[K, dict[str, float]]:
+    found: dict[K, dict[str, float]] = {}
+    for key, values in items:
+        row = found.setdefault(key, {})
+        for quantity, value in values.items():
+            row[quantity] = row.get(quantity, 0.0) + value
+    return found
+
+
 QUANTITIES = (
     "cpu_core_hours_usage",
     "cpu_core_hours_request",
@@ -426,30 +458,33 @@ QUANTITIES = (
 
 
 def truth(cluster: Cluster) -> Truth:
-    """Integrate the model per namespace, node and hour. Slot k covers [t_k, t_k + step)."""
+    """Integrate the model per namespace, node, pod (or unmounted PVC) and hour, then group the pods' hours by
+    namespace and by workload. Slot k covers [t_k, t_k + step)."""
     step_hours = cluster.step_seconds / SECONDS_PER_HOUR
     slots_per_hour = SECONDS_PER_HOUR // cluster.step_seconds
     hours = math.ceil(cluster.slots / slots_per_hour)
     slot_hour = np.arange(cluster.slots) // slots_per_hour
-    per_node: dict[tuple[str, str], dict[str, FloatArray]] = {}
+    per_node: dict[tuple[str, str, str], dict[str, FloatArray]] = {}  # (namespace, node, who): a pod uid or pvc:<name>
 
-    def target(namespace: str, node: str) -> dict[str, FloatArray]:
-        return per_node.setdefault((namespace, node), {q: np.zeros(hours) for q in QUANTITIES})
+    def target(namespace: str, node: str, who: str = "") -> dict[str, FloatArray]:
+        return per_node.setdefault((namespace, node, who), {q: np.zeros(hours) for q in QUANTITIES})
 
     def hourly(values: FloatArray) -> FloatArray:
         return np.bincount(slot_hour, weights=values, minlength=hours)[:hours].astype(np.float64)
 
     for namespace in cluster.namespaces:
         target(namespace.name, "")
-    low: dict[tuple[str, datetime], dict[str, float]] = {}
-    high: dict[tuple[str, datetime], dict[str, float]] = {}
+    low: dict[_Who, dict[str, float]] = {}
+    high: dict[_Who, dict[str, float]] = {}
     scrapes = _Scrapes(cluster)
+    running_of: dict[str, FloatArray] = {}
     for pod in cluster.pods:
-        on_node = target(pod.namespace, pod.node.name)
+        on_node = target(pod.namespace, pod.node.name, pod.uid)
         if pod.exact_seconds is not None:
-            _exact_run(cluster, pod, on_node, target(pod.namespace, ""), scrapes, low, high)
+            _exact_run(cluster, pod, on_node, target(pod.namespace, "", pod.uid), scrapes, low, high)
             continue
         running = np.array([pod.phase_at(s) == "Running" for s in range(cluster.slots)], dtype=float)
+        running_of[pod.uid] = running
         for container in pod.containers:
             alive = container.alive(cluster.slots)
             # An init container's own request is never charged directly: the pod reserves the largest of them
@@ -471,9 +506,15 @@ def truth(cluster: Cluster) -> Truth:
             unseen = hourly(_unseen_after_last_sample(cluster, scrapes, pod, container.incarnations,
                                                       container.cpu_cores) * step_hours)  # fmt: skip
             if unseen.any():
-                _lower(cluster, low, pod.namespace, "cpu_core_hours_usage", -unseen)
+                _lower(cluster, low, (pod.namespace, pod.uid), "cpu_core_hours_usage", -unseen)
                 kept = np.maximum(cpu_usage - unseen, cpu_request)
-                _lower(cluster, low, pod.namespace, "cpu_core_hours_max", kept - np.maximum(cpu_usage, cpu_request))
+                _lower(
+                    cluster,
+                    low,
+                    (pod.namespace, pod.uid),
+                    "cpu_core_hours_max",
+                    kept - np.maximum(cpu_usage, cpu_request),
+                )
             if container.gpus:
                 utilization = container.gpu_utilization if container.gpu_utilization is not None else 0.0
                 gpu_usage = hourly(container.gpus * utilization / 100 * alive * step_hours)
@@ -496,31 +537,38 @@ def truth(cluster: Cluster) -> Truth:
         if pod.network_bytes_per_second is not None and not pod.host_network:
             sandbox = np.zeros(cluster.slots)
             sandbox[pod.running_slot or 0 : pod.sandbox_end_slot] = 1.0
-            target(pod.namespace, "")["network_gib"] += hourly(
+            target(pod.namespace, "", pod.uid)["network_gib"] += hourly(
                 pod.network_bytes_per_second * sandbox * cluster.step_seconds / BYTES_PER_GIB
             )
             sandbox_run = [Incarnation(pod.sandbox_id, pod.running_slot or 0, pod.sandbox_end_slot)]
             unseen = _unseen_after_last_sample(cluster, scrapes, pod, sandbox_run, pod.network_bytes_per_second)
             if unseen.any():
                 unseen_gib = hourly(unseen * cluster.step_seconds / BYTES_PER_GIB)
-                _lower(cluster, low, pod.namespace, "network_gib", -unseen_gib)
+                _lower(cluster, low, (pod.namespace, pod.uid), "network_gib", -unseen_gib)
+    split: dict[str, dict[_Who, dict[str, float]]] = {"low": {}, "high": {}}  # moves that leave namespaces whole
     for pvc in cluster.pvcs:
-        exists = np.zeros(cluster.slots)
-        exists[pvc.created_slot : pvc.deleted_slot] = 1.0
-        target(pvc.namespace, "")["storage_gib_hours"] += hourly(exists * pvc.size_bytes * step_hours / BYTES_PER_GIB)
+        _storage(cluster, pvc, running_of, target, scrapes, split["low"], split["high"])
 
     values: dict[tuple[str, datetime], dict[str, float]] = {}
     node_values: dict[tuple[str, str, datetime], dict[str, float]] = {}
+    workload_values: dict[WorkloadHour, dict[str, float]] = {}
     owners: dict[tuple[str, datetime], str] = {}
     spaces = {ns.name: ns for ns in cluster.namespaces}
     starts = [cluster.start + timedelta(hours=hour) for hour in range(hours)]
-    for (name, node), series in per_node.items():
+    workload_of = _workload_resolver(cluster)
+    for (name, node, who), series in per_node.items():
         for hour, hour_start in enumerate(starts):
             amounts = {q: float(series[q][hour]) for q in QUANTITIES}
-            node_values[(name, node, hour_start)] = amounts
             total = values.setdefault((name, hour_start), dict.fromkeys(QUANTITIES, 0.0))
+            placed = node_values.setdefault((name, node, hour_start), dict.fromkeys(QUANTITIES, 0.0))
+            if not who or not any(amounts.values()):
+                continue
+            workload = workload_values.setdefault((name, *workload_of(who, hour), hour_start),
+                                                  dict.fromkeys(QUANTITIES, 0.0))  # fmt: skip
             for q, amount in amounts.items():
                 total[q] += amount
+                placed[q] += amount
+                workload[q] += amount
     for name in spaces:
         for hour, hour_start in enumerate(starts):
             # The hour belongs to whoever owned the namespace for most of it.
@@ -531,13 +579,81 @@ def truth(cluster: Cluster) -> Truth:
         for hour, share in enumerate(hourly(machine.present(cluster.slots) * step_hours)):
             if share > 0:
                 node_hours[(machine.name, starts[hour])] = float(share)
-    bands = {}
+    bands: dict[str, dict[tuple[str, datetime], dict[str, float]]] = {}
+    workload_bands: dict[str, dict[WorkloadHour, dict[str, float]]] = {}
     for side, moves in (("low", low), ("high", high)):
-        shifted = {}
-        for key, move in moves.items():  # the band edge = the exact value moved by what the samples allow
-            shifted[key] = {q: values[key][q] + move.get(q, 0.0) for q in QUANTITIES}
-        bands[side] = shifted
-    return Truth(values, owners, node_values, node_hours, bands["low"], bands["high"])
+        by_namespace: dict[tuple[str, datetime], dict[str, float]] = {}
+        by_workload: dict[WorkloadHour, dict[str, float]] = {}
+        everywhere = [(key, move, True) for key, move in moves.items()]
+        for (space, who, hour_start), move, whole in [*everywhere, *((k, m, False) for k, m in split[side].items())]:
+            hour = round((hour_start - cluster.start) / timedelta(hours=1))
+            grains: list[tuple[Any, Any, Any]] = [((space, *workload_of(who, hour), hour_start), workload_values,
+                                                   by_workload)]  # fmt: skip
+            if whole:
+                grains.append(((space, hour_start), values, by_namespace))
+            for key, exact, into in grains:
+                # the band edge = the exact value moved by what the samples allow
+                edge = into.setdefault(key, dict(exact.get(key) or dict.fromkeys(QUANTITIES, 0.0)))
+                for q, amount in move.items():
+                    edge[q] += amount
+        bands[side], workload_bands[side] = by_namespace, by_workload
+    return Truth(values, owners, node_values, node_hours, bands["low"], bands["high"], workload_values,
+                 workload_bands["low"], workload_bands["high"])  # fmt: skip
+
+
+_Who = tuple[str, str, datetime]  # namespace, pod uid (or pvc:<claim>), hour: what a band's moves are kept by
+
+
+def _workload_resolver(cluster: Cluster) -> Callable[[str, int], tuple[str, str]]:
+    """(who, hour index) → (workload kind, workload): a pod's from `workloads.workload_truth` (its own name as a
+    bare pod where kube-state-metrics exports it in no part of the hour), an unmounted PVC's own."""
+    owned = workloads.workload_truth(cluster)
+    pods = {pod.uid: pod for pod in cluster.pods}
+
+    def resolve(who: str, hour: int) -> tuple[str, str]:
+        if who.startswith("pvc:"):
+            return "PersistentVolumeClaim", who.removeprefix("pvc:")
+        pod = pods[who]
+        return owned.get((pod.namespace, pod.name, pod.uid, hour), ("Pod", pod.name))
+
+    return resolve
+
+
+def _storage(
+    cluster: Cluster, pvc: PersistentVolumeClaim, running_of: dict[str, FloatArray],
+    target: Callable[[str, str, str], dict[str, FloatArray]], scrapes: _Scrapes, low: dict[_Who, dict[str, float]],
+    high: dict[_Who, dict[str, float]],
+) -> None:  # fmt: skip
+    """A PVC's GiB-hours: in each slot to the pods that mount it and run (equal parts), else to the claim's own row
+    (idle storage). Where a mounting pod starts or stops within an hour, its Running share is sampled as for its
+    requests: the pod's part and the claim's move by the difference, in opposite directions."""
+    per_hour = SECONDS_PER_HOUR // cluster.step_seconds
+    hours = math.ceil(cluster.slots / per_hour)
+    slot_hour = np.arange(cluster.slots) // per_hour
+    step_hours = cluster.step_seconds / SECONDS_PER_HOUR
+    exists = np.zeros(cluster.slots)
+    exists[pvc.created_slot : pvc.deleted_slot] = 1.0
+    size_gib = pvc.size_bytes / BYTES_PER_GIB
+    mounters = [pod for pod in cluster.pods if pod.namespace == pvc.namespace and pvc.name in pod.claims
+                and pod.uid in running_of]  # fmt: skip
+    running = [running_of[pod.uid] for pod in mounters]
+    sharing = np.sum(running, axis=0) if running else np.zeros(cluster.slots)
+    idle = exists * (sharing == 0)
+    target(pvc.namespace, "", f"pvc:{pvc.name}")["storage_gib_hours"] += np.bincount(
+        slot_hour, weights=idle * size_gib * step_hours, minlength=hours)[:hours]  # fmt: skip
+    for pod, mask in zip(mounters, running, strict=True):
+        part = exists * mask / np.maximum(sharing, 1.0)
+        target(pvc.namespace, "", pod.uid)["storage_gib_hours"] += np.bincount(
+            slot_hour, weights=part * size_gib * step_hours, minlength=hours)[:hours]  # fmt: skip
+        true_running = np.bincount(slot_hour, weights=mask, minlength=hours)[:hours] * step_hours
+        sampled = _sampled_running(cluster, pod, mask, scrapes)
+        for hour in np.flatnonzero((true_running > 0) & (true_running < 1 - 1e-9)):
+            move = (float(sampled[hour]) - float(true_running[hour])) * size_gib
+            hour_start = cluster.start + timedelta(hours=int(hour))
+            for who, sign in ((pod.uid, 1.0), (f"pvc:{pvc.name}", -1.0)):
+                for side, edge in ((low, min(0.0, sign * move)), (high, max(0.0, sign * move))):
+                    into = side.setdefault((pvc.namespace, who, hour_start), {})
+                    into["storage_gib_hours"] = into.get("storage_gib_hours", 0.0) + edge
 
 
 def _unseen_after_last_sample(
@@ -567,12 +683,11 @@ def _widen(
 
 
 def _lower(
-    cluster: Cluster, low: dict[tuple[str, datetime], dict[str, float]], namespace: str, quantity: str,
-    moves: FloatArray,
-) -> None:  # fmt: skip
+    cluster: Cluster, low: dict[_Who, dict[str, float]], who: tuple[str, str], quantity: str, moves: FloatArray
+) -> None:
     """Add per-hour moves of the band's low edge."""
     for hour in np.flatnonzero(moves):
-        into = low.setdefault((namespace, cluster.start + timedelta(hours=int(hour))), {})
+        into = low.setdefault((*who, cluster.start + timedelta(hours=int(hour))), {})
         into[quantity] = into.get(quantity, 0.0) + float(moves[hour])
 
 
@@ -630,9 +745,28 @@ class _Scrapes:
         return np.divide(sums, divisor, out=np.zeros_like(sums), where=divisor > 0)
 
 
+def _sampled_running(cluster: Cluster, pod: Pod, running: FloatArray, scrapes: _Scrapes) -> FloatArray:
+    """Per hour, the pod's Running share as its samples show it: each exporter's running samples over its scrapes,
+    scaled by how many exporters had the pod at once (shards hand over, replicas double)."""
+    per_hour = scrapes.per_hour
+    hours = math.ceil(cluster.slots / per_hour)
+    slot_hour = np.arange(cluster.slots) // per_hour
+    slots = np.arange(cluster.slots, dtype=np.int64)
+    shares, counts = np.zeros(hours), np.zeros(hours)
+    union = np.zeros(cluster.slots, dtype=bool)
+    for ksm in cluster.state_metrics_targets:
+        ok, _ = scrapes.of(ksm)
+        exported = ksm.exported(pod.uid, slots) & (running > 0)
+        shares += scrapes.sampled(running, ksm, exported)
+        counts += np.bincount(slot_hour, weights=(ok & exported).astype(float), minlength=hours)
+        union |= ok & exported
+    overlap = np.bincount(slot_hour, weights=union.astype(float), minlength=hours)
+    return np.divide(shares * overlap, counts, out=np.zeros(hours), where=counts > 0)
+
+
 def _sampling_band(
-    cluster: Cluster, pod: Pod, running: FloatArray, scrapes: _Scrapes,
-    low: dict[tuple[str, datetime], dict[str, float]], high: dict[tuple[str, datetime], dict[str, float]],
+    cluster: Cluster, pod: Pod, running: FloatArray, scrapes: _Scrapes, low: dict[_Who, dict[str, float]],
+    high: dict[_Who, dict[str, float]],
 ) -> None:  # fmt: skip
     """Where a pod starts, stops or restarts in an hour with failed scrapes (or an outage), its samples show only
     part of that hour: an estimator that averages what was scraped can be held to the band between the truth and
@@ -650,20 +784,10 @@ def _sampling_band(
         partial |= (alive_hours > 0) & (alive_hours < 1 - 1e-9)
     if not partial.any():
         return
-    slots = np.arange(cluster.slots, dtype=np.int64)
-    shares, counts = np.zeros(hours), np.zeros(hours)
-    union = np.zeros(cluster.slots, dtype=bool)
-    for ksm in cluster.state_metrics_targets:
-        ok, _ = scrapes.of(ksm)
-        exported = ksm.exported(pod.uid, slots) & (running > 0)
-        shares += scrapes.sampled(running, ksm, exported)
-        counts += np.bincount(slot_hour, weights=(ok & exported).astype(float), minlength=hours)
-        union |= ok & exported
-    overlap = np.bincount(slot_hour, weights=union.astype(float), minlength=hours)
-    sampled_running = np.divide(shares * overlap, counts, out=np.zeros(hours), where=counts > 0)
+    sampled_running = _sampled_running(cluster, pod, running, scrapes)
     kubelet = cluster.kubelet_targets[pod.node.name]
     for hour in np.flatnonzero(partial):
-        key = (pod.namespace, cluster.start + timedelta(hours=int(hour)))
+        key = (pod.namespace, pod.uid, cluster.start + timedelta(hours=int(hour)))
         moves_low, moves_high = low.setdefault(key, {}), high.setdefault(key, {})
         t_run, s_run = float(true_running[hour]), float(sampled_running[hour])
         for resource, divisor, name in (("cpu", 1.0, "cpu_core_hours"), ("memory", BYTES_PER_GIB, "memory_gib_hours")):
@@ -694,7 +818,7 @@ def _sampling_band(
 
 def _exact_run(
     cluster: Cluster, pod: Pod, on_node: dict[str, FloatArray], off_node: dict[str, FloatArray], scrapes: _Scrapes,
-    low: dict[tuple[str, datetime], dict[str, float]], high: dict[tuple[str, datetime], dict[str, float]],
+    low: dict[_Who, dict[str, float]], high: dict[_Who, dict[str, float]],
 ) -> None:  # fmt: skip
     """The truth of a run between scrapes (within one hour: constant rates, exact seconds), and the band its samples
     allow, as moves of the band's edges away from the truth:
@@ -709,7 +833,7 @@ def _exact_run(
     begin, end = pod.exact_seconds
     hour = int(begin // SECONDS_PER_HOUR)
     assert hour == int((end - 1e-9) // SECONDS_PER_HOUR), "a run between scrapes stays within one hour"
-    key = (pod.namespace, cluster.start + timedelta(hours=hour))
+    key = (pod.namespace, pod.uid, cluster.start + timedelta(hours=hour))
 
     def seen(target: ScrapeTarget, exported: npt.NDArray[np.bool_] | None = None) -> tuple[FloatArray, float]:
         """Relative times of the target's successful scrapes that saw the run, and what the estimator divides by."""
@@ -1026,6 +1150,8 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
     # A PVC deleted half-way and one created late.
     pvcs.append(PersistentVolumeClaim("search-indexer", "index-scratch", 20 * BYTES_PER_GIB, 0, mid))
     pvcs.append(PersistentVolumeClaim("data-lake", "lake-0", 100 * BYTES_PER_GIB, created_late_slot + 30, slots))
+    # The StatefulSet's volume, mounted by postgres-0 and, once it is recreated, by the new postgres-0.
+    pvcs.append(PersistentVolumeClaim("payments-db", "pgdata-postgres-0", 8 * BYTES_PER_GIB, 0, slots))
 
     # --- scrape targets ----------------------------------------------------------------------------------
     def failures(count: int) -> frozenset[int]:
@@ -1296,6 +1422,7 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         target.offset_seconds = margin + zlib.crc32(target.key.encode()) % max(1, step_seconds - 2 * margin)
         target.jitter_seconds = jitter
     controllers = workloads.assign(pods, SEASONAL if size.seasonal else (), slots_per_hour, seed)
+    workloads.mount_claims(pods, [(pvc.namespace, pvc.name) for pvc in pvcs])
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
         mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies, controllers=controllers,

@@ -442,6 +442,10 @@ def _pod_state(
         kind, name, controller = (owner.kind, owner.name, "true") if owner is not None else (NONE, NONE, NONE)
         metric = {**base, "owner_kind": kind, "owner_name": name, "owner_is_controller": controller}
         _write(out, _series(family, honor(metric)), times, 1.0)
+    elif family == "kube_pod_spec_volumes_persistentvolumeclaims_info":
+        for index, claim in enumerate(pod.claims):
+            metric = {**base, "volume": f"volume-{index}", "persistentvolumeclaim": claim, "read_only": "false"}
+            _write(out, _series(family, honor(metric)), times, 1.0)
     elif family in ("kube_pod_overhead_cpu_cores", "kube_pod_overhead_memory_bytes"):
         amount = pod.overhead_cpu_cores if family.endswith("cpu_cores") else pod.overhead_memory_bytes
         if amount:
@@ -557,6 +561,7 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "kube_pod_overhead_cpu_cores": _state_metrics,
     "kube_pod_overhead_memory_bytes": _state_metrics,
     "kube_pod_owner": _state_metrics,
+    "kube_pod_spec_volumes_persistentvolumeclaims_info": _state_metrics,
     "kube_replicaset_owner": _controllers,
     "kube_job_owner": _controllers,
     "kube_node_info": _nodes,

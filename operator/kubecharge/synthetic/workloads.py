@@ -165,3 +165,25 @@ def _workload(pod: Pod, controllers: dict[tuple[str, str, str], Controller], hou
     if missing is not None and all(missing[0] <= slot < missing[1] for slot in slots):
         return owner.kind, owner.name
     return controller.owner.kind, controller.owner.name
+
+
+class _Mounting(Pod, Protocol):
+    claims: tuple[str, ...]
+
+
+def mount_claims(pods: Iterable[_Mounting], claims: Iterable[tuple[str, str]]) -> None:
+    """Set the PVCs each pod's spec mounts: a namespace's `data-<namespace>` by the first pod of its `…-db`
+    StatefulSet, `pgdata-<pod>` by every pod of that name (a StatefulSet pod and its recreation); the others are
+    mounted by nobody (idle storage, a row of its own)."""
+    wanted = set(claims)
+    pods = list(pods)
+    for namespace, claim in sorted(wanted):
+        if claim.startswith("pgdata-"):
+            mounters = [pod for pod in pods if pod.namespace == namespace and pod.name == claim.removeprefix("pgdata-")]
+        elif claim == f"data-{namespace}":
+            mounters = [pod for pod in pods if pod.namespace == namespace and pod.owner is not None
+                        and pod.owner.kind == "StatefulSet" and pod.owner.name.endswith("-db")][:1]  # fmt: skip
+        else:
+            mounters = []
+        for pod in mounters:
+            pod.claims = (*pod.claims, claim)
