@@ -9,6 +9,8 @@ Per cluster, in this order:
    receiving team, split inside a team by its lines' direct cost. The shared lines keep their direct figures and
    show what they handed on as a negative `cost_shared_share`.
 Every amount moved is taken from somewhere, so the lines' `cost_total_allocated` still add up to the cluster cost.
+3. A line's idle and shared shares are split between its workloads in proportion to their direct compute cost
+   (evenly where none has any), so a namespace's workload rows add up to its row.
 """
 
 from __future__ import annotations
@@ -48,7 +50,17 @@ def allocate(lines: Sequence[ChargeLine], idle: Mapping[str, Costs], model: Cost
         if model.shared is not None:
             own = _share(own, _namespaces(model.shared.namespaces), model.shared.distribute)
         result.extend(own)
-    return result
+    return [_split_to_workloads(line) for line in result]
+
+
+def _split_to_workloads(line: ChargeLine) -> ChargeLine:
+    if not line.workloads or not (line.idle_share or line.shared_share):
+        return line
+    weights = [part.costs.compute for part in line.workloads]
+    parts = tuple(dataclasses.replace(part, idle_share=idle, shared_share=shared) for part, idle, shared in
+                  zip(line.workloads, _shares(line.idle_share, weights), _shares(line.shared_share, weights),
+                      strict=True))  # fmt: skip
+    return dataclasses.replace(line, workloads=parts)
 
 
 def _namespaces(patterns: Sequence[str]) -> Callable[[ChargeLine], bool]:

@@ -15,6 +15,7 @@ round — so team rows add up to the cluster total.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,15 +52,33 @@ def line_costs(quantities: ResourceQuantities, basis: ChargeBasis, pricing: Pric
     return Costs(**{r.key: quantities.charged(r, basis) * prices[r.key] for r in RESOURCES})
 
 
+LineKey = tuple[str, str, str]  # team, namespace, cluster
+WorkloadKey = tuple[str, str]  # workload kind, workload
+
+
 def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> list[ChargeLine]:
-    """Direct charges: one line per (team, namespace, cluster), sorted in that order: a namespace of the same name
-    in two clusters is two lines."""
-    totals: dict[tuple[str, str, str], ResourceQuantities] = {}
+    """Direct charges: one line per (team, namespace, cluster), sorted in that order (a namespace of the same name
+    in two clusters is two lines), each with its workloads' lines."""
+    totals: dict[LineKey, dict[WorkloadKey, ResourceQuantities]] = {}
     for item in attributed:
-        key = (item.team, item.row.namespace, item.row.cluster)
-        totals[key] = totals.get(key, ResourceQuantities()) + item.row.quantities
-    return [_line(key, quantities, basis, line_costs(quantities, basis, pricing))
-            for key, quantities in sorted(totals.items())]  # fmt: skip
+        row = item.row
+        workloads = totals.setdefault((item.team, row.namespace, row.cluster), {})
+        key = (row.workload_kind, row.workload)
+        workloads[key] = workloads.get(key, ResourceQuantities()) + row.quantities
+    return [_with_workloads(key, {workload: (quantities, line_costs(quantities, basis, pricing))
+                                  for workload, quantities in workloads.items()}, basis)
+            for key, workloads in sorted(totals.items())]  # fmt: skip
+
+
+def _with_workloads(key: LineKey, workloads: Mapping[WorkloadKey, tuple[ResourceQuantities, Costs]],
+                    basis: ChargeBasis) -> ChargeLine:  # fmt: skip
+    """A line made of its workloads' lines: its quantities and costs are theirs added up."""
+    parts = [dataclasses.replace(_line(key, quantities, basis, costs), workload_kind=kind, workload=name)
+             for (kind, name), (quantities, costs) in workloads.items()]  # fmt: skip
+    parts.sort(key=lambda part: (-part.costs.total, part.workload_kind, part.workload))
+    quantities = sum((part.quantities for part in parts), ResourceQuantities())
+    costs = Costs(**{r.key: math.fsum(part.costs.of(r.key) for part in parts) for r in RESOURCES})
+    return dataclasses.replace(_line(key, quantities, basis, costs), workloads=tuple(parts))
 
 
 def hourly_costs(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pricing) -> pd.DataFrame:
@@ -166,21 +185,22 @@ def price_full(attributed: Sequence[AttributedHour], basis: ChargeBasis, pricing
     for (key, resource_key), charges in charged_on.items():
         total, part = math.fsum(charges), node_costs[key].parts[resource_key]
         settle[(key, resource_key)] = (min(total, part), part / total if total > part else 1.0)
-    totals: dict[tuple[str, str, str], tuple[ResourceQuantities, dict[str, list[float]]]] = {}
+    totals: dict[LineKey, dict[WorkloadKey, tuple[ResourceQuantities, dict[str, list[float]]]]] = {}
     unplaced: list[float] = []
     for item, costs in zip(attributed, raw, strict=True):
         row = item.row
         key = (row.cluster, row.node, row.hour_start)
-        line_key = (item.team, row.namespace, row.cluster)
-        quantities, amounts = totals.get(line_key, (ResourceQuantities(), {}))
+        workloads = totals.setdefault((item.team, row.namespace, row.cluster), {})
+        quantities, amounts = workloads.get((row.workload_kind, row.workload), (ResourceQuantities(), {}))
         for resource in RESOURCES:
             factor = settle.get((key, resource.key), (0.0, 1.0))[1]
             amounts.setdefault(resource.key, []).append(costs[resource.key] * factor)
             if resource.on_node and key not in node_costs:
                 unplaced.append(costs[resource.key])
-        totals[line_key] = (quantities + row.quantities, amounts)
-    lines = [_line(key, quantities, basis, Costs(**{k: math.fsum(v) for k, v in amounts.items()}))
-             for key, (quantities, amounts) in sorted(totals.items())]  # fmt: skip
+        workloads[(row.workload_kind, row.workload)] = (quantities + row.quantities, amounts)
+    lines = [_with_workloads(key, {workload: (quantities, Costs(**{k: math.fsum(v) for k, v in amounts.items()}))
+                                   for workload, (quantities, amounts) in workloads.items()}, basis)
+             for key, workloads in sorted(totals.items())]  # fmt: skip
     idle_parts: dict[str, dict[str, list[float]]] = {}
     for key, node_cost in node_costs.items():
         for resource in ON_NODE:

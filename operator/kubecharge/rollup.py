@@ -1,5 +1,5 @@
-"""Roll up: container-hours and namespace-hours from Prometheus into one row per namespace, node and hour, and
-the nodes into one row per node and hour.
+"""Roll up: container-hours, pod-hours and claim-hours from Prometheus into one row per namespace, node, workload
+and hour, and the nodes into one row per node and hour.
 
 Sums use `math.fsum` (exact, independent of row order), so the same inputs always store the same bits.
 This is where max(usage, request) is taken, per container-hour, before anything is summed: a container
@@ -14,15 +14,15 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, ChunkUsage
+from kubecharge.domain.collected import CLAIM_KEYS, CONTAINER_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS, ChunkUsage
 from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
+from kubecharge.domain.workloads import claim_parts, workloads_of
 
-_NS_HOUR = ["namespace", HOUR]
-_ROW = ["namespace", "node", HOUR]
+_ROW = ["namespace", "node", *WORKLOAD_COLUMNS, HOUR]
 _POD = ["namespace", "pod", "uid"]
 _CONTAINER_HOUR = [*CONTAINER_KEYS, HOUR]
 _LOOSE_CONTAINER_HOUR = ["namespace", "pod", "container", HOUR]
@@ -64,12 +64,14 @@ def adopt_request_uids(usage: pd.DataFrame, request: pd.DataFrame) -> pd.DataFra
     return summed
 
 
-def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_nodes: pd.DataFrame) -> pd.DataFrame:
-    """Σ usage, Σ request and Σ max(usage, request) per namespace, node and hour, the max taken per container-hour.
+def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk: ChunkUsage) -> pd.DataFrame:
+    """Σ usage, Σ request and Σ max(usage, request) per namespace, node, workload and hour, the max taken per
+    container-hour.
 
     Joined on integer codes (`domain.keys`), never on the string columns: the node of a container-hour is that of
     its pod (namespace, pod, uid) in the hour, else the one node its name ran on in the hour (usage without a
-    usable uid), else "" (kube-state-metrics placed it nowhere)."""
+    usable uid), else "" (kube-state-metrics placed it nowhere); its workload is its pod's (`workloads_of`)."""
+    pod_nodes = chunk.nodes.pod_nodes
     usage = adopt_request_uids(usage, request)
     sides = [frame for frame in (usage, request) if not frame.empty]
     if not sides:
@@ -92,21 +94,30 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, pod_no
     node_of_name = unique_per(placed_names, placed_nodes, names)
     node = node_of_pod[np.concatenate([usage_pods, request_pods])[representative]]
     node = np.where(node >= 0, node, node_of_name[np.concatenate([usage_names, request_names])[representative]])
-    both = pd.concat([usage[["namespace", HOUR]], request[["namespace", HOUR]]], ignore_index=True)
+    both = pd.concat([usage[[*POD_KEYS, HOUR]], request[[*POD_KEYS, HOUR]]], ignore_index=True)
     rows = both.iloc[representative].reset_index(drop=True)
     rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
+    rows["workload_kind"], rows["workload"] = workloads_of(rows, chunk.workloads)
     (groups,), count = row_codes([rows], _ROW)
-    summed = rows.iloc[first_of(groups, count)].reset_index(drop=True)
+    summed = rows[_ROW].iloc[first_of(groups, count)].reset_index(drop=True)
     for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested))):
         summed[f"{name}_{column}"] = exact_sums(groups, values, count)
     return summed
 
 
-def _namespace_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    (groups,), count = row_codes([frame], _NS_HOUR)
-    summed = frame[_NS_HOUR].iloc[first_of(groups, count)].reset_index(drop=True)
-    summed[VALUE] = exact_sums(groups, frame[VALUE].to_numpy(dtype=np.float64), count)
-    return summed.rename(columns={VALUE: name}).assign(node="")
+def _workload_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Amounts that run on no node (a claim's GiB-hours, a pod's bytes sent), per namespace, workload and hour."""
+    rows = frame.assign(node="")
+    (groups,), count = row_codes([rows], _ROW)
+    summed = rows[_ROW].iloc[first_of(groups, count)].reset_index(drop=True)
+    summed[name] = exact_sums(groups, rows[VALUE].to_numpy(dtype=np.float64), count)
+    return summed
+
+
+def _pod_amounts(frame: pd.DataFrame, chunk: ChunkUsage) -> pd.DataFrame:
+    """A pod-keyed amount (network) with its pod-hour's workload."""
+    kinds, names = workloads_of(frame, chunk.workloads)
+    return frame.assign(workload_kind=kinds, workload=names)
 
 
 def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:
@@ -114,14 +125,18 @@ def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:
     for resource in RESOURCES:
         if resource.scope is Scope.CONTAINER:
             usage, request = (chunk.frame(question, CONTAINER_KEYS) for question in resource.questions)
-            parts.append(_container_max(usage, request, resource.quantity, chunk.nodes.pod_nodes))
+            parts.append(_container_max(usage, request, resource.quantity, chunk))
+        elif resource.key == "storage":
+            storage = claim_parts(chunk.frame(resource.questions[0], CLAIM_KEYS), chunk.claim_mounts, chunk.workloads)
+            parts.append(_workload_values(storage, resource.quantity))
         else:
-            parts.append(_namespace_values(chunk.frame(resource.questions[0], NAMESPACE_KEYS), resource.quantity))
+            amounts = _pod_amounts(chunk.frame(resource.questions[0], POD_KEYS), chunk)
+            parts.append(_workload_values(amounts, resource.quantity))
     return [part for part in parts if not part.empty]
 
 
 def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
-    """One row per namespace, node and hour that used anything; labels are those in force that hour.
+    """One row per namespace, node, workload and hour that used anything; labels are those in force that hour.
 
     A chunk may hold nothing at all (hours before the first sample, beyond retention, an outage): no rows.
     """
@@ -143,9 +158,10 @@ def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
     labels = _labels_by_hour(chunk.namespace_labels, set(namespace_hours))
     amounts = zip(*(table[column].to_numpy(dtype=np.float64).tolist() for column in columns), strict=True)
     return [NamespaceHour(namespace, hour, ResourceQuantities(*quantities), labels.get((namespace, hour), {}),
-                          node=node)
-            for (namespace, hour), node, quantities in zip(namespace_hours, table["node"].tolist(), amounts,
-                                                          strict=True)]  # fmt: skip
+                          node=node, workload_kind=kind, workload=workload)
+            for (namespace, hour), node, kind, workload, quantities in zip(
+                namespace_hours, table["node"].tolist(), table["workload_kind"].tolist(), table["workload"].tolist(),
+                amounts, strict=True)]  # fmt: skip
 
 
 def node_hours(chunk: ChunkUsage) -> list[NodeHour]:

@@ -33,6 +33,14 @@ class QuerySettings(BaseSettings):
     overhead_memory_metric: str = "kube_pod_overhead_memory_bytes"
     pod_phase_metric: str = "kube_pod_status_phase"
     pod_info_metric: str = "kube_pod_info"
+    pod_owner_metric: str = "kube_pod_owner"
+    replicaset_owner_metric: str = "kube_replicaset_owner"
+    job_owner_metric: str = "kube_job_owner"
+    pod_claims_metric: str = Field(
+        default="kube_pod_spec_volumes_persistentvolumeclaims_info",
+        description="The PVCs each pod mounts: a claim's GiB-hours go to the workloads of the Running pods that "
+        "mount it.",
+    )
     state_metrics_interval_seconds: int | None = Field(
         default=None, ge=5, le=600,
         description="kube-state-metrics' scrape interval or longer: the resolution at which the share of an hour "

@@ -16,6 +16,7 @@ from tests.support.reports import (
     TRUTH_OF_COLUMN,
     assert_namespaces_within_band,
     assert_teams_match_truth,
+    assert_workloads_within_band,
     by_team,
     read_csv,
     run_in_process,
@@ -67,6 +68,56 @@ def test_every_namespace_is_within_the_band_its_samples_allow(report_dir: Path, 
     judged = assert_namespaces_within_band(rows, cluster_truth.band_by_namespace(START, END), "period")
     assert judged >= 26
     assert "batch-hourly" in {row["namespace"] for row in rows}
+
+
+def test_every_workload_is_within_the_band_its_samples_allow(report_dir: Path, cluster_truth: Truth) -> None:
+    """Below the namespace, each workload row on its own: Deployments through their ReplicaSets (one of them for the
+    hours its owner series is missing), StatefulSets, DaemonSets, CronJobs through their Jobs, Jobs, bare and static
+    pods, and PVC GiB-hours by the pods that mount them, or the claim's own row while no Running pod does."""
+    rows = read_csv(report_dir / "chargeback-workloads.csv")
+    judged = assert_workloads_within_band(rows, cluster_truth.band_by_workload(START, END), "period")
+    kinds = {row["workload_kind"] for row in rows}
+    assert kinds >= {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "StaticPod", "ReplicaSet",
+                     "PersistentVolumeClaim"}, kinds  # fmt: skip
+    assert judged >= 100
+
+
+def test_a_claim_is_charged_to_the_pods_that_mount_it_and_idle_to_itself(report_dir: Path, cluster: Cluster) -> None:
+    """postgres-0's volume: its StatefulSet's while either postgres-0 runs, the claim's own between them (the old pod
+    failed, the new one not yet Running); a claim nobody mounts is its own row all period."""
+    rows = {(row["namespace"], row["workload_kind"], row["workload"]): float(row["storage_gib_hours"])
+            for row in read_csv(report_dir / "chargeback-workloads.csv")}  # fmt: skip
+    gib = 8.0
+    old, new = sorted((pod for pod in cluster.pods if pod.name == "postgres-0"), key=lambda pod: pod.created_slot)
+    assert old.finished_slot is not None
+    assert new.running_slot is not None
+    step_hours = cluster.step_seconds / 3600
+    between = (new.running_slot - old.finished_slot) * step_hours  # hours the claim was mounted by no Running pod
+    hours = (END - START).total_seconds() / 3600
+    assert rows[("payments-db", "PersistentVolumeClaim", "pgdata-postgres-0")] == pytest.approx(
+        gib * (between + (old.running_slot or 0) * step_hours), rel=0.05
+    )
+    assert rows[("payments-db", "StatefulSet", "postgres")] == pytest.approx(
+        gib * hours - rows[("payments-db", "PersistentVolumeClaim", "pgdata-postgres-0")], rel=0.01
+    )
+    assert ("search-indexer", "PersistentVolumeClaim", "index-scratch") in rows
+
+
+def test_the_workload_rows_add_up_to_each_chargeback_row(report_dir: Path) -> None:
+    lines = read_csv(report_dir / "chargeback.csv")
+    parts = read_csv(report_dir / "chargeback-workloads.csv")
+    assert list(parts[0])[:6] == ["period_start", "period_end", "team", "namespace", "workload_kind", "workload"]
+    assert [c for c in parts[0] if c not in ("workload_kind", "workload")] == list(lines[0])
+    numeric = [c for c in lines[0] if c not in ("period_start", "period_end", "team", "namespace", "currency",
+                                                "cluster")]  # fmt: skip
+    for line in lines:
+        mine = [p for p in parts if (p["team"], p["namespace"], p["cluster"]) ==
+                (line["team"], line["namespace"], line["cluster"])]  # fmt: skip
+        assert mine, line["namespace"]
+        for column in numeric:
+            total = sum(float(p[column]) for p in mine)
+            # each printed to 9 places: the rows' roundings add up to at most half a unit each
+            assert abs(total - float(line[column])) <= 0.5e-9 * (len(mine) + 1) + 1e-12, (line["namespace"], column)
 
 
 def test_max_basis_charges_more_than_usage_or_request_alone(report_dir: Path, cluster_truth: Truth) -> None:

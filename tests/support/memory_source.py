@@ -10,7 +10,18 @@ from datetime import datetime
 
 import pandas as pd
 
-from kubecharge.domain.collected import CONTAINER_KEYS, HOUR, NAMESPACE_KEYS, VALUE, NodeFacts, UsageNote, empty_frame
+from kubecharge.domain.collected import (
+    CLAIM_KEYS,
+    CLAIM_MOUNT_KEYS,
+    CONTAINER_KEYS,
+    HOUR,
+    POD_KEYS,
+    VALUE,
+    NodeFacts,
+    UsageNote,
+    empty_frame,
+    empty_workloads,
+)
 from kubecharge.domain.ledger import HourCompleteness
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.errors import PrometheusUnavailable
@@ -54,11 +65,13 @@ class MemorySource:
                      HOUR: c.hour, VALUE: c.figures[question]} for c in self.containers
                     if start <= c.hour < end and question in c.figures]  # fmt: skip
             keys: tuple[str, ...] = CONTAINER_KEYS
-        else:
-            rows = [{"namespace": namespace, HOUR: hour, VALUE: figures[question]}
+        else:  # a namespace's PVC no pod mounts; the bytes its `network` pod sent
+            keys = CLAIM_KEYS if question == "storage_gib_hours" else POD_KEYS
+            rows = [{"namespace": namespace, "persistentvolumeclaim": f"data-{namespace}", "pod": "network",
+                     "uid": "uid-network", HOUR: hour, VALUE: figures[question]}
                     for (namespace, hour), figures in self.namespaces.items()
                     if start <= hour < end and question in figures]  # fmt: skip
-            keys = NAMESPACE_KEYS
+            rows = [{key: row[key] for key in (*keys, HOUR, VALUE)} for row in rows]
         if not rows:
             return empty_frame(keys)
         frame = pd.DataFrame(rows)
@@ -72,6 +85,15 @@ class MemorySource:
     def nodes(self, start: datetime, end: datetime) -> NodeFacts:
         self._check("nodes", start, end)
         return NodeFacts()
+
+    def pod_workloads(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """None known: each pod-hour is its own bare pod's (`domain.workloads.workloads_of`)."""
+        self._check("pod_workloads", start, end)
+        return empty_workloads()
+
+    def claim_mounts(self, start: datetime, end: datetime) -> pd.DataFrame:
+        self._check("claim_mounts", start, end)
+        return empty_frame(CLAIM_MOUNT_KEYS)
 
     def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:
         self._check("scrape_completeness", start, end)

@@ -96,6 +96,34 @@ def assert_namespaces_within_band(
     return len(measured)
 
 
+def assert_workloads_within_band(
+    rows: list[dict[str, str]], band: Mapping[tuple[str, str, str], Mapping[str, tuple[float, float]]], what: str = ""
+) -> int:
+    """Every workload row of `chargeback-workloads.csv` (added over the teams that had it), every quantity and GPU,
+    within 1 % of the band its samples allow (`Truth.band_by_workload`); every workload of the truth with anything
+    in it is there. Returns how many workloads were judged."""
+    measured: dict[tuple[str, str, str], dict[str, float]] = {}
+    for row in rows:
+        into = measured.setdefault((row["namespace"], row["workload_kind"], row["workload"]), {})
+        for column in WORKLOAD_TRUTH_OF_COLUMN:
+            into[column] = into.get(column, 0.0) + float(row[column])
+    expected = {key for key, quantities in band.items() if any(hi > 1e-9 for _, hi in quantities.values())}
+    assert expected <= set(measured), f"{what}: workloads missing: {sorted(expected - set(measured))[:10]}"
+    unknown = set(measured) - set(band)
+    assert not unknown, f"{what}: workloads the cluster does not have: {sorted(unknown)[:10]}"
+    for key, values in measured.items():
+        for column, quantity in WORKLOAD_TRUTH_OF_COLUMN.items():
+            low, high = band[key][quantity]
+            got = values[column]
+            assert low * 0.99 - 1e-6 <= got <= high * 1.01 + 1e-6, (
+                f"{what} {key} {column}: {got} outside the band [{low}, {high}] ±1 %"
+            )
+    return len(measured)
+
+
+WORKLOAD_TRUTH_OF_COLUMN = {**TRUTH_OF_COLUMN, "gpu_hours_charged": "gpu_hours_request"}
+
+
 def assert_one_line_failure(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
     """A user error as the CLI must report it: the exit code, no traceback, one line holding every fragment."""
     assert result.returncode == code, result.stderr

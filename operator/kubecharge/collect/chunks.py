@@ -38,6 +38,8 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime, pool: Exe
         frames = {q: ask(source.usage, q, start, end) for resource in RESOURCES for q in resource.questions}
         labels = ask(source.namespace_labels, start, end)
         nodes = ask(source.nodes, start, end)
+        workloads = ask(source.pod_workloads, start, end)
+        mounts = ask(source.claim_mounts, start, end)
         wait(asked, return_when=FIRST_EXCEPTION)
     finally:
         for future in asked:
@@ -55,6 +57,8 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime, pool: Exe
         namespace_labels=labels.result(),
         completeness={hour: seen.result().get(hour, NOTHING_OBSERVED) for hour in hours},
         nodes=nodes.result(),
+        workloads=workloads.result(),
+        claim_mounts=mounts.result(),
     )
 
 

@@ -112,8 +112,6 @@ def cluster_sources(
     for scope in scopes:
         queries = with_state_metrics_interval(probe, promql.for_cluster(settings.queries, scope.labels), start, end)
         queries, note = with_gpu_exporter(probe, queries, start, end)
-        sources[scope.name] = PrometheusSource.from_settings(
-            url, promql.build(queries), settings, observer, promql.owner_questions(queries)
-        )
+        sources[scope.name] = PrometheusSource.from_settings(url, promql.build(queries), settings, observer)
         sources[scope.name].notes = (note,) if note is not None else ()
     return sources

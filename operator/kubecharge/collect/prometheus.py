@@ -31,14 +31,15 @@ from kubecharge.collect.promql import (
     COUNTER_UNITS,
     REQUEST_UNITS,
     QuerySet,
-    owner_questions,
 )
 from kubecharge.domain.collected import (
+    CLAIM_KEYS,
+    CLAIM_MOUNT_KEYS,
     CONTAINER_KEYS,
     HOUR,
-    NAMESPACE_KEYS,
     NODE_CAPACITY_KEYS,
     NODE_KEYS,
+    POD_KEYS,
     POD_NODE_KEYS,
     VALUE,
     NodeFacts,
@@ -53,7 +54,7 @@ from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.domain.workloads import CONTROLLER_OWNER_KEYS, POD_OWNER_KEYS, pod_workloads
 from kubecharge.errors import PrometheusUnavailable, TooManySamples
-from kubecharge.settings import QuerySettings, Settings
+from kubecharge.settings import Settings
 
 QueryObserver = Callable[[str, float, bool], None]  # (question, seconds, ok)
 FloatArray = npt.NDArray[np.float64]
@@ -62,17 +63,20 @@ CHUNK_SAMPLES = 500_000  # samples of all a chunk's answers together (its frames
 FEWEST_CHUNK_HOURS = 6  # below this, each request's fixed cost in Prometheus outweighs the memory saved
 DECODED_SAMPLES = 10_000  # samples of an answer decoded at once (≈ 2 MB) before they are reduced to arrays
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
-POD_KEYS = ("namespace", "pod", "uid")
 POD_HOUR_KEYS = [*POD_KEYS, HOUR]
+# What a namespace resource's amounts are kept by: a PVC's (its workloads come from the pods that mount it), a pod's.
+_AMOUNT_KEYS = {"storage_gib_hours": CLAIM_KEYS, "network_gib": POD_KEYS}
 # Per question of the resource table: the keys of its series, and whether they are requests of several kinds
 # (app, init, sidecar, overhead) that Kubernetes' effective-request rule combines.
 _QUESTION_KEYS: dict[str, tuple[tuple[str, ...], bool]] = {
     question: ((_TAGGED_KEYS, True) if index == 1 else (CONTAINER_KEYS, False))
     if resource.scope is Scope.CONTAINER
-    else (NAMESPACE_KEYS, False)
+    else (_AMOUNT_KEYS[question], False)
     for resource in RESOURCES
     for index, question in enumerate(resource.questions)
 }
+# Who reads a chunk's Running shares: every request question and the claims' mounts.
+_SHARE_READERS = len(REQUEST_UNITS) + 1
 
 
 class PrometheusSource:
@@ -86,13 +90,9 @@ class PrometheusSource:
         retries: int = 2,
         observer: QueryObserver | None = None,
         access: Access | None = None,
-        owner_queries: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.queries = queries
-        # The questions that resolve each pod-hour's workload (`pod_workloads`), kept apart from `queries` until the
-        # ledger holds workloads: a report's runs and its manifest's query set do not include them yet.
-        self.owner_queries = owner_queries if owner_queries is not None else owner_questions(QuerySettings())
         self.timeout_seconds = timeout_seconds
         self.observer = observer
         self.access = access or Access()
@@ -111,11 +111,10 @@ class PrometheusSource:
 
     @classmethod
     def from_settings(
-        cls, url: str, queries: QuerySet, settings: Settings, observer: QueryObserver | None = None,
-        owner_queries: Mapping[str, str] | None = None,
-    ) -> PrometheusSource:  # fmt: skip
+        cls, url: str, queries: QuerySet, settings: Settings, observer: QueryObserver | None = None
+    ) -> PrometheusSource:
         return cls(url, queries, settings.prometheus_timeout_seconds, settings.prometheus_retries, observer,
-                   access_from(settings), owner_queries or owner_questions(settings.queries))  # fmt: skip
+                   access_from(settings))  # fmt: skip
 
     def _client(self) -> PrometheusConnect:
         """One HTTP client per thread: chunks are fetched concurrently and a requests Session is not shared."""
@@ -185,7 +184,7 @@ class PrometheusSource:
             uses = self._share_uses.get((start, end))
             if uses is not None:
                 self._share_uses[(start, end)] = uses + 1
-                if uses + 1 >= len(REQUEST_UNITS):  # every request question of the chunk has it
+                if uses + 1 >= _SHARE_READERS:  # every reader of the chunk has it
                     self._shares.pop((start, end), None)
                     self._share_uses.pop((start, end), None)
         return shares
@@ -211,11 +210,23 @@ class PrometheusSource:
 
     def pod_workloads(self, start: datetime, end: datetime) -> pd.DataFrame:
         """The workload of every pod-hour (`domain.workloads`), from kube-state-metrics' owner series."""
-        owners = self.owner_queries
-        pods = self._frame("pod_owners", start, end, POD_OWNER_KEYS, owners["pod_owners"])
-        controllers = self._frame("controller_owners", start, end, ("controller_kind", *CONTROLLER_OWNER_KEYS),
-                                  owners["controller_owners"])  # fmt: skip
+        pods = self._frame("pod_owners", start, end, POD_OWNER_KEYS)
+        controllers = self._frame("controller_owners", start, end, ("controller_kind", *CONTROLLER_OWNER_KEYS))
         return pod_workloads(pods, controllers)
+
+    def claim_mounts(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """The PVCs each pod mounts, per hour, valued at the share of the hour the pod was Running (pods never
+        Running in the hour left out): what a claim's GiB-hours are split by."""
+        mounts = self._frame("claim_mounts", start, end, CLAIM_MOUNT_KEYS)
+        shares = self._running_share(start, end)
+        (pod_of_row, pod_of_share), pods = row_codes([mounts, shares], POD_HOUR_KEYS)
+        share = np.full(pods, np.nan)
+        share[pod_of_share] = shares[VALUE].to_numpy(dtype=np.float64)
+        running = share[pod_of_row]
+        kept = ~np.isnan(running)
+        found: pd.DataFrame = mounts.loc[kept].reset_index(drop=True)
+        found[VALUE] = running[kept]
+        return found
 
     def _label_sets(
         self, question: str, owner: str, start: datetime, end: datetime, kept: Callable[[str, str], bool],

@@ -270,6 +270,7 @@ def build(settings: QuerySettings) -> QuerySet:
             f"max by ({pod}, node) (max_over_time({placed_pods}[{GAUGE_WINDOW}]))"
         ),
         "node_hours": present_share(node_info, "node"),
+        **workload_questions(settings),
         "node_capacity": capacity,
         "node_labels": (
             f'label_replace(count_over_time({selector(settings.node_labels_metric, labels=state)}[{GAUGE_WINDOW}]), '
@@ -310,9 +311,14 @@ def scrape_completeness(cadvisor_up: str, state_up: str) -> str:
     return "\n  or ".join(parts)
 
 
-def owner_questions(settings: QuerySettings) -> dict[str, str]:
+WORKLOAD_QUESTIONS = ("pod_owners", "controller_owners", "claim_mounts")
+
+
+def workload_questions(settings: QuerySettings) -> dict[str, str]:
     """kube-state-metrics' owner series, per hour: each pod's controlling owner (`<none>` for a bare pod) and each
-    ReplicaSet's and Job's owner, as `domain.workloads` resolves them into the pod-hour's workload."""
+    ReplicaSet's and Job's owner, as `domain.workloads` resolves them into the pod-hour's workload; and the PVCs
+    each pod's spec mounts (the source weighs them by the pod's Running share: a claim's GiB-hours go to the
+    workloads of the pods that run with it mounted)."""
     state = {**settings.series_labels, **settings.state_metrics_job_labels}
     owned = "owner_kind, owner_name"
 
@@ -323,10 +329,14 @@ def owner_questions(settings: QuerySettings) -> dict[str, str]:
         return f'label_replace({named}, "controller_kind", "{kind}", "", "")'
 
     controllers = (f"max by (namespace, controller_kind, controller, {owned}) ("
-                   f"{owner_of('kube_replicaset_owner', 'ReplicaSet', 'replicaset')} or "
-                   f"{owner_of('kube_job_owner', 'Job', 'job_name')})")  # fmt: skip
-    pods = selector("kube_pod_owner", 'owner_is_controller!="false"', labels=state)
+                   f"{owner_of(settings.replicaset_owner_metric, 'ReplicaSet', 'replicaset')} or "
+                   f"{owner_of(settings.job_owner_metric, 'Job', 'job_name')})")  # fmt: skip
+    pods = selector(settings.pod_owner_metric, 'owner_is_controller!="false"', labels=state)
+    mounts = selector(settings.pod_claims_metric, labels=state)
     return {
         "pod_owners": f"max by (namespace, pod, uid, {owned}) (max_over_time({pods}[{GAUGE_WINDOW}]))",
         "controller_owners": controllers,
+        "claim_mounts": (
+            f"max by (namespace, pod, uid, persistentvolumeclaim) (max_over_time({mounts}[{GAUGE_WINDOW}]))"
+        ),
     }

@@ -20,13 +20,24 @@ from kubecharge.domain.ledger import HourCompleteness
 class UsageSource(Protocol):
     def usage(self, question: str, start: datetime, end: datetime) -> pd.DataFrame:
         """One resource question's per-hour answer: container questions give namespace, pod, uid, container,
-        hour_start, value; namespace questions namespace, hour_start, value."""
+        hour_start, value; storage namespace, persistentvolumeclaim, hour_start, value; network namespace, pod,
+        uid, hour_start, value."""
         ...
 
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]: ...
 
     def nodes(self, start: datetime, end: datetime) -> NodeFacts:
         """Where each pod ran, and each node's share of each hour, capacity and labels."""
+        ...
+
+    def pod_workloads(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Each pod-hour's workload: namespace, pod, uid, hour_start, workload_kind, workload
+        (`domain.workloads`)."""
+        ...
+
+    def claim_mounts(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """The PVCs each pod mounts per hour: namespace, pod, uid, persistentvolumeclaim, hour_start and the pod's
+        Running share of the hour as value (pods not Running in the hour left out)."""
         ...
 
     def scrape_completeness(self, start: datetime, end: datetime) -> Mapping[datetime, HourCompleteness]:

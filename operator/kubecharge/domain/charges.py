@@ -71,7 +71,9 @@ class ClusterCost:
 
 @dataclass(frozen=True)
 class ChargeLine:
-    """What one team owes for one namespace over the period, under the report's charge basis."""
+    """What one team owes for one namespace over the period, under the report's charge basis — or, as one of a
+    line's `workloads`, for one workload of it (`workload_kind`, `workload` set; the line's figures are theirs
+    added up, idle and shared shares split in proportion to their direct compute cost)."""
 
     team: str
     namespace: str
@@ -82,6 +84,9 @@ class ChargeLine:
     cluster: str = ""
     idle_share: float = 0.0  # idle node cost allocated to this line (idle: distribute)
     shared_share: float = 0.0  # shared namespaces' cost moved here (negative on the shared namespaces' own lines)
+    workload_kind: str = ""
+    workload: str = ""
+    workloads: tuple[ChargeLine, ...] = ()  # by cost, highest first (ties by kind and name)
 
     @property
     def gpu_hours_charged(self) -> float:

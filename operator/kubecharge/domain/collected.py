@@ -15,6 +15,9 @@ import pandas as pd
 from kubecharge.domain.ledger import HourCompleteness
 
 CONTAINER_KEYS = ("namespace", "pod", "uid", "container")
+POD_KEYS = ("namespace", "pod", "uid")
+CLAIM_KEYS = ("namespace", "persistentvolumeclaim")
+CLAIM_MOUNT_KEYS = (*POD_KEYS, "persistentvolumeclaim")
 NAMESPACE_KEYS = ("namespace",)
 POD_NODE_KEYS = ("namespace", "pod", "uid", "node")
 NODE_KEYS = ("node",)
@@ -31,6 +34,15 @@ def empty_frame(keys: tuple[str, ...]) -> pd.DataFrame:
             VALUE: pd.Series(dtype="float64"),
         }
     )
+
+
+WORKLOAD_COLUMNS = ("workload_kind", "workload")
+
+
+def empty_workloads() -> pd.DataFrame:
+    return pd.DataFrame({**{k: pd.Series(dtype=object) for k in POD_KEYS},
+                         HOUR: pd.Series(dtype="datetime64[ns, UTC]"),
+                         **{k: pd.Series(dtype=object) for k in WORKLOAD_COLUMNS}})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class ChunkUsage:
     namespace_labels: Mapping[tuple[str, datetime], Mapping[str, str]]
     completeness: Mapping[datetime, HourCompleteness]  # every hour of [start, end), observed or not
     nodes: NodeFacts = field(default_factory=NodeFacts)
+    # Each pod-hour's workload (`domain.workloads.pod_workloads`), and the PVCs pods mount with the pod's Running
+    # share of the hour (CLAIM_MOUNT_KEYS + hour_start + value).
+    workloads: pd.DataFrame = field(default_factory=lambda: empty_workloads())
+    claim_mounts: pd.DataFrame = field(default_factory=lambda: empty_frame(CLAIM_MOUNT_KEYS))
 
     def frame(self, question: str, keys: tuple[str, ...]) -> pd.DataFrame:
         found = self.frames.get(question)

@@ -84,7 +84,7 @@ class ConfigMapOutput:
 class ObjectStorageOutput:
     url: str
     secret_ref: str | None = None
-    formats: tuple[str, ...] = ("csv", "daily", "json", "focus", "parquet", "html", "markdown")
+    formats: tuple[str, ...] = ("csv", "daily", "workloads", "json", "focus", "parquet", "html", "markdown")
     retention: timedelta = DEFAULT_RETENTION  # S3 Object Lock on finals; zero: no lock asked for
 
 

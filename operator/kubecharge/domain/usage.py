@@ -72,7 +72,8 @@ def used_of_requested(quantities: ResourceQuantities, resource: Resource, measur
 
 @dataclass(frozen=True, slots=True)
 class NamespaceHour:
-    """The rollup row: one namespace on one node, one hour (starting at `hour_start`, UTC), one cluster.
+    """The rollup row: one workload of a namespace on one node, one hour (starting at `hour_start`, UTC), one
+    cluster.
 
     `node` is where the namespace's containers ran ("" for what runs on no node: PVCs, network, and usage whose
     pod kube-state-metrics placed on no node), so a container-hour can be priced at its node's prices."""
@@ -83,6 +84,11 @@ class NamespaceHour:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     cluster: str = ""
     node: str = ""
+    # The workload it ran as (`domain.workloads`): Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet,
+    # Pod, StaticPod, or PersistentVolumeClaim for a claim no Running pod mounted; "" for hours stored at namespace
+    # grain (before the ledger kept workloads) and for namespace totals.
+    workload_kind: str = ""
+    workload: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,12 @@ to that ReplicaSet or Job by name: never lost, never guessed.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from kubecharge.domain.collected import HOUR
+from kubecharge.domain.collected import CLAIM_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS
+from kubecharge.domain.keys import Coder, exact_sums, first_of, unique_per
 
 NONE = "<none>"  # kube-state-metrics' owner labels of an object without owner references
 POD_OWNER_KEYS = ("namespace", "pod", "uid", "owner_kind", "owner_name")
@@ -69,3 +72,68 @@ def _owners_of_controllers(controller_owners: pd.DataFrame) -> pd.DataFrame:
     found = found.sort_values(["namespace", "controller_kind", "controller", HOUR, "owner_name"], kind="stable")
     found = found.drop_duplicates(["namespace", "controller_kind", "controller", HOUR], keep="first")
     return found.rename(columns={"owner_kind": "top_kind", "owner_name": "top_name"})[columns]
+
+
+PERSISTENT_VOLUME_CLAIM = "PersistentVolumeClaim"  # the kind of a claim's GiB-hours no Running pod mounted
+
+
+def workloads_of(
+    rows: pd.DataFrame, workloads: pd.DataFrame
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """The workload (kind, name) of each row of `rows` (namespace, pod, uid, hour_start), joined on integer codes:
+    the pod-hour's own; else, for usage without a usable uid (a static pod's cgroup, a dropped `id`), the one
+    workload its name had in the hour; else — kube-state-metrics exported no owner for it in the hour — kind `Pod`
+    with the pod's name: the hour is kept, never lost."""
+    if rows.empty:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
+    coder = Coder([rows, workloads])
+    (row_pods, known_pods), pods = coder.rows([*POD_KEYS, HOUR])
+    (row_names, known_names), names = coder.rows(["namespace", "pod", HOUR])
+    (_, known_workloads), found = Coder([rows.assign(workload_kind="", workload=""), workloads]).rows(WORKLOAD_COLUMNS)
+    by_pod = np.full(pods, -1, dtype=np.int64)
+    by_pod[known_pods] = known_workloads
+    by_name = unique_per(known_names, known_workloads, names)
+    chosen = by_pod[row_pods]
+    chosen = np.where(chosen >= 0, chosen, by_name[row_names])
+    kinds = np.full(len(rows), "Pod", dtype=object)
+    named = rows["pod"].to_numpy(dtype=object, copy=True)
+    if len(workloads):
+        first = first_of(known_workloads, found)
+        table_kinds = workloads["workload_kind"].to_numpy(dtype=object)
+        table_names = workloads["workload"].to_numpy(dtype=object)
+        resolved = chosen >= 0
+        kinds[resolved] = table_kinds[first[chosen[resolved]]]
+        named[resolved] = table_names[first[chosen[resolved]]]
+    return kinds, named
+
+
+def claim_parts(storage: pd.DataFrame, mounts: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
+    """Each claim-hour's GiB-hours (`storage`: namespace, persistentvolumeclaim, hour_start, value) split between
+    the workloads of the pods that mounted it while Running, by their Running share (`mounts`' value; shares
+    adding up to more than the hour — several pods at once — are scaled to it), and what no Running pod covered
+    to the claim itself (kind PersistentVolumeClaim): namespace, workload_kind, workload, hour_start, value."""
+    columns = ["namespace", *WORKLOAD_COLUMNS, HOUR, VALUE]
+    if storage.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == VALUE else object) for c in columns})
+    coder = Coder([storage, mounts])
+    (claim_rows, mount_claims), claims = coder.rows([*CLAIM_KEYS, HOUR])
+    amount = np.zeros(claims)
+    amount[claim_rows] = storage[VALUE].to_numpy(dtype=np.float64)
+    has_storage = np.zeros(claims, dtype=bool)
+    has_storage[claim_rows] = True
+    shares = mounts[VALUE].to_numpy(dtype=np.float64)
+    covered = exact_sums(mount_claims, shares, claims)
+    kept = has_storage[mount_claims] & (shares > 0)
+    mounted = mounts.loc[kept].reset_index(drop=True)
+    kinds, names = workloads_of(mounted, workloads)
+    parts = amount[mount_claims[kept]] * shares[kept] / np.maximum(covered[mount_claims[kept]], 1.0)
+    idle = amount[claim_rows] * (1.0 - np.minimum(covered[claim_rows], 1.0))
+    unmounted = storage.loc[idle > 0].reset_index(drop=True)
+    found = pd.concat([
+        pd.DataFrame({"namespace": mounted["namespace"], "workload_kind": kinds, "workload": names,
+                      HOUR: mounted[HOUR], VALUE: parts}),
+        pd.DataFrame({"namespace": unmounted["namespace"], "workload_kind": PERSISTENT_VOLUME_CLAIM,
+                      "workload": unmounted["persistentvolumeclaim"], HOUR: unmounted[HOUR],
+                      VALUE: idle[idle > 0]}),
+    ], ignore_index=True)  # fmt: skip
+    return found[columns]

@@ -35,6 +35,9 @@ def render_all(chargeback: Chargeback) -> dict[str, bytes]:
     return {
         "chargeback.csv": data_files.chargeback_csv(chargeback),
         "chargeback-daily.csv": data_files.daily_csv(chargeback),
+        "chargeback-workloads.csv": data_files.workloads_csv(chargeback),
+        "chargeback-workloads-daily.csv": data_files.workloads_daily_csv(chargeback),
+        "workloads-top.csv": data_files.top_workloads_csv(chargeback),
         "chargeback.json": data_files.chargeback_json(chargeback),
         "report.md": documents.report_markdown(chargeback),
         "report.html": documents.report_html(chargeback),
@@ -43,13 +46,14 @@ def render_all(chargeback: Chargeback) -> dict[str, bytes]:
 
 
 FORMAT_FILES = {
-    "csv": "chargeback.csv",
-    "daily": "chargeback-daily.csv",
-    "json": "chargeback.json",
-    "focus": "focus.csv",
-    "parquet": "focus.parquet",
-    "html": "report.html",
-    "markdown": "report.md",
+    "csv": ("chargeback.csv",),
+    "daily": ("chargeback-daily.csv",),
+    "workloads": ("chargeback-workloads.csv", "chargeback-workloads-daily.csv"),
+    "json": ("chargeback.json",),
+    "focus": ("focus.csv",),
+    "parquet": ("focus.parquet",),
+    "html": ("report.html",),
+    "markdown": ("report.md",),
 }
 
 
@@ -58,7 +62,7 @@ def export_files(chargeback: Chargeback, formats: Sequence[str], rendered: Mappi
     and JSON are always included: they carry the numbers that decide whether a new version is needed and what a
     restatement's drift is."""
     rendered = dict(rendered)
-    wanted = {FORMAT_FILES[f] for f in formats} | {"chargeback.csv", "chargeback.json"}
+    wanted = {name for f in formats for name in FORMAT_FILES[f]} | {"chargeback.csv", "chargeback.json"}
     if "focus.csv" in wanted:
         rendered["focus.csv"] = focus.focus_csv(chargeback)
     if "focus.parquet" in wanted:
@@ -71,7 +75,7 @@ def stamper(chargeback: Chargeback, formats: Sequence[str]) -> Callable[[str, st
 
     def stamp(version: str, restates: str | None) -> dict[str, bytes]:
         stamped = dataclasses.replace(chargeback, version=version, restates=restates)
-        wanted = {FORMAT_FILES[f] for f in formats}
+        wanted = {name for f in formats for name in FORMAT_FILES[f]}
         return {name: render(stamped) for name, render in DOCUMENTS.items() if name in wanted}
 
     return stamp

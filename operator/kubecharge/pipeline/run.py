@@ -233,8 +233,12 @@ def run_report(
         completeness = ledger.completeness(period.start, period.end, until, known_hours)
         before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
         first = min(since, before.start) if before is not None else since
-        by_node = request.report.full_cost is not None  # direct charges do not depend on the node
-        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until, by_node)]
+        # The period at node and workload grain (its workload rows); the history before it by node only where full
+        # cost prices nodes: direct charges, forecasts and the period before read namespace totals.
+        by_node = request.report.full_cost is not None
+        split = max(first, period.start)
+        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, split, by_node)]
+        loaded += [row for cluster in sources for row in repository.load_hours(cluster, split, until)]
         # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
         attributed = attribute.attribute(loaded, request.mappings)
         node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from kubecharge.errors import InputError, OutputError
 
-REPORT_FILES = frozenset({"chargeback.csv", "chargeback-daily.csv", "chargeback.json", "report.md", "report.html",
-                          "teams"})  # fmt: skip
+REPORT_FILES = frozenset({"chargeback.csv", "chargeback-daily.csv", "chargeback-workloads.csv",
+                          "chargeback-workloads-daily.csv", "workloads-top.csv", "chargeback.json", "report.md",
+                          "report.html", "teams"})  # fmt: skip
 
 
 def check_target(out_dir: Path, *, force: bool = False) -> None:

@@ -1,4 +1,6 @@
-"""The machine-readable renderings: `chargeback.csv` (the stable contract) and `chargeback.json`.
+"""The machine-readable renderings: `chargeback.csv` (the stable contract), `chargeback-workloads.csv` (the same
+columns per workload of each row: `workload_kind,workload` after `namespace`; a row's workload rows add up to it) and
+`chargeback.json`.
 
 Both are byte-for-byte reproducible from the same numbers: no timestamps of the run, fixed ordering,
 fixed number formats (dot decimals, 9 places — at least the 6 the contract promises).
@@ -32,6 +34,9 @@ CSV_COLUMNS = (
     *(column for resource in _APPENDED for column in resource.csv_columns),  # appended after `cluster` in turn
     *(f"cost_{resource.key}" for resource in _APPENDED), *ALLOCATION_COLUMNS,
 )  # fmt: skip
+WORKLOAD_COLUMNS = ("workload_kind", "workload")
+WORKLOAD_CSV_COLUMNS = (*CSV_COLUMNS[:4], *WORKLOAD_COLUMNS, *CSV_COLUMNS[4:])
+TOP_WORKLOADS = 100  # the workloads `top_workloads_csv` keeps (the ConfigMap's share of the workload rows)
 
 
 def completeness_record(completeness: Completeness | None) -> dict[str, Any]:
@@ -61,12 +66,13 @@ def _quantity(line: ChargeLine, resource: Resource, column: str, basis: ChargeBa
     return float(getattr(line.quantities, column))
 
 
-def _row(report: Chargeback, line: ChargeLine) -> list[str]:
+def _row(report: Chargeback, line: ChargeLine, workload: bool = False) -> list[str]:
     def quantities(resources: tuple[Resource, ...]) -> list[str]:
         return [number(_quantity(line, r, column, report.basis)) for r in resources for column in r.csv_columns]
 
     return [
         iso(report.period_start), iso(report.period_end), line.team, line.namespace,
+        *((line.workload_kind, line.workload) if workload else ()),
         *quantities(_FIRST), *(number(line.costs.of(r.key)) for r in _FIRST), number(line.costs.total),
         report.currency, line.cluster or report.cluster,
         *quantities(_APPENDED), *(number(line.costs.of(r.key)) for r in _APPENDED),
@@ -83,13 +89,46 @@ def daily_csv(report: Chargeback) -> bytes:
     return _csv(report.days)
 
 
-def _csv(reports: Iterable[Chargeback]) -> bytes:
+def workloads_csv(report: Chargeback) -> bytes:
+    """`chargeback-workloads.csv`: each `chargeback.csv` row's workloads, by kind and name."""
+    return _csv([report], workloads=True)
+
+
+def workloads_daily_csv(report: Chargeback) -> bytes:
+    """`chargeback-workloads-daily.csv`: the workload rows of each UTC day."""
+    return _csv(report.days, workloads=True)
+
+
+def top_workloads_csv(report: Chargeback, most: int = TOP_WORKLOADS) -> bytes:
+    """The `most` workload rows of highest allocated cost (the ConfigMap's: the full file is in object storage)."""
+    rows = sorted(((part.total_allocated, line.team, line.namespace, part.workload_kind, part.workload), part)
+                  for line in report.lines for part in _workloads(line))  # fmt: skip
+    top = sorted(rows, key=lambda item: (-item[0][0], item[0][1:]))[:most]
+    return _write(WORKLOAD_CSV_COLUMNS, (_row(report, part, workload=True) for _, part in top))
+
+
+def _workloads(line: ChargeLine) -> list[ChargeLine]:
+    """A line's workload rows with any quantity or cost, by kind and name."""
+    return sorted((part for part in line.workloads if part.quantities != _NOTHING or part.total_allocated),
+                  key=lambda part: (part.workload_kind, part.workload))  # fmt: skip
+
+
+_NOTHING = ResourceQuantities()
+
+
+def _csv(reports: Iterable[Chargeback], workloads: bool = False) -> bytes:
+    if workloads:
+        rows = (_row(report, part, workload=True) for report in reports for line in report.lines
+                for part in _workloads(line))  # fmt: skip
+        return _write(WORKLOAD_CSV_COLUMNS, rows)
+    return _write(CSV_COLUMNS, (_row(report, line) for report in reports for line in report.lines))
+
+
+def _write(header: Iterable[str], rows: Iterable[list[str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)  # RFC 4180
-    writer.writerow(CSV_COLUMNS)
-    for report in reports:
-        for line in report.lines:
-            writer.writerow(_row(report, line))
+    writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue().encode()
 
 
@@ -194,7 +233,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
                 "team": team.team,
                 "displayName": report.teams_info.get(team.team, TeamInfo(team.team)).display_name,
                 "costCenter": report.teams_info.get(team.team, TeamInfo(team.team)).cost_center,
-                "namespaces": list(team.namespaces),
+                "namespaces": [_namespace_record(report, line) for line in report.lines if line.team == team.team],
                 **_quantities(team.quantities, report.basis, report.unmeasured),
                 "cost": _costs(team.costs, team.idle_share, team.shared_share),
             }
@@ -212,6 +251,19 @@ def summary(report: Chargeback) -> dict[str, Any]:
         ],
         **outlook_record(report.outlook, report.cluster),
     }
+
+
+def _namespace_record(report: Chargeback, line: ChargeLine) -> dict[str, Any]:
+    """One of a team's namespaces (one per cluster) with its workloads, highest cost first."""
+    workloads = sorted(_workloads(line), key=lambda part: (-part.total_allocated, part.workload_kind, part.workload))
+    return {
+        "namespace": line.namespace,
+        "cluster": line.cluster or report.cluster,
+        "cost": _costs(line.costs, line.idle_share, line.shared_share),
+        "workloads": [{"kind": part.workload_kind, "name": part.workload,
+                       **_quantities(part.quantities, report.basis, report.unmeasured),
+                       "cost": _costs(part.costs, part.idle_share, part.shared_share)} for part in workloads],
+    }  # fmt: skip
 
 
 def _forecast(found: Forecast) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""FinOps FOCUS 1.2 cost-and-usage rows: one per period × team × namespace × SKU (`domain.resources`), plus, under
-full-cost allocation, an `Adjustment` row per line for its idle share and its shared-cost share (`x_AllocationKind`
-says which: direct, idle, shared; FOCUS 1.2 has no allocation columns of its own).
+"""FinOps FOCUS 1.2 cost-and-usage rows: one per period × team × namespace × workload × SKU (`domain.resources`),
+plus, under full-cost allocation, an `Adjustment` row per workload for its idle share and its shared-cost share
+(`x_AllocationKind` says which: direct, idle, shared; FOCUS 1.2 has no allocation columns of its own).
 
 Mapping: the report's cluster (or clusters, joined by `+`) is the billing account, a team in a cluster is a
-SubAccount (`<cluster>/<team>`), a namespace is a Resource (`<cluster>/<namespace>`, type `Namespace`); the line's
-cluster, namespace and team are also in `Tags` under `kubecharge.io/`. This is internal
+SubAccount (`<cluster>/<team>`), a workload is a Resource (`<cluster>/<namespace>/<kind>/<name>`, its type the
+workload's kind; a namespace's hours stored before workloads were kept are the namespace, type `Namespace`), named
+in `x_WorkloadKind` and `x_Workload` too; the row's cluster, namespace, team and workload are also in `Tags` under
+`kubecharge.io/`. This is internal
 chargeback, so ProviderName = PublisherName = InvoiceIssuerName, and list, contracted, effective and billed cost
 are the same amount. Amounts are written unrounded (shortest exact decimal of the computed float).
 Rows whose quantity and cost are both zero (a namespace without PVCs has no storage row) are left out.
@@ -35,7 +37,7 @@ COLUMNS = (
     "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
     "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory",
     "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType",
-    "Tags", "x_AllocationKind", "x_ChargeBasis", "x_CostCenter",
+    "Tags", "x_AllocationKind", "x_ChargeBasis", "x_CostCenter", "x_WorkloadKind", "x_Workload",
 )  # fmt: skip
 AMOUNTS = ("BilledCost", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "ListCost", "ListUnitPrice",
            "ConsumedQuantity", "PricingQuantity")  # fmt: skip
@@ -55,6 +57,14 @@ def _base(report: Chargeback, line: ChargeLine) -> dict[str, Any]:
     cluster = line.cluster or report.cluster  # the line's own cluster: a report may span many
     tags = {f"{TAG_PREFIX}cluster": cluster, f"{TAG_PREFIX}namespace": line.namespace,
             f"{TAG_PREFIX}team": line.team}  # fmt: skip
+    resource_id, name, kind = f"{cluster}/{line.namespace}", line.namespace, "Namespace"
+    if line.workload_kind:
+        tags |= {f"{TAG_PREFIX}workload-kind": line.workload_kind, f"{TAG_PREFIX}workload": line.workload}
+        resource_id, name, kind = (
+            f"{resource_id}/{line.workload_kind}/{line.workload}",
+            line.workload,
+            line.workload_kind,
+        )
     return {
         "BillingAccountId": f"{PROVIDER}:{report.cluster}", "BillingAccountName": report.cluster,
         "BillingAccountType": "Kubernetes Cluster", "BillingCurrency": report.currency,
@@ -62,11 +72,12 @@ def _base(report: Chargeback, line: ChargeLine) -> dict[str, Any]:
         "ChargeClass": None, "ChargePeriodEnd": iso(report.period_end), "ChargePeriodStart": iso(report.period_start),
         "CommitmentDiscountStatus": None, "InvoiceId": f"{report.cluster}-{report.period_name}",
         "InvoiceIssuerName": PROVIDER, "ProviderName": PROVIDER, "PublisherName": PROVIDER,
-        "ResourceId": f"{cluster}/{line.namespace}", "ResourceName": line.namespace, "ResourceType": "Namespace",
+        "ResourceId": resource_id, "ResourceName": name, "ResourceType": kind,
         "SkuPriceDetails": None, "SubAccountId": f"{cluster}/{line.team}",
         "SubAccountName": (info.display_name if info and info.display_name else line.team),
         "SubAccountType": "Team", "Tags": json.dumps(tags, sort_keys=True), "x_ChargeBasis": str(report.basis),
-        "x_CostCenter": info.cost_center if info else None,
+        "x_CostCenter": info.cost_center if info else None, "x_WorkloadKind": line.workload_kind or None,
+        "x_Workload": line.workload or None,
     }  # fmt: skip
 
 
@@ -115,7 +126,8 @@ def _allocation(kind: str, amount: float, line: ChargeLine, shared: tuple[str, .
 def focus_rows(report: Chargeback) -> list[dict[str, Any]]:
     """FOCUS rows with typed values (floats, strings, None); `focus_csv` and `focus_parquet` render them."""
     rows: list[dict[str, Any]] = []
-    for line in report.lines:
+    parts = [part for line in report.lines for part in (line.workloads or (line,))]
+    for line in parts:
         base = _base(report, line)
         found = [_direct(report, line, resource) for resource in RESOURCES]
         found += [_allocation("idle", line.idle_share, line, report.shared_namespaces),

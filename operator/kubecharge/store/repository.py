@@ -49,7 +49,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 _QUANTITIES = ResourceQuantities.names()
-_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", *_QUANTITIES)
+_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", "workload_kind", "workload", *_QUANTITIES)
 
 
 def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -154,7 +154,8 @@ class Repository:
                         )
                 # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
                 amounts = attrgetter(*_QUANTITIES)
-                usage = [(cluster, hour, row.namespace, row.node, *amounts(row.quantities))
+                usage = [(cluster, hour, row.namespace, row.node, row.workload_kind, row.workload,
+                          *amounts(row.quantities))
                          for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
                 _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
                 # Per namespace and hour: its labels once (not once per node) and its quantities summed exactly.
@@ -232,7 +233,8 @@ class Repository:
         return dict(self._guard(read, "read the ledger's hours"))
 
     def load_hours(self, cluster: str, start: datetime, end: datetime, by_node: bool = True) -> list[NamespaceHour]:
-        """The stored rollups of [start, end), by namespace and hour, and by node unless `by_node` is False: then
+        """The stored rollups of [start, end), by namespace and hour, and by node and workload unless `by_node` is
+        False: then
         each namespace-hour is one row on node "" with its quantities summed over its nodes (stored so: direct
         charges do not depend on the node, and a month of a cluster is a few dozen times fewer rows so).
         Plain rows, not ORM objects; names, hours and label sets are shared by the rows that repeat them."""
@@ -264,19 +266,21 @@ class Repository:
                                                   cluster, ""))  # fmt: skip
                 if not by_node:
                     return rows
-                columns = [getattr(HourlyUsage, name) for name in ("namespace", "hour_start", "node", *_QUANTITIES)]
+                keys = ("namespace", "hour_start", "node", "workload_kind", "workload")
+                columns = [getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)]
                 by_nodes = (
                     select(*columns)
                     .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
                            col(HourlyUsage.hour_start) < end)
-                    .order_by(col(HourlyUsage.namespace), col(HourlyUsage.hour_start), col(HourlyUsage.node))
+                    .order_by(*(col(getattr(HourlyUsage, name)) for name in keys))
                 )  # fmt: skip
-                for record in connection.execute(by_nodes):
-                    hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
-                    namespace = shared.setdefault(record[0], record[0])
-                    rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*record[3:]),
+                for found in connection.execute(by_nodes):
+                    stored: tuple[Any, ...] = tuple(found)
+                    hour = hours.get(stored[1]) or hours.setdefault(stored[1], _utc(stored[1]))
+                    namespace = shared.setdefault(stored[0], stored[0])
+                    rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*stored[5:]),
                                               labels.get((namespace, hour), {}), cluster,
-                                              shared.setdefault(record[2], record[2])))  # fmt: skip
+                                              *(shared.setdefault(name, name) for name in stored[2:5])))  # fmt: skip
                 return rows
 
         return list(self._guard(read, "load hourly rollups"))

@@ -1,9 +1,9 @@
 """Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
 
-Rollups are keyed by (cluster, hour_start, namespace, node), nodes by (cluster, hour_start, node) and hours by
-(cluster, hour_start): an hour is a fact about a cluster, and `source` (the Prometheus or URL that observed it) is
-its provenance, kept once per hour in `ledger_hours`. Collecting an hour again replaces it unless the new answer is
-emptier, whichever source gives it.
+Rollups are keyed by (cluster, hour_start, namespace, node, workload_kind, workload), nodes by (cluster, hour_start,
+node) and hours by (cluster, hour_start): an hour is a fact about a cluster, and `source` (the Prometheus or URL that
+observed it) is its provenance, kept once per hour in `ledger_hours`. Collecting an hour again replaces it unless
+the new answer is emptier, whichever source gives it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class Quantities(SQLModel):
 
 
 class HourlyUsage(Quantities, table=True):
-    """One namespace on one node in one hour: what it used and requested. Keyed hour first, so a report's read
-    of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so the key is
-    stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
+    """One workload of a namespace on one node in one hour: what it used and requested. Keyed hour first, so a
+    report's read of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so
+    the key is stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
     `namespace_hours`: once per hour, not once per row."""
 
     __tablename__ = "hourly_usage"
@@ -43,6 +43,9 @@ class HourlyUsage(Quantities, table=True):
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
     node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
+    # Deployment, CronJob, … (`domain.workloads`); ("", "") for hours stored before the ledger kept workloads
+    workload_kind: str = Field(primary_key=True, max_length=253)
+    workload: str = Field(primary_key=True, max_length=253)
 
 
 class NamespaceHourRecord(Quantities, table=True):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
-from kubecharge.domain.collected import HOUR
-from kubecharge.domain.workloads import pod_workloads
+from kubecharge.domain.collected import HOUR, VALUE
+from kubecharge.domain.workloads import claim_parts, pod_workloads, workloads_of
 
 H0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 H1 = H0 + timedelta(hours=1)
@@ -75,3 +76,39 @@ def test_a_pod_with_two_controllers_in_an_hour_keeps_the_first_and_no_pod_hour_i
     assert resolved(found) == {("x", H0): ("DaemonSet", "alpha"), ("y", H1): ("Pod", "y")}
     assert len(found) == 2
     assert pod_workloads(pd.DataFrame(), controllers()).empty
+
+
+def mounts(*rows: tuple[str, str, float]) -> pd.DataFrame:
+    """(pod, claim, Running share) in namespace `shop` at H0."""
+    return pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": f"uid-{pod}", "persistentvolumeclaim": claim,
+                          HOUR: H0, VALUE: share} for pod, claim, share in rows])  # fmt: skip
+
+
+def test_a_claims_hours_go_to_the_pods_running_with_it_and_the_rest_to_the_claim() -> None:
+    storage = pd.DataFrame([{"namespace": "shop", "persistentvolumeclaim": claim, HOUR: H0, VALUE: gib_hours}
+                            for claim, gib_hours in (("shared", 10.0), ("half", 8.0), ("idle", 5.0))])  # fmt: skip
+    owners = pod_workloads(pods(("api-x", "<none>", "<none>", H0), ("db-0", "StatefulSet", "db", H0)), controllers())
+    found = claim_parts(storage, mounts(("api-x", "shared", 0.5), ("db-0", "shared", 1.0), ("db-0", "half", 0.25)),
+                        owners)  # fmt: skip
+    parts: dict[tuple[str, str], float] = {}
+    for kind, name, value in zip(found["workload_kind"], found["workload"], found[VALUE], strict=True):
+        parts[(kind, name)] = parts.get((kind, name), 0.0) + value
+    # `shared`: 1.5 hours of pods on a 1-hour claim, scaled to the hour: 10 × 0.5 / 1.5 and 10 × 1 / 1.5.
+    # `half`: a quarter of the hour with db-0 running, the rest idle; `idle`: nobody mounts it.
+    assert parts == pytest.approx(
+        {
+            ("Pod", "api-x"): 10 / 3,
+            ("StatefulSet", "db"): 20 / 3 + 2.0,
+            ("PersistentVolumeClaim", "half"): 6.0,
+            ("PersistentVolumeClaim", "idle"): 5.0,
+        }
+    )
+    assert sum(parts.values()) == pytest.approx(23.0)  # nothing lost, nothing counted twice
+
+
+def test_usage_without_a_known_owner_is_its_own_pods_and_a_static_pod_is_found_by_name() -> None:
+    owners = pod_workloads(pods(("etcd-node-1", "Node", "node-1", H0)), controllers())
+    rows = pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": uid, HOUR: H0}
+                         for pod, uid in (("etcd-node-1", "config-hash"), ("stray", "uid-stray"))])  # fmt: skip
+    kinds, names = workloads_of(rows, owners)
+    assert list(zip(kinds, names, strict=True)) == [("StaticPod", "etcd-node-1"), ("Pod", "stray")]

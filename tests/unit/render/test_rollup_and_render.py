@@ -11,11 +11,11 @@ import pandas as pd
 
 from kubecharge.attribute import attribute
 from kubecharge.domain import periods
-from kubecharge.domain.collected import CONTAINER_KEYS, NAMESPACE_KEYS, ChunkUsage, empty_frame
+from kubecharge.domain.collected import CLAIM_KEYS, CONTAINER_KEYS, POD_KEYS, ChunkUsage, empty_frame
 from kubecharge.domain.ledger import CollectionPolicy
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import Pricing, UsageReportSpec
-from kubecharge.domain.usage import ChargeBasis
+from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 from kubecharge.pipeline.priced import priced_period
 from kubecharge.pipeline.request import ReportRequest
 from kubecharge.render.data_files import CSV_COLUMNS, chargeback_csv
@@ -40,9 +40,9 @@ def chunk() -> ChunkUsage:
             "cpu_request_core_hours": containers(("web", "app", 1.0), ("db", "app", 1.0)),
             "memory_usage_gib_hours": empty_frame(CONTAINER_KEYS),
             "memory_request_gib_hours": containers(("db", "app", 4.0)),
-            "storage_gib_hours": pd.DataFrame([("shop", HOUR, 10.0)],
-                                              columns=[*NAMESPACE_KEYS, "hour_start", "value"]),
-            "network_gib": empty_frame(NAMESPACE_KEYS),
+            "storage_gib_hours": pd.DataFrame([("shop", "data-shop", HOUR, 10.0)],
+                                              columns=[*CLAIM_KEYS, "hour_start", "value"]),
+            "network_gib": empty_frame(POD_KEYS),
         },
         namespace_labels={("shop", HOUR): {"label_team": "x"}},
         completeness={},
@@ -50,14 +50,22 @@ def chunk() -> ChunkUsage:
 
 
 def test_max_is_per_container_not_per_namespace() -> None:
-    (row,) = namespace_hours(chunk())
-    q = row.quantities
+    rows = namespace_hours(chunk())
+    q = sum((row.quantities for row in rows), ResourceQuantities())
     assert q.cpu_core_hours_usage == 2.4
     assert q.cpu_core_hours_request == 2.0
     assert q.cpu_core_hours_max == 2.0 + 1.0 + 0.3  # not max(2.4, 2.0)
     assert q.memory_gib_hours_max == 4.0
     assert q.storage_gib_hours == 10.0
-    assert row.namespace_labels == {"label_team": "x"}
+    assert {row.namespace_labels["label_team"] for row in rows} == {"x"}
+    # No owner known: each pod is its own bare pod; the claim no pod mounts is a row of its own.
+    by_workload = {(row.workload_kind, row.workload): row.quantities for row in rows}
+    assert sorted(by_workload) == [("PersistentVolumeClaim", "data-shop"), ("Pod", "db"), ("Pod", "job"),
+                                   ("Pod", "web")]  # fmt: skip
+    assert by_workload[("Pod", "web")].cpu_core_hours_max == 2.0
+    assert by_workload[("Pod", "db")].cpu_core_hours_max == 1.0
+    assert by_workload[("Pod", "job")].cpu_core_hours_max == 0.3
+    assert by_workload[("PersistentVolumeClaim", "data-shop")].storage_gib_hours == 10.0
 
 
 def test_csv_header_and_basis() -> None:
