@@ -4,10 +4,10 @@
 
 (1,000 pods on 20 nodes: `--nodes` and `--short-lived` change the shape.)
 
-The floor is the minimal correct Prometheus work for the same report, measured in the same run: every query
-kubecharge needs (its QuerySet), one day per request, one request at a time, each answer read to the end
-and nothing else done with it (after one warm-up pass, so the floor and the reports all find the TSDB in the
-page cache). Then, each in a child process whose peak RSS is sampled with Prometheus':
+The floor is the minimal correct Prometheus work for the same report at namespace grain, measured in the same run:
+every query kubecharge needs (its QuerySet) but those that resolve workloads, one day per request, one request at a
+time, each answer read to the end and nothing else done with it (after one warm-up pass, so the floor and the
+reports all find the TSDB in the page cache); the floor with the workload questions is printed beside it. Then, each in a child process whose peak RSS is sampled with Prometheus':
 - `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus), with the
   ledger it leaves: rows and megabytes per table, and the database file's size;
 - `full`: the same report again on that database (nothing to ask: the month is over);
@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 import yaml
 
-from benchmarks.measure import Shape, floor, ledger_size, month_main, report_in_child
+from benchmarks.measure import Shape, floor, ledger_size, month_main, namespace_grain, report_in_child
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
@@ -64,11 +64,13 @@ def run(shape: Shape, work: Path) -> dict[str, Any]:
         assert prometheus.process is not None
         idle_mib = psutil.Process(prometheus.process.pid).memory_info().rss / 2**20
         base = ["--prometheus", prometheus.url, *common]
-        queries = [build_queries(QuerySettings(state_metrics_interval_seconds=step))]
+        workload_queries = [build_queries(QuerySettings(state_metrics_interval_seconds=step))]
+        queries = [namespace_grain(found) for found in workload_queries]
         floor(
-            prometheus.url, queries, START, end
+            prometheus.url, workload_queries, START, end
         )  # a first pass warms Prometheus' page cache: both runs below find it warm
-        floor_run = floor(prometheus.url, queries, START, end)
+        floor_run = floor(prometheus.url, queries, START, end)  # the namespace grain's: what the report is held to
+        workload_floor = floor(prometheus.url, workload_queries, START, end)
         empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
         stored = ledger_size(database)
         full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])
@@ -86,6 +88,8 @@ def run(shape: Shape, work: Path) -> dict[str, Any]:
         "floor_seconds": round(floor_run["seconds"], 2),
         "floor_requests": floor_run["requests"],
         "floor_samples": floor_run["samples"],
+        "workload_floor_seconds": round(workload_floor["seconds"], 2),
+        "workload_floor_samples": workload_floor["samples"],
         "empty_ledger_seconds": round(empty["wall_seconds"], 2),
         "empty_ledger_vs_floor": round(empty["wall_seconds"] / floor_run["seconds"], 3),
         "empty_ledger_hours_queried": empty["hours_queried"],

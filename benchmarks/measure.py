@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 import requests
 
-from kubecharge.collect.promql import QuerySet
+from kubecharge.collect.promql import WORKLOAD_QUESTIONS, QuerySet
 from kubecharge.synthetic.local_prometheus import LocalPrometheus
 from kubecharge.synthetic.model import Size
 
@@ -137,6 +137,13 @@ def work_folder(keep: Path | None) -> Iterator[Path]:
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def namespace_grain(queries: QuerySet) -> QuerySet:
+    """The queries without those that resolve workloads (owners, mounted claims): the namespace-grain floor the
+    workload grain is held to."""
+    return QuerySet({question: query for question, query in queries.as_dict().items()
+                     if question not in WORKLOAD_QUESTIONS})  # fmt: skip
 
 
 def floor(url: str, query_sets: list[QuerySet], start: datetime, end: datetime) -> dict[str, float]:

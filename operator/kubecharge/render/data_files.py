@@ -101,10 +101,10 @@ def workloads_daily_csv(report: Chargeback) -> bytes:
 
 def top_workloads_csv(report: Chargeback, most: int = TOP_WORKLOADS) -> bytes:
     """The `most` workload rows of highest allocated cost (the ConfigMap's: the full file is in object storage)."""
-    rows = sorted(((part.total_allocated, line.team, line.namespace, part.workload_kind, part.workload), part)
-                  for line in report.lines for part in _workloads(line))  # fmt: skip
-    top = sorted(rows, key=lambda item: (-item[0][0], item[0][1:]))[:most]
-    return _write(WORKLOAD_CSV_COLUMNS, (_row(report, part, workload=True) for _, part in top))
+    parts = [part for line in report.lines for part in _workloads(line)]
+    top = sorted(parts, key=lambda part: (-part.total_allocated, part.team, part.namespace, part.cluster,
+                                          part.workload_kind, part.workload))[:most]  # fmt: skip
+    return _write(WORKLOAD_CSV_COLUMNS, (_row(report, part, workload=True) for part in top))
 
 
 def _workloads(line: ChargeLine) -> list[ChargeLine]:

@@ -105,6 +105,8 @@ def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> 
         tags = json.loads(row["Tags"])
         cluster = tags["kubecharge.io/cluster"]
         assert row["SubAccountId"] == f"{cluster}/{tags['kubecharge.io/team']}"
-        assert row["ResourceId"] == f"{cluster}/shop"
+        # each workload is a resource of its own namespace, named after it
+        assert row["ResourceId"] == f"{cluster}/shop/{row['x_WorkloadKind']}/{row['x_Workload']}"
+        assert row["ResourceName"] == tags["kubecharge.io/workload"] == row["x_Workload"]
         assert row["BillingAccountName"] == "east+west"
     assert {json.loads(row["Tags"])["kubecharge.io/cluster"] for row in focus_rows(report)} == {"east", "west"}
