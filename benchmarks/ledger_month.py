@@ -7,7 +7,8 @@
 The floor is the minimal correct Prometheus work for the same report at namespace grain, measured in the same run:
 every query kubecharge needs (its QuerySet) but those that resolve workloads, one day per request, one request at a
 time, each answer read to the end and nothing else done with it (after one warm-up pass, so the floor and the
-reports all find the TSDB in the page cache); the floor with the workload questions is printed beside it. Then, each in a child process whose peak RSS is sampled with Prometheus':
+reports all find the TSDB in the page cache); the floor with the workload questions is printed beside it. Then, each
+in a child process whose peak RSS is sampled with Prometheus':
 - `empty`: `kubecharge report` for the month into a new database (every hour comes from Prometheus), with the
   ledger it leaves: rows and megabytes per table, and the database file's size;
 - `full`: the same report again on that database (nothing to ask: the month is over);

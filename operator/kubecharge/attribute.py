@@ -1,27 +1,41 @@
-"""Attribute: which team owns a namespace in a given hour, by the TeamMappings and that hour's labels.
+"""Attribute: which team owns a namespace's hour — or, where a TeamMapping's podSelector claims its pods, that
+row's pods' hour — by the TeamMappings and that hour's labels.
 
-Selectors are evaluated against kube-state-metrics' `kube_namespace_labels`, whose label names are sanitized
-(`kubecharge.io/team` → `label_kubecharge_io_team`); the selector's keys are sanitized the same way.
+Selectors are evaluated against kube-state-metrics' `kube_namespace_labels` and `kube_pod_labels`, whose label names
+are sanitized (`kubecharge.io/team` → `label_kubecharge_io_team`); the selector's keys are sanitized the same way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from kubecharge.domain.mappings import TeamMapping, claims, in_cluster, owner
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 
+_Key = tuple[str, str, tuple[tuple[str, str], ...], str]  # cluster, namespace, its labels, its pods' labels
+
+
+def _key(row: NamespaceHour) -> _Key:
+    return (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())), row.pod_labels)
+
+
+def _pod_labels(row: NamespaceHour) -> dict[str, str]:
+    return json.loads(row.pod_labels) if row.pod_labels else {}
+
 
 def _claims_per_label_set(
     rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]
 ) -> Iterator[tuple[NamespaceHour, list[str]]]:
-    """Each distinct (cluster, namespace, labels) of `rows` once, with the mappings that claim it, strongest first."""
-    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+    """Each distinct (cluster, namespace, labels, pod labels) of `rows` once, with the mappings that claim it,
+    strongest first."""
+    seen: set[_Key] = set()
     for row in rows:
-        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
+        key = _key(row)
         if key not in seen:
             seen.add(key)
-            found = claims(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster))
+            found = claims(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster),
+                           pod_labels=_pod_labels(row))  # fmt: skip
             yield row, [claim.mapping.name for claim in found]
 
 
@@ -41,11 +55,12 @@ def unmatched(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) ->
 
 
 def attribute(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[AttributedHour]:
-    cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
+    cache: dict[_Key, str] = {}
     result = []
     for row in rows:
-        key = (row.cluster, row.namespace, tuple(sorted(row.namespace_labels.items())))
+        key = _key(row)
         if key not in cache:
-            cache[key] = owner(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster))
+            cache[key] = owner(row.namespace, row.namespace_labels, in_cluster(mappings, row.cluster),
+                               pod_labels=_pod_labels(row))  # fmt: skip
         result.append(AttributedHour(cache[key], row))
     return result

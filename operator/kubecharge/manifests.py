@@ -200,6 +200,7 @@ def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
     """Domain TeamMapping from an already schema-valid object (from a file or from the API server)."""
     spec = document.get("spec") or {}
     selector = spec.get("namespaceSelector")
+    pods = spec.get("podSelector")
     budget = spec.get("budget")
     return TeamMapping(
         name=document["metadata"]["name"],
@@ -207,6 +208,7 @@ def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
         namespaces=frozenset(spec.get("namespaces") or ()),
         namespace_selector=_selector(selector) if selector is not None else None,
         namespace_patterns=tuple(spec.get("namespacePatterns") or ()),
+        pod_selector=_selector(pods) if pods is not None else None,
         priority=int(spec.get("priority") or 0),
         display_name=spec.get("displayName"),
         cost_center=spec.get("costCenter"),

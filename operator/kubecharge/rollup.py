@@ -14,15 +14,25 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from kubecharge.domain.collected import CLAIM_KEYS, CONTAINER_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS, ChunkUsage
+from kubecharge.domain.collected import (
+    CLAIM_KEYS,
+    CONTAINER_KEYS,
+    HOUR,
+    POD_KEYS,
+    POD_LABELS,
+    VALUE,
+    WORKLOAD_COLUMNS,
+    ChunkUsage,
+)
 from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
+from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.domain.workloads import claim_parts, workloads_of
 
-_ROW = ["namespace", "node", *WORKLOAD_COLUMNS, HOUR]
+_ROW = ["namespace", "node", *WORKLOAD_COLUMNS, POD_LABELS, HOUR]
 _POD = ["namespace", "pod", "uid"]
 _CONTAINER_HOUR = [*CONTAINER_KEYS, HOUR]
 _LOOSE_CONTAINER_HOUR = ["namespace", "pod", "container", HOUR]
@@ -98,16 +108,22 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk:
     rows = both.iloc[representative].reset_index(drop=True)
     rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
     rows["workload_kind"], rows["workload"] = workloads_of(rows, chunk.workloads)
+    columns = {
+        f"{name}_{column}": values
+        for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested)))
+    }
+    rows = split_by_labels(rows.assign(**columns), list(columns), chunk.pod_labels)  # fmt: skip
     (groups,), count = row_codes([rows], _ROW)
     summed = rows[_ROW].iloc[first_of(groups, count)].reset_index(drop=True)
-    for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested))):
-        summed[f"{name}_{column}"] = exact_sums(groups, values, count)
+    for column in columns:
+        summed[column] = exact_sums(groups, rows[column].to_numpy(dtype=np.float64), count)
     return summed
 
 
-def _workload_values(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Amounts that run on no node (a claim's GiB-hours, a pod's bytes sent), per namespace, workload and hour."""
-    rows = frame.assign(node="")
+def _workload_values(frame: pd.DataFrame, name: str, chunk: ChunkUsage) -> pd.DataFrame:
+    """Amounts that run on no node (a claim's GiB-hours, a pod's bytes sent), per namespace, workload, pod label set
+    and hour."""
+    rows = split_by_labels(frame, [VALUE], chunk.pod_labels).assign(node="")
     (groups,), count = row_codes([rows], _ROW)
     summed = rows[_ROW].iloc[first_of(groups, count)].reset_index(drop=True)
     summed[name] = exact_sums(groups, rows[VALUE].to_numpy(dtype=np.float64), count)
@@ -128,10 +144,10 @@ def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:
             parts.append(_container_max(usage, request, resource.quantity, chunk))
         elif resource.key == "storage":
             storage = claim_parts(chunk.frame(resource.questions[0], CLAIM_KEYS), chunk.claim_mounts, chunk.workloads)
-            parts.append(_workload_values(storage, resource.quantity))
+            parts.append(_workload_values(storage, resource.quantity, chunk))
         else:
             amounts = _pod_amounts(chunk.frame(resource.questions[0], POD_KEYS), chunk)
-            parts.append(_workload_values(amounts, resource.quantity))
+            parts.append(_workload_values(amounts, resource.quantity, chunk))
     return [part for part in parts if not part.empty]
 
 
@@ -158,10 +174,10 @@ def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
     labels = _labels_by_hour(chunk.namespace_labels, set(namespace_hours))
     amounts = zip(*(table[column].to_numpy(dtype=np.float64).tolist() for column in columns), strict=True)
     return [NamespaceHour(namespace, hour, ResourceQuantities(*quantities), labels.get((namespace, hour), {}),
-                          node=node, workload_kind=kind, workload=workload)
-            for (namespace, hour), node, kind, workload, quantities in zip(
+                          node=node, workload_kind=kind, workload=workload, pod_labels=pod_labels)
+            for (namespace, hour), node, kind, workload, pod_labels, quantities in zip(
                 namespace_hours, table["node"].tolist(), table["workload_kind"].tolist(), table["workload"].tolist(),
-                amounts, strict=True)]  # fmt: skip
+                table[POD_LABELS].tolist(), amounts, strict=True)]  # fmt: skip
 
 
 def node_hours(chunk: ChunkUsage) -> list[NodeHour]:

@@ -34,6 +34,11 @@ class QuerySettings(BaseSettings):
     pod_phase_metric: str = "kube_pod_status_phase"
     pod_info_metric: str = "kube_pod_info"
     pod_owner_metric: str = "kube_pod_owner"
+    pod_labels_metric: str = Field(
+        default="kube_pod_labels",
+        description="Pod labels for TeamMapping podSelector; kube-state-metrics exports only those its "
+        "--metric-labels-allowlist names (pods=[team,...]).",
+    )
     replicaset_owner_metric: str = "kube_replicaset_owner"
     job_owner_metric: str = "kube_job_owner"
     pod_claims_metric: str = Field(

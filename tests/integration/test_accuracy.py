@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from kubecharge.attribute import attribute
+from kubecharge.manifests import team_mapping_from_object
+from kubecharge.store.repository import Repository
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.conftest import PERIOD, START
 from tests.support.postgres import fresh_database
@@ -41,6 +44,7 @@ def report_dir(request: pytest.FixtureRequest, prometheus_url: str, mappings_fil
         "--out", str(work / "out"), "--db", database, "--cluster", "synthetic",
     )  # fmt: skip
     assert code == 0, output
+    (work / "database-url").write_text(database)  # the ledger the report left, for tests that read it
     return work / "out"
 
 
@@ -118,6 +122,44 @@ def test_the_workload_rows_add_up_to_each_chargeback_row(report_dir: Path) -> No
             total = sum(float(p[column]) for p in mine)
             # each printed to 9 places: the rows' roundings add up to at most half a unit each
             assert abs(total - float(line[column])) <= 0.5e-9 * (len(mine) + 1) + 1e-12, (line["namespace"], column)
+
+
+def test_pods_labelled_for_a_team_are_its_own_in_a_shared_namespace(report_dir: Path, cluster_truth: Truth) -> None:
+    """`apps` is platform's by name; web's podSelector (tying, as a pod rule, and winning) and search's claim the pods
+    labelled for them: one chargeback row per team there, each within 1 % of its truth."""
+    rows = {(row["team"], row["namespace"]): row for row in read_csv(report_dir / "chargeback.csv")}
+    expected = {key: values for key, values in cluster_truth.by_team_and_namespace(START, END).items()
+                if key[1] == "apps"}  # fmt: skip
+    assert set(expected) == {("web", "apps"), ("search", "apps"), ("platform", "apps")}
+    assert {key for key in rows if key[1] == "apps"} == set(expected)
+    for key, truth in expected.items():
+        for column, quantity in COLUMNS.items():
+            assert float(rows[key][column]) == pytest.approx(truth[quantity], rel=0.01, abs=1e-6), (key, column)
+
+
+def test_a_pod_relabelled_mid_hour_is_split_in_that_hour(report_dir: Path, cluster: Cluster) -> None:
+    """apps-mover-0 moves from web to search a little after the middle of an hour: the hour before is web's, the
+    hour after search's, and that hour split by the time each label held (as the scrapes saw it)."""
+    mover = next(pod for pod in cluster.pods if pod.name == "apps-mover-0")
+    relabelled = mover.teams[1][0]
+    per_hour = 3600 // cluster.step_seconds
+    hour = START + timedelta(hours=relabelled // per_hour)
+    mappings = [team_mapping_from_object(m) for m in cluster.team_mappings]
+    repository = Repository((report_dir.parent / "database-url").read_text(), migrate=False)
+    try:
+        rows = repository.load_hours("synthetic", hour - timedelta(hours=1), hour + timedelta(hours=2))
+    finally:
+        repository.close()
+    charged: dict[tuple[datetime, str], float] = {}
+    for item in attribute(rows, mappings):
+        if '"label_app_kubernetes_io_name":"apps-mover"' in item.row.pod_labels:
+            key = (item.row.hour_start, item.team)
+            charged[key] = charged.get(key, 0.0) + item.row.quantities.cpu_core_hours_max
+    before, during, after = (hour + timedelta(hours=h) for h in (-1, 0, 1))
+    assert {team for at, team in charged if at == before} == {"web"}
+    assert {team for at, team in charged if at == after} == {"search"}
+    web_share = charged[(during, "web")] / (charged[(during, "web")] + charged[(during, "search")])
+    assert web_share == pytest.approx((relabelled % per_hour) / per_hour, abs=0.05)
 
 
 def test_max_basis_charges_more_than_usage_or_request_alone(report_dir: Path, cluster_truth: Truth) -> None:

@@ -16,6 +16,7 @@ from kubecharge.domain.collected import (
     CONTAINER_KEYS,
     HOUR,
     POD_KEYS,
+    POD_LABELS,
     VALUE,
     NodeFacts,
     UsageNote,
@@ -90,6 +91,10 @@ class MemorySource:
         """None known: each pod-hour is its own bare pod's (`domain.workloads.workloads_of`)."""
         self._check("pod_workloads", start, end)
         return empty_workloads()
+
+    def pod_labels(self, start: datetime, end: datetime) -> pd.DataFrame:
+        self._check("pod_labels", start, end)
+        return empty_frame((*POD_KEYS, POD_LABELS))
 
     def claim_mounts(self, start: datetime, end: datetime) -> pd.DataFrame:
         self._check("claim_mounts", start, end)

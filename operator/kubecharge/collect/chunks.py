@@ -40,6 +40,7 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime, pool: Exe
         nodes = ask(source.nodes, start, end)
         workloads = ask(source.pod_workloads, start, end)
         mounts = ask(source.claim_mounts, start, end)
+        pod_labels = ask(source.pod_labels, start, end)
         wait(asked, return_when=FIRST_EXCEPTION)
     finally:
         for future in asked:
@@ -59,6 +60,7 @@ def collect_chunk(source: UsageSource, start: datetime, end: datetime, pool: Exe
         nodes=nodes.result(),
         workloads=workloads.result(),
         claim_mounts=mounts.result(),
+        pod_labels=pod_labels.result(),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ from kubecharge.domain.collected import (
     NODE_CAPACITY_KEYS,
     NODE_KEYS,
     POD_KEYS,
+    POD_LABELS,
     POD_NODE_KEYS,
     VALUE,
     NodeFacts,
@@ -192,6 +194,32 @@ class PrometheusSource:
     def namespace_labels(self, start: datetime, end: datetime) -> Mapping[tuple[str, datetime], Mapping[str, str]]:
         """The label set each namespace had for most of each hour (kube-state-metrics' `label_*` names)."""
         return self._label_sets("namespace_labels", "namespace", start, end, lambda _, key: key.startswith("label_"))
+
+    def pod_labels(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Each pod's label sets per hour (`label_*` as canonical JSON) with the share of the pod-hour each held (its
+        scrapes over all the pod's scrapes in the hour, replicas and shards alike), for the pod-hours that had any
+        label: the rest have none, and need no row."""
+        keys: list[tuple[str, str, str, str]] = []
+        codes: list[npt.NDArray[np.int64]] = []
+        answer = self._range("pod_labels", start, end)
+        for series in answer:
+            metric = series["metric"]
+            labels = {key: value for key, value in metric.items() if key.startswith("label_")}
+            text = json.dumps(labels, sort_keys=True, separators=(",", ":")) if labels else ""
+            keys.append((metric.get("namespace", ""), metric.get("pod", ""), metric.get("uid", ""), text))
+            codes.append(np.full(len(series["values"]), len(keys) - 1, dtype=np.int64))
+        stamps, values, _ = _samples(answer)
+        if not len(values):
+            return empty_frame((*POD_KEYS, POD_LABELS))
+        found = pd.DataFrame(keys, columns=[*POD_KEYS, POD_LABELS]).iloc[np.concatenate(codes)].reset_index(drop=True)
+        found[HOUR] = pd.to_datetime(stamps - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
+        found[VALUE] = values
+        summed: pd.DataFrame = found.groupby([*POD_KEYS, HOUR, POD_LABELS], as_index=False, sort=True)[[VALUE]].sum()
+        pod_hours = summed.groupby([*POD_KEYS, HOUR])
+        summed[VALUE] = summed[VALUE] / pod_hours[VALUE].transform("sum")
+        labelled = summed[POD_LABELS].ne("").groupby([summed[c] for c in (*POD_KEYS, HOUR)]).transform("any")
+        kept: pd.DataFrame = summed.loc[labelled.to_numpy()].reset_index(drop=True)
+        return kept[[*POD_KEYS, POD_LABELS, HOUR, VALUE]]
 
     def nodes(self, start: datetime, end: datetime) -> NodeFacts:
         """Node labels (`label_*`, from `kube_node_labels`) and `provider_id` (from `kube_node_info`) per hour,

@@ -311,14 +311,14 @@ def scrape_completeness(cadvisor_up: str, state_up: str) -> str:
     return "\n  or ".join(parts)
 
 
-WORKLOAD_QUESTIONS = ("pod_owners", "controller_owners", "claim_mounts")
+WORKLOAD_QUESTIONS = ("pod_owners", "controller_owners", "claim_mounts", "pod_labels")
 
 
 def workload_questions(settings: QuerySettings) -> dict[str, str]:
     """kube-state-metrics' owner series, per hour: each pod's controlling owner (`<none>` for a bare pod) and each
     ReplicaSet's and Job's owner, as `domain.workloads` resolves them into the pod-hour's workload; and the PVCs
     each pod's spec mounts (the source weighs them by the pod's Running share: a claim's GiB-hours go to the
-    workloads of the pods that run with it mounted)."""
+    workloads of the pods that run with it mounted); and each pod's label sets (TeamMapping podSelector)."""
     state = {**settings.series_labels, **settings.state_metrics_job_labels}
     owned = "owner_kind, owner_name"
 
@@ -333,7 +333,10 @@ def workload_questions(settings: QuerySettings) -> dict[str, str]:
                    f"{owner_of(settings.job_owner_metric, 'Job', 'job_name')})")  # fmt: skip
     pods = selector(settings.pod_owner_metric, 'owner_is_controller!="false"', labels=state)
     mounts = selector(settings.pod_claims_metric, labels=state)
+    labels = selector(settings.pod_labels_metric, labels=state)
     return {
+        # every label set each pod had, with the scrapes that saw it: a pod-hour is split by the time each held
+        "pod_labels": f"count_over_time({labels}[{GAUGE_WINDOW}])",
         "pod_owners": f"max by (namespace, pod, uid, {owned}) (max_over_time({pods}[{GAUGE_WINDOW}]))",
         "controller_owners": controllers,
         "claim_mounts": (

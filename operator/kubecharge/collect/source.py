@@ -35,6 +35,11 @@ class UsageSource(Protocol):
         (`domain.workloads`)."""
         ...
 
+    def pod_labels(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Per pod-hour that had any label: namespace, pod, uid, pod_labels (canonical JSON of `label_*`),
+        hour_start and the share of the hour the label set held as value."""
+        ...
+
     def claim_mounts(self, start: datetime, end: datetime) -> pd.DataFrame:
         """The PVCs each pod mounts per hour: namespace, pod, uid, persistentvolumeclaim, hour_start and the pod's
         Running share of the hour as value (pods not Running in the hour left out)."""

@@ -37,6 +37,7 @@ def empty_frame(keys: tuple[str, ...]) -> pd.DataFrame:
 
 
 WORKLOAD_COLUMNS = ("workload_kind", "workload")
+POD_LABELS = "pod_labels"
 
 
 def empty_workloads() -> pd.DataFrame:
@@ -82,6 +83,9 @@ class ChunkUsage:
     # share of the hour (CLAIM_MOUNT_KEYS + hour_start + value).
     workloads: pd.DataFrame = field(default_factory=lambda: empty_workloads())
     claim_mounts: pd.DataFrame = field(default_factory=lambda: empty_frame(CLAIM_MOUNT_KEYS))
+    # Pods whose labels (kube-state-metrics' `label_*`) matter in an hour: each label set (POD_LABELS, canonical
+    # JSON) with the share of the pod-hour it held as value; a pod-hour absent here has no labels.
+    pod_labels: pd.DataFrame = field(default_factory=lambda: empty_frame((*POD_KEYS, POD_LABELS)))
 
     def frame(self, question: str, keys: tuple[str, ...]) -> pd.DataFrame:
         found = self.frames.get(question)

@@ -1,8 +1,10 @@
-"""TeamMapping: who owns which namespaces, and how overlapping claims are settled.
+"""TeamMapping: who owns which namespaces and pods, and how overlapping claims are settled.
 
-Precedence, as in the product contract: higher `priority` wins; on a tie an exact name beats a selector,
-which beats a glob pattern; then the mapping's name decides (alphabetically first wins), so the outcome
-never depends on the order manifests were read in.
+Precedence, as in the product contract: higher `priority` wins; on a tie a pod rule (`podSelector`) beats an exact
+name, which beats a selector, which beats a glob pattern; then the mapping's name decides (alphabetically first
+wins), so the outcome never depends on the order manifests were read in. A mapping with a `podSelector` claims the
+pods its selector matches — in the namespaces its namespace rules name, or in any namespace without them — and
+never a namespace as a whole.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ UNALLOCATED = "unallocated"
 class MatchKind(IntEnum):
     """How a mapping claimed a namespace; a lower value is the stronger claim on a priority tie."""
 
+    POD = -1
     EXACT = 0
     SELECTOR = 1
     PATTERN = 2
@@ -57,6 +60,7 @@ class TeamMapping:
     namespaces: frozenset[str] = frozenset()
     namespace_selector: LabelSelector | None = None
     namespace_patterns: tuple[str, ...] = ()
+    pod_selector: LabelSelector | None = None  # claims pods by their labels (kube_pod_labels), not namespaces
     priority: int = 0
     display_name: str | None = None
     cost_center: str | None = None
@@ -104,9 +108,11 @@ class Claim:
 
 
 def claims(
-    namespace: str, labels: Mapping[str, str], mappings: Iterable[TeamMapping], sanitize: bool = True
-) -> list[Claim]:
-    """Every mapping that claims `namespace`, strongest first (its strongest way of claiming it)."""
+    namespace: str, labels: Mapping[str, str], mappings: Iterable[TeamMapping], sanitize: bool = True,
+    pod_labels: Mapping[str, str] | None = None,
+) -> list[Claim]:  # fmt: skip
+    """Every mapping that claims `namespace` (or, given `pod_labels` — kube-state-metrics' `label_*` — pods with
+    those labels in it), strongest first (its strongest way of claiming it)."""
     found = []
     for mapping in mappings:
         kinds = []
@@ -116,13 +122,22 @@ def claims(
             kinds.append(MatchKind.SELECTOR)
         if any(fnmatchcase(namespace, pattern) for pattern in mapping.namespace_patterns):
             kinds.append(MatchKind.PATTERN)
+        if mapping.pod_selector is not None:
+            in_scope = bool(kinds) or not has_namespace_rules(mapping)
+            pods = pod_labels is not None and selector_matches(mapping.pod_selector, pod_labels)
+            kinds = [MatchKind.POD] if in_scope and pods else []
         if kinds:
             found.append(Claim(mapping, min(kinds)))
     return sorted(found, key=lambda claim: claim.rank)
 
 
-def owner(namespace: str, labels: Mapping[str, str], mappings: Sequence[TeamMapping], sanitize: bool = True) -> str:
-    found = claims(namespace, labels, mappings, sanitize)
+def has_namespace_rules(mapping: TeamMapping) -> bool:
+    return bool(mapping.namespaces or mapping.namespace_selector is not None or mapping.namespace_patterns)
+
+
+def owner(namespace: str, labels: Mapping[str, str], mappings: Sequence[TeamMapping], sanitize: bool = True,
+          pod_labels: Mapping[str, str] | None = None) -> str:  # fmt: skip
+    found = claims(namespace, labels, mappings, sanitize, pod_labels)
     return found[0].mapping.team if found else UNALLOCATED
 
 

@@ -89,6 +89,8 @@ class NamespaceHour:
     # grain (before the ledger kept workloads) and for namespace totals.
     workload_kind: str = ""
     workload: str = ""
+    # The `label_*` of its pods in the hour (canonical JSON; "" for none): what TeamMapping podSelector matches.
+    pod_labels: str = ""
 
 
 @dataclass(frozen=True, slots=True)

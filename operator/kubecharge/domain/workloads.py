@@ -111,8 +111,9 @@ def claim_parts(storage: pd.DataFrame, mounts: pd.DataFrame, workloads: pd.DataF
     """Each claim-hour's GiB-hours (`storage`: namespace, persistentvolumeclaim, hour_start, value) split between
     the workloads of the pods that mounted it while Running, by their Running share (`mounts`' value; shares
     adding up to more than the hour — several pods at once — are scaled to it), and what no Running pod covered
-    to the claim itself (kind PersistentVolumeClaim): namespace, workload_kind, workload, hour_start, value."""
-    columns = ["namespace", *WORKLOAD_COLUMNS, HOUR, VALUE]
+    to the claim itself (kind PersistentVolumeClaim): namespace, pod, uid (the mounting pod's; "" for the claim's own
+    row), workload_kind, workload, hour_start, value."""
+    columns = [*POD_KEYS, *WORKLOAD_COLUMNS, HOUR, VALUE]
     if storage.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == VALUE else object) for c in columns})
     coder = Coder([storage, mounts])
@@ -130,9 +131,10 @@ def claim_parts(storage: pd.DataFrame, mounts: pd.DataFrame, workloads: pd.DataF
     idle = amount[claim_rows] * (1.0 - np.minimum(covered[claim_rows], 1.0))
     unmounted = storage.loc[idle > 0].reset_index(drop=True)
     found = pd.concat([
-        pd.DataFrame({"namespace": mounted["namespace"], "workload_kind": kinds, "workload": names,
-                      HOUR: mounted[HOUR], VALUE: parts}),
-        pd.DataFrame({"namespace": unmounted["namespace"], "workload_kind": PERSISTENT_VOLUME_CLAIM,
+        pd.DataFrame({"namespace": mounted["namespace"], "pod": mounted["pod"], "uid": mounted["uid"],
+                      "workload_kind": kinds, "workload": names, HOUR: mounted[HOUR], VALUE: parts}),
+        pd.DataFrame({"namespace": unmounted["namespace"], "pod": "", "uid": "",
+                      "workload_kind": PERSISTENT_VOLUME_CLAIM,
                       "workload": unmounted["persistentvolumeclaim"], HOUR: unmounted[HOUR],
                       VALUE: idle[idle > 0]}),
     ], ignore_index=True)  # fmt: skip

@@ -49,7 +49,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 _QUANTITIES = ResourceQuantities.names()
-_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", "workload_kind", "workload", *_QUANTITIES)
+_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", "workload_kind", "workload", "pod_labels",
+                  *_QUANTITIES)  # fmt: skip
 
 
 def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -154,7 +155,7 @@ class Repository:
                         )
                 # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
                 amounts = attrgetter(*_QUANTITIES)
-                usage = [(cluster, hour, row.namespace, row.node, row.workload_kind, row.workload,
+                usage = [(cluster, hour, row.namespace, row.node, row.workload_kind, row.workload, row.pod_labels,
                           *amounts(row.quantities))
                          for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
                 _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
@@ -266,7 +267,7 @@ class Repository:
                                                   cluster, ""))  # fmt: skip
                 if not by_node:
                     return rows
-                keys = ("namespace", "hour_start", "node", "workload_kind", "workload")
+                keys = ("namespace", "hour_start", "node", "workload_kind", "workload", "pod_labels")
                 columns = [getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)]
                 by_nodes = (
                     select(*columns)
@@ -278,9 +279,9 @@ class Repository:
                     stored: tuple[Any, ...] = tuple(found)
                     hour = hours.get(stored[1]) or hours.setdefault(stored[1], _utc(stored[1]))
                     namespace = shared.setdefault(stored[0], stored[0])
-                    rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*stored[5:]),
+                    rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*stored[6:]),
                                               labels.get((namespace, hour), {}), cluster,
-                                              *(shared.setdefault(name, name) for name in stored[2:5])))  # fmt: skip
+                                              *(shared.setdefault(name, name) for name in stored[2:6])))  # fmt: skip
                 return rows
 
         return list(self._guard(read, "load hourly rollups"))

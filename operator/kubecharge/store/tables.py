@@ -46,6 +46,8 @@ class HourlyUsage(Quantities, table=True):
     # Deployment, CronJob, … (`domain.workloads`); ("", "") for hours stored before the ledger kept workloads
     workload_kind: str = Field(primary_key=True, max_length=253)
     workload: str = Field(primary_key=True, max_length=253)
+    # its pods' `label_*` in the hour (canonical JSON, "" for none): what TeamMapping podSelector matches
+    pod_labels: str = Field(sa_column=Column(Text, primary_key=True))
 
 
 class NamespaceHourRecord(Quantities, table=True):

@@ -177,6 +177,19 @@ class Pod:
     exact_seconds: tuple[float, float] | None = None
     owner: OwnerRef | None = None  # its controller (`kube_pod_owner`); None: `<none>`, a bare pod (workloads.py)
     claims: tuple[str, ...] = ()  # the PVCs its spec mounts (`kube_pod_spec_volumes_persistentvolumeclaims_info`)
+    labels: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (from slot, labels): `kube_pod_labels`
+    teams: list[tuple[int, str]] = field(default_factory=list)  # (from slot, intended team) where its labels decide
+
+    def labels_at(self, slot: int) -> dict[str, str]:
+        return _at(self.labels, slot, {})
+
+    def team_at(self, slot: int) -> str | None:
+        """The team its labels give it in `slot` (the designer's intent), None where its namespace's team applies."""
+        found: str | None = None
+        for start, team in self.teams:
+            if slot >= start:
+                found = team
+        return found
 
     def effective_request(self, resource: str) -> float:
         """Kubernetes' effective pod request (sidecars placed before every init container, as here):
@@ -383,6 +396,11 @@ class Truth:
     workload_values: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
     workload_low: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
     workload_high: dict[WorkloadHour, dict[str, float]] = field(default_factory=dict)
+    # Per (team, namespace, hour): a namespace's hours by its team, a pod's whose labels claim it by its labels' team
+    # (split by the slots each held), with its band.
+    team_values: dict[tuple[str, str, datetime], dict[str, float]] = field(default_factory=dict)
+    team_low: dict[tuple[str, str, datetime], dict[str, float]] = field(default_factory=dict)
+    team_high: dict[tuple[str, str, datetime], dict[str, float]] = field(default_factory=dict)
 
     def by_workload(self, start: datetime, end: datetime) -> dict[tuple[str, str, str], dict[str, float]]:
         """Per (namespace, workload kind, workload) over [start, end): the exact quantities."""
@@ -397,7 +415,10 @@ class Truth:
         return {key: {q: (sides[0][key][q], sides[1][key][q]) for q in sides[0][key]} for key in sides[0]}
 
     def by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
-        return self._grouped(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
+        return _summed((key[0], values) for key, values in self.team_values.items() if start <= key[2] < end)
+
+    def by_team_and_namespace(self, start: datetime, end: datetime) -> dict[tuple[str, str], dict[str, float]]:
+        return _summed((key[:2], values) for key, values in self.team_values.items() if start <= key[2] < end)
 
     def by_namespace(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         return self._grouped(start, end, lambda namespace, _hour: namespace)
@@ -407,7 +428,9 @@ class Truth:
         return self._band(start, end, lambda namespace, _hour: namespace)
 
     def band_by_team(self, start: datetime, end: datetime) -> dict[str, dict[str, tuple[float, float]]]:
-        return self._band(start, end, lambda namespace, hour: self.owners[(namespace, hour)])
+        sides = [_summed((key[0], moves.get(key, values)) for key, values in self.team_values.items()
+                         if start <= key[2] < end) for moves in (self.team_low, self.team_high)]  # fmt: skip
+        return {key: {q: (sides[0][key][q], sides[1][key][q]) for q in sides[0][key]} for key in sides[0]}
 
     def _band(
         self, start: datetime, end: datetime, group: Callable[[str, datetime], str]
@@ -556,6 +579,13 @@ def truth(cluster: Cluster) -> Truth:
     spaces = {ns.name: ns for ns in cluster.namespaces}
     starts = [cluster.start + timedelta(hours=hour) for hour in range(hours)]
     workload_of = _workload_resolver(cluster)
+    for name in spaces:
+        for hour, hour_start in enumerate(starts):
+            # The hour belongs to whoever owned the namespace for most of it.
+            owner_slots = [spaces[name].owner_at(hour * slots_per_hour + i) for i in range(slots_per_hour)]
+            owners[(name, hour_start)] = max(set(owner_slots), key=owner_slots.count)
+    team_of = _team_resolver(cluster, owners)
+    team_values: dict[tuple[str, str, datetime], dict[str, float]] = {}
     for (name, node, who), series in per_node.items():
         for hour, hour_start in enumerate(starts):
             amounts = {q: float(series[q][hour]) for q in QUANTITIES}
@@ -569,11 +599,10 @@ def truth(cluster: Cluster) -> Truth:
                 total[q] += amount
                 placed[q] += amount
                 workload[q] += amount
-    for name in spaces:
-        for hour, hour_start in enumerate(starts):
-            # The hour belongs to whoever owned the namespace for most of it.
-            owner_slots = [spaces[name].owner_at(hour * slots_per_hour + i) for i in range(slots_per_hour)]
-            owners[(name, hour_start)] = max(set(owner_slots), key=owner_slots.count)
+            for team, share in team_of(name, who, hour):
+                into = team_values.setdefault((team, name, hour_start), dict.fromkeys(QUANTITIES, 0.0))
+                for q, amount in amounts.items():
+                    into[q] += amount * share
     node_hours = {}
     for machine in cluster.nodes:
         for hour, share in enumerate(hourly(machine.present(cluster.slots) * step_hours)):
@@ -581,9 +610,11 @@ def truth(cluster: Cluster) -> Truth:
                 node_hours[(machine.name, starts[hour])] = float(share)
     bands: dict[str, dict[tuple[str, datetime], dict[str, float]]] = {}
     workload_bands: dict[str, dict[WorkloadHour, dict[str, float]]] = {}
+    team_bands: dict[str, dict[tuple[str, str, datetime], dict[str, float]]] = {}
     for side, moves in (("low", low), ("high", high)):
         by_namespace: dict[tuple[str, datetime], dict[str, float]] = {}
         by_workload: dict[WorkloadHour, dict[str, float]] = {}
+        by_team: dict[tuple[str, str, datetime], dict[str, float]] = {}
         everywhere = [(key, move, True) for key, move in moves.items()]
         for (space, who, hour_start), move, whole in [*everywhere, *((k, m, False) for k, m in split[side].items())]:
             hour = round((hour_start - cluster.start) / timedelta(hours=1))
@@ -596,9 +627,35 @@ def truth(cluster: Cluster) -> Truth:
                 edge = into.setdefault(key, dict(exact.get(key) or dict.fromkeys(QUANTITIES, 0.0)))
                 for q, amount in move.items():
                     edge[q] += amount
-        bands[side], workload_bands[side] = by_namespace, by_workload
+            for team, share in team_of(space, who, hour):
+                edge = by_team.setdefault((team, space, hour_start),
+                                          dict(team_values.get((team, space, hour_start))
+                                               or dict.fromkeys(QUANTITIES, 0.0)))  # fmt: skip
+                for q, amount in move.items():
+                    edge[q] += amount * share
+        bands[side], workload_bands[side], team_bands[side] = by_namespace, by_workload, by_team
     return Truth(values, owners, node_values, node_hours, bands["low"], bands["high"], workload_values,
-                 workload_bands["low"], workload_bands["high"])  # fmt: skip
+                 workload_bands["low"], workload_bands["high"], team_values, team_bands["low"],
+                 team_bands["high"])  # fmt: skip
+
+
+def _team_resolver(
+    cluster: Cluster, owners: dict[tuple[str, datetime], str]
+) -> Callable[[str, str, int], list[tuple[str, float]]]:
+    """(namespace, who, hour index) → the teams its hour belongs to, with each one's share: a pod whose labels claim it
+    by the slots each team held (its namespace's team in the others), anything else its namespace's team."""
+    per_hour = SECONDS_PER_HOUR // cluster.step_seconds
+    labelled = {pod.uid: pod for pod in cluster.pods if pod.teams}
+
+    def resolve(namespace: str, who: str, hour: int) -> list[tuple[str, float]]:
+        home = owners[(namespace, cluster.start + timedelta(hours=hour))]
+        pod = labelled.get(who)
+        if pod is None:
+            return [(home, 1.0)]
+        slots = [pod.team_at(slot) or home for slot in range(hour * per_hour, (hour + 1) * per_hour)]
+        return [(team, slots.count(team) / per_hour) for team in sorted(set(slots))]
+
+    return resolve
 
 
 _Who = tuple[str, str, datetime]  # namespace, pod uid (or pvc:<claim>), hour: what a band's moves are kept by
@@ -933,6 +990,7 @@ class Size:
     seasonal: bool = False  # the `shop` team: weekly patterns, a slow ramp and injected anomalies (`SEASONAL`)
     short_lived: bool = True  # `batch-hourly`: runs shorter than an hour that start and end between scrapes
     dcgm_job: str = "nvidia-dcgm-exporter"  # the GPU operator names it so; dcgm-exporter's own chart `dcgm-exporter`
+    shared_namespace: bool = True  # `apps`: teams told apart by a `team` pod label (one pod relabelled mid-hour)
 
 
 # Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
@@ -1402,6 +1460,29 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
             trainer.gpu_uuids = gpu_node.gpu_uuids[used : used + count]
             used += count
 
+    if size.shared_namespace:
+        # One namespace, teams told apart by a `team` pod label: web's label claims web's pods there (tying with the
+        # namespace's own mapping, and winning it as a pod rule), search's anywhere; an unlabelled pod stays the
+        # namespace's team's, and one pod moves from web to search in the middle of an hour.
+        apps = ns("apps", "platform")
+        namespaces.append(apps)
+        labelled = Random(seed * 8191 + 29)
+        relabel = mid + slots_per_hour // 2 + 1
+        for name, timeline in (("apps-web-0", [(0, "web")]), ("apps-web-1", [(0, "web")]),
+                               ("apps-search-0", [(0, "search")]), ("apps-tools-0", []),
+                               ("apps-mover-0", [(0, "web"), (relabel, "search")])):  # fmt: skip
+            shared = workload(apps, name, labelled.choice(nodes[: size.nodes]), 0.5, 1.0, 2, slots)
+            shared.labels = [(slot, {"team": team, "app.kubernetes.io/name": name.rsplit("-", 1)[0]})
+                             for slot, team in timeline] or [(0, {"app.kubernetes.io/name": "apps-tools"})]  # fmt: skip
+            shared.teams = list(timeline)
+        mappings.append(_mapping("apps", "platform", namespaces=["apps"]))
+        mappings.append(
+            _mapping("web-apps-pods", "web", namespaces=["apps"], pod_selector={"matchLabels": {"team": "web"}})
+        )
+        mappings.append(_mapping("search-labelled-pods", "search",
+                                 pod_selector={"matchExpressions": [{"key": "team", "operator": "In",
+                                                                     "values": ["search"]}]}))  # fmt: skip
+
     if size.short_lived:
         batch = ns("batch-hourly", "data", {"kubecharge.io/team": "data", "tier": "batch"})
         namespaces.append(batch)
@@ -1535,6 +1616,7 @@ def _mapping(
     priority: int | None = None,
     cost_center: str | None = None,
     budget: float | None = None,
+    pod_selector: dict[str, object] | None = None,
 ) -> dict[str, object]:
     spec: dict[str, object] = {"team": team, "displayName": team.title(), "owners": [f"{team}-lead@example.com"]}
     if namespaces:
@@ -1543,6 +1625,8 @@ def _mapping(
         spec["namespacePatterns"] = patterns
     if selector:
         spec["namespaceSelector"] = selector
+    if pod_selector:
+        spec["podSelector"] = pod_selector
     if priority is not None:
         spec["priority"] = priority
     if cost_center:

@@ -442,6 +442,15 @@ def _pod_state(
         kind, name, controller = (owner.kind, owner.name, "true") if owner is not None else (NONE, NONE, NONE)
         metric = {**base, "owner_kind": kind, "owner_name": name, "owner_is_controller": controller}
         _write(out, _series(family, honor(metric)), times, 1.0)
+    elif family == "kube_pod_labels":
+        # one series per label set (kube-state-metrics exports only the keys its allowlist names: all of them here)
+        bounds = [slot for slot, _ in pod.labels[1:]] + [1 << 62]
+        timeline = pod.labels or [(0, {})]
+        for (first, labels), end in zip(timeline, bounds if pod.labels else [1 << 62], strict=True):
+            during = (slots >= first) & (slots < end)
+            if during.any():
+                metric = {**base, **{sanitize_label_name(k): v for k, v in sorted(labels.items())}}
+                _write(out, _series(family, honor(metric)), times[during], 1.0)
     elif family == "kube_pod_spec_volumes_persistentvolumeclaims_info":
         for index, claim in enumerate(pod.claims):
             metric = {**base, "volume": f"volume-{index}", "persistentvolumeclaim": claim, "read_only": "false"}
@@ -562,6 +571,7 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "kube_pod_overhead_memory_bytes": _state_metrics,
     "kube_pod_owner": _state_metrics,
     "kube_pod_spec_volumes_persistentvolumeclaims_info": _state_metrics,
+    "kube_pod_labels": _state_metrics,
     "kube_replicaset_owner": _controllers,
     "kube_job_owner": _controllers,
     "kube_node_info": _nodes,

@@ -75,3 +75,28 @@ def test_a_mapping_that_matches_nothing_is_named() -> None:
     assert (matching["Matching"]["status"], matching["Matching"]["reason"]) == ("False", "NoNamespace")
     matching = {c["type"]: c for c in mapping_status("shop", [typo, shop], {"shop": {}}, now)["conditions"]}
     assert matching["Matching"]["status"] == "True"
+
+
+def test_a_pod_rule_claims_matching_pods_beats_an_exact_name_on_a_tie_and_never_a_namespace() -> None:
+    """`apps` is platform's by name; web's podSelector claims web-labelled pods there only, search's anywhere."""
+    platform = TeamMapping("apps", "platform", namespaces=frozenset({"apps"}))
+    web = TeamMapping("web-pods", "web", namespaces=frozenset({"apps"}), pod_selector=LabelSelector((("team", "web"),)))
+    search = TeamMapping("search-pods", "search", pod_selector=LabelSelector(
+        match_expressions=(SelectorRequirement("team", "In", ("search",)),)))  # fmt: skip
+    mappings = [platform, web, search]
+    assert owner("apps", {}, mappings, pod_labels={"label_team": "web"}) == "web"  # pod rule > exact on a tie
+    assert owner("apps", {}, mappings, pod_labels={"label_team": "search"}) == "search"
+    assert owner("apps", {}, mappings, pod_labels={}) == "platform"  # unlabelled: the namespace's team
+    assert owner("apps", {}, mappings) == "platform"
+    assert owner("other", {}, mappings, pod_labels={"label_team": "web"}) == "unallocated"  # web's: apps only
+    assert owner("other", {}, mappings, pod_labels={"label_team": "search"}) == "search"  # search's: anywhere
+    platform_first = TeamMapping("apps", "platform", namespaces=frozenset({"apps"}), priority=1)
+    assert owner("apps", {}, [platform_first, web], pod_labels={"label_team": "web"}) == "platform"  # priority first
+
+
+def test_a_rows_pod_labels_decide_its_team() -> None:
+    web = TeamMapping("web-pods", "web", pod_selector=LabelSelector((("team", "web"),)))
+    hour = datetime(2026, 10, 1, tzinfo=UTC)
+    rows = [NamespaceHour("apps", hour, ResourceQuantities(cpu_core_hours_max=1.0), pod_labels=labels)
+            for labels in ('{"label_team":"web"}', "")]  # fmt: skip
+    assert [item.team for item in attribute(rows, [web])] == ["web", "unallocated"]

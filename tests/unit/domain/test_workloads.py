@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from kubecharge.domain.collected import HOUR, VALUE
+from kubecharge.domain.collected import HOUR, POD_LABELS, VALUE
+from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.workloads import claim_parts, pod_workloads, workloads_of
 
 H0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
@@ -112,3 +113,15 @@ def test_usage_without_a_known_owner_is_its_own_pods_and_a_static_pod_is_found_b
                          for pod, uid in (("etcd-node-1", "config-hash"), ("stray", "uid-stray"))])  # fmt: skip
     kinds, names = workloads_of(rows, owners)
     assert list(zip(kinds, names, strict=True)) == [("StaticPod", "etcd-node-1"), ("Pod", "stray")]
+
+
+def test_a_pod_hour_is_split_by_the_time_each_label_set_held() -> None:
+    rows = pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": f"uid-{pod}", HOUR: H0, "cpu": cpu}
+                         for pod, cpu in (("mover", 2.0), ("plain", 1.0))])  # fmt: skip
+    labels = pd.DataFrame([{"namespace": "shop", "pod": "mover", "uid": "uid-mover", HOUR: H0, POD_LABELS: text,
+                            VALUE: share} for text, share in (('{"label_team":"web"}', 0.25),
+                                                              ('{"label_team":"search"}', 0.75))])  # fmt: skip
+    split = split_by_labels(rows, ["cpu"], labels)
+    found = {(pod, text): cpu for pod, text, cpu in zip(split["pod"], split[POD_LABELS], split["cpu"], strict=True)}
+    assert found == {("plain", ""): 1.0, ("mover", '{"label_team":"web"}'): 0.5,
+                     ("mover", '{"label_team":"search"}'): 1.5}  # fmt: skip

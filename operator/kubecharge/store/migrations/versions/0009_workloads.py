@@ -1,8 +1,10 @@
-"""Workloads in the ledger: `hourly_usage` is keyed by (cluster, hour_start, namespace, node, workload_kind, workload).
+"""Workloads and pod labels in the ledger: `hourly_usage` is keyed by (cluster, hour_start, namespace, node,
+workload_kind, workload, pod_labels).
 
-Hours stored before keep their rows as workload ("", ""): readable as ever, shown as "(no workload recorded)"; new
-hours hold one row per workload. Downgrading adds each (namespace, node) hour's workloads up again. The table is
-rebuilt, not altered (SQLite cannot change a primary key in place), the same way on SQLite and PostgreSQL.
+Hours stored before keep their rows as workload ("", "") without pod labels: readable as ever; new hours hold one
+row per workload and label set of its pods (what TeamMapping podSelector matches). Downgrading adds each (namespace,
+node) hour's rows up again. The table is rebuilt, not altered (SQLite cannot change a primary key in place), the same
+way on SQLite and PostgreSQL.
 
 Revision ID: 0009
 """
@@ -21,12 +23,13 @@ QUANTITIES = ("cpu_core_hours_usage", "cpu_core_hours_request", "cpu_core_hours_
               "memory_gib_hours_request", "memory_gib_hours_max", "gpu_hours_usage", "gpu_hours_request",
               "gpu_hours_max", "storage_gib_hours", "network_gib")  # fmt: skip
 NAMESPACE_GRAIN = ("cluster", "hour_start", "namespace", "node")
-WORKLOAD_GRAIN = (*NAMESPACE_GRAIN, "workload_kind", "workload")
+WORKLOAD_GRAIN = (*NAMESPACE_GRAIN, "workload_kind", "workload", "pod_labels")
 
 
 def _table(key: tuple[str, ...]) -> list[sa.Column[Any]]:
     columns: list[sa.Column[Any]] = [
         sa.Column(name, sa.DateTime(timezone=True), primary_key=True) if name == "hour_start"
+        else sa.Column(name, sa.Text(), primary_key=True) if name == "pod_labels"
         else sa.Column(name, sa.String(253), primary_key=True) for name in key
     ]  # fmt: skip
     return [*columns, *(sa.Column(name, sa.Float(), nullable=False) for name in QUANTITIES)]
@@ -41,7 +44,7 @@ def _rebuild(key: tuple[str, ...], select: str) -> None:
 
 
 def upgrade() -> None:
-    _rebuild(WORKLOAD_GRAIN, f"SELECT {', '.join(NAMESPACE_GRAIN)}, '', '', {', '.join(QUANTITIES)} "
+    _rebuild(WORKLOAD_GRAIN, f"SELECT {', '.join(NAMESPACE_GRAIN)}, '', '', '', {', '.join(QUANTITIES)} "
                              f"FROM hourly_usage_previous")  # fmt: skip
 
 
