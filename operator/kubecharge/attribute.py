@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from kubecharge.domain.mappings import TeamMapping, claims, in_cluster, owner
+from kubecharge.domain.names import metric_label_name
 from kubecharge.domain.usage import AttributedHour, NamespaceHour
 
 _Key = tuple[str, str, tuple[tuple[str, str], ...], str]  # cluster, namespace, its labels, its pods' labels
@@ -52,6 +53,24 @@ def unmatched(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) ->
     """Mappings that claimed no namespace in any hour of `rows`: a typo in a name, a selector or a pattern."""
     claimed = {name for _, names in _claims_per_label_set(rows, mappings) for name in names}
     return sorted(mapping.name for mapping in mappings if mapping.name not in claimed)
+
+
+def unexported_pod_labels(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> dict[str, list[str]]:
+    """Per mapping with a podSelector, the keys it selects on that no pod label set of `rows` carries (no
+    `label_<key>` on any kube_pod_labels series: kube-state-metrics exports only the keys its allowlist names)."""
+    seen: set[str] = set()
+    for text in {row.pod_labels for row in rows if row.pod_labels}:
+        seen.update(json.loads(text))
+    found = {}
+    for mapping in mappings:
+        if mapping.pod_selector is None:
+            continue
+        keys = [key for key, _ in mapping.pod_selector.match_labels]
+        keys += [requirement.key for requirement in mapping.pod_selector.match_expressions]
+        missing = sorted({key for key in keys if metric_label_name(key) not in seen})
+        if missing:
+            found[mapping.name] = missing
+    return found
 
 
 def attribute(rows: Iterable[NamespaceHour], mappings: Sequence[TeamMapping]) -> list[AttributedHour]:

@@ -24,7 +24,7 @@ from kubecharge.errors import InputError, KubechargeError
 from kubecharge.pipeline.admin import downgrade_ledger, ledger_schema, upgrade_ledger, verify_export
 from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import load_settings
-from kubecharge.terminal import chunk_progress, print_run, print_teams, stderr, stdout
+from kubecharge.terminal import Grouping, chunk_progress, print_run, print_teams, stderr, stdout
 
 app = typer.Typer(
     name="kubecharge",
@@ -160,6 +160,10 @@ def report(
             "(ResourceId = the node's provider ID); turns on full-cost allocation.",
         ),
     ] = None,
+    by: Annotated[
+        Grouping,
+        typer.Option("--by", help="Print the table per team, or per workload (its 20 costliest; the files hold all)."),
+    ] = Grouping.TEAM,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
 
@@ -182,7 +186,7 @@ def report(
             produced = produce_report(job, lambda: closing(open_ledger(db or settings.database_url)))
         except KubechargeError as error:
             raise fail(error) from None
-    print_run(produced, out)
+    print_run(produced, out, by_workload=by is Grouping.WORKLOAD)
 
 
 @app.command()

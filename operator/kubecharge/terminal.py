@@ -8,16 +8,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kubecharge.domain import resource_table
 from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.mappings import label_not_exported
 from kubecharge.domain.periods import iso
-from kubecharge.domain.usage import used_of_requested
+from kubecharge.domain.usage import ResourceQuantities, used_of_requested
 from kubecharge.pipeline.job import JobOutcome
 
 stdout = Console(width=None if sys.stdout.isatty() else 140)  # scripts and logs get whole tables
@@ -44,6 +47,36 @@ def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+class Grouping(StrEnum):
+    TEAM = "team"
+    WORKLOAD = "workload"
+
+
+WORKLOADS_PRINTED = 20
+
+
+def print_workloads(chargeback: Chargeback, most: int = WORKLOADS_PRINTED) -> None:
+    """The costliest workloads: team, namespace, kind, name, cost by resource and allocated."""
+    table = Table(title=f"Costliest workloads {chargeback.period_name} — cluster {chargeback.cluster} "
+                  f"({chargeback.currency}) — {chargeback.state_label}")  # fmt: skip
+    for column in ("Team", "Namespace", "Kind", "Workload"):
+        table.add_column(column, overflow="fold")
+    for resource in resource_table.RESOURCES:
+        table.add_column(resource.label or resource.key, justify="right", overflow="fold")
+    table.add_column("Allocated", justify="right", overflow="fold")
+    parts = sorted((part for line in chargeback.lines for part in line.workloads
+                    if part.total_allocated or part.quantities != ResourceQuantities()),
+                   key=lambda part: (-part.total_allocated, part.team, part.namespace, part.workload_kind,
+                                     part.workload))  # fmt: skip
+    for part in parts[:most]:
+        table.add_row(part.team, part.namespace, part.workload_kind, part.workload,
+                      *(f"{round(part.costs.of(r.key), 2) or 0.0:,.2f}" for r in resource_table.RESOURCES),
+                      f"{round(part.total_allocated, 2) or 0.0:,.2f}")  # fmt: skip
+    stdout.print(table)
+    if len(parts) > most:
+        stdout.print(f"{len(parts) - most} more workloads in chargeback-workloads.csv", soft_wrap=True)
 
 
 def print_teams(chargeback: Chargeback) -> None:
@@ -147,16 +180,23 @@ def print_outlook(chargeback: Chargeback) -> None:
                      f"{item.expected:,.2f} (range {item.lower:,.2f}–{item.upper:,.2f})", soft_wrap=True)  # fmt: skip
 
 
-def print_run(produced: JobOutcome, out: Path) -> None:
-    """What one `kubecharge report` did: the teams, warnings, completeness, what was asked and written."""
+def print_run(produced: JobOutcome, out: Path, by_workload: bool = False) -> None:
+    """What one `kubecharge report` did: the teams (or the costliest workloads), warnings, completeness, what was
+    asked and written."""
     result = produced.result
-    print_teams(result.chargeback)
+    if by_workload:
+        print_workloads(result.chargeback)
+    else:
+        print_teams(result.chargeback)
     for note in result.notes:
         stderr.print(f"[bold yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     for name in result.unmatched_mappings:
         warning = (f"TeamMapping {name} matched no namespace in {result.chargeback.period_name}; check its "
                    "spec.namespaces, namespaceSelector and namespacePatterns")  # fmt: skip
         stderr.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for name, keys in result.unexported_pod_labels.items():
+        stderr.print(f"[bold yellow]warning:[/] {escape(label_not_exported(name, keys))}", highlight=False,
+                     soft_wrap=True)  # fmt: skip
     chargeback = result.chargeback
     if chargeback.incomplete:
         warning = (f"{chargeback.period_name} is {chargeback.state_label}: the figures cover only the hours with "

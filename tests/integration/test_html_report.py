@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from kubecharge import __version__
 from tests.conftest import PERIOD
+from tests.support.browser import chromium, pdf_pages
 from tests.support.reports import read_csv, run_in_process
 
 # Headless Chromium's window is at least 500 px wide: a narrower screen is the page laid out at that width
@@ -38,14 +37,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("chromium")
-    if binary is None:
-        raise RuntimeError("chromium is not installed; run `bash scripts/dev.sh setup`")
-    return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def report(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("html")
@@ -55,17 +46,6 @@ def report(prometheus_url: str, mappings_file: Path, tmp_path_factory: pytest.Te
     )  # fmt: skip
     assert code == 0, output
     return work / "out"
-
-
-def pdf_pages(html: Path, paper: str, tmp: Path) -> list[str]:
-    """The report printed on `paper` (A4 or Letter), as the text of each page."""
-    page = tmp / f"report-{paper}.html"
-    page.write_text(html.read_text().replace("</style>", f"@page {{ size: {paper}; }}\n</style>"))
-    pdf = tmp / f"report-{paper}.pdf"
-    printed = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
-    assert pdf.is_file(), printed.stderr
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
 
 
 @pytest.mark.parametrize("paper", ["A4", "Letter"])
@@ -219,3 +199,18 @@ def test_a_final_period_with_gaps_is_amber_and_says_so(
     flat = " ".join("\n".join(pdf_pages(tmp_path / "out" / "report.html", "A4", tmp_path)).split())
     assert label in flat
     assert "final, but incomplete" in flat
+
+
+def test_each_team_lists_its_workloads_and_the_unallocated_ones_are_named(report: Path, tmp_path: Path) -> None:
+    """Under each team, its namespaces' workloads by cost (slack beside each), as Chromium prints the page; the
+    costliest unallocated workloads in a section of their own. Checked against chargeback-workloads.csv."""
+    flat = " ".join("\n".join(pdf_pages(report / "report.html", "A4", tmp_path)).split())
+    assert "Workload Kind Namespace Slack (USD) Cost (USD)" in flat
+    rows = read_csv(report / "chargeback-workloads.csv")
+    payments = max((row for row in rows if row["team"] == "payments"), key=lambda row: float(row["cost_total"]))
+    cost = float(payments["cost_total_allocated"])
+    assert f"{payments['workload']} {payments['workload_kind']} {payments['namespace']}" in flat
+    assert f"{round(cost, 2):,.2f}" in flat
+    unallocated = max((row for row in rows if row["team"] == "unallocated"), key=lambda row: float(row["cost_total"]))
+    assert "Unallocated workloads" in flat
+    assert f"{unallocated['workload']} {unallocated['workload_kind']} {unallocated['namespace']}" in flat

@@ -3,10 +3,14 @@ the generator's own resolution (`synthetic.workloads.workload_truth`)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from kubecharge.collect import promql
 from kubecharge.collect.prometheus import PrometheusSource
@@ -15,6 +19,7 @@ from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.model import Cluster
 from kubecharge.synthetic.workloads import MISSING_OWNER_HOURS, workload_truth
 from tests.conftest import DAYS, START
+from tests.support.reports import read_csv
 
 
 def found_workloads(prometheus_url: str) -> dict[tuple[str, str, str, int], tuple[str, str]]:
@@ -62,3 +67,35 @@ def test_a_replicaset_whose_owner_series_is_missing_keeps_its_pods_hours_by_name
                 assert workload == (lost.owner.kind, lost.owner.name), key
     assert inside >= last - first  # each of its pods' hours in the window, at least one pod
     assert outside > inside
+
+
+def test_a_pod_selector_on_an_unexported_label_is_a_warning_and_the_costliest_workloads_are_printed(
+    cluster: Cluster, prometheus_url: str, tmp_path: Path
+) -> None:
+    """`cost-owner` is on no kube_pod_labels series: the run says which allowlist it needs; `team`, exported, is not
+    warned about."""
+    unexported = {"apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping", "metadata": {"name": "owned-pods"},
+                  "spec": {"team": "payments", "podSelector": {"matchLabels": {"cost-owner": "payments"}}}}  # fmt: skip
+    mappings = tmp_path / "teams.yaml"
+    mappings.write_text(yaml.safe_dump_all([*cluster.team_mappings, unexported], sort_keys=False))
+    result = subprocess.run(
+        [sys.executable, "-m", "kubecharge", "report", "--prometheus", prometheus_url, "--mappings", str(mappings),
+         "--period", "2026-10-01", "--out", str(tmp_path / "out"), "--db", f"sqlite:///{tmp_path / 'k.db'}",
+         "--cluster", "synthetic", "--by", "workload"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # --by workload: the costliest workloads first, as the workloads CSV has them
+    rows = read_csv(tmp_path / "out" / "chargeback-workloads.csv")
+    costliest = max(rows, key=lambda row: float(row["cost_total_allocated"]))
+    assert "Costliest workloads 2026-10-01" in result.stdout
+    first = next(line for line in result.stdout.splitlines() if costliest["workload"] in line)
+    assert costliest["team"] in first
+    assert f"{round(float(costliest['cost_total_allocated']), 2):,.2f}" in first
+    assert f"{len(rows) - 20} more workloads in chargeback-workloads.csv" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "podSelector" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "TeamMapping owned-pods" in warnings[0]
+    assert "label_cost_owner" in warnings[0]
+    assert "--metric-labels-allowlist=pods=[cost-owner]" in warnings[0]
+    assert "Traceback" not in result.stderr

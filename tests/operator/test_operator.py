@@ -30,6 +30,7 @@ from kubecharge.synthetic.local_prometheus import LocalPrometheus, free_port
 from kubecharge.synthetic.model import Cluster, Truth
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube, OperatorThread, TcpRelay, wait_for
+from tests.support.browser import pdf_pages
 from tests.support.reports import read_csv, run_cli, run_in_process
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
@@ -42,6 +43,13 @@ def report_manifest(name: str, **spec: Any) -> dict[str, Any]:
             "spec": {"period": "daily", "finalizeAfter": "1h", "chargeBasis": "max", **spec}}  # fmt: skip
 
 
+# Claims pods by a label kube-state-metrics does not export (no pod carries it either: it claims nothing).
+UNEXPORTED_LABEL_MAPPING = {
+    "apiVersion": "kubecharge.io/v1alpha1", "kind": "TeamMapping", "metadata": {"name": "owned-pods"},
+    "spec": {"team": "payments", "podSelector": {"matchLabels": {"cost-owner": "payments"}}},
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def kube(cluster: Cluster) -> Iterator[Kube]:
     with running_emulator() as (_, url):
@@ -52,6 +60,7 @@ def kube(cluster: Cluster) -> Iterator[Kube]:
         kube.namespace(REPORTS_NS, {})
         for mapping in cluster.team_mappings:
             kube.apply_mapping(dict(mapping))
+        kube.apply_mapping(UNEXPORTED_LABEL_MAPPING)
         yield kube
 
 
@@ -214,6 +223,22 @@ def test_team_mapping_status_shows_claims_and_conflicts(kube: Kube, operator: Op
     assert "MappingConflict" in reasons
 
 
+def test_a_pod_selector_on_an_unexported_label_is_a_mapping_condition(kube: Kube, operator: Operator) -> None:
+    """Once a report has run: `cost-owner` is on no kube_pod_labels series, `team` (web's pod rule) is."""
+
+    def condition(name: str) -> dict[str, str] | None:
+        found = [c for c in (kube.mapping(name).get("status") or {}).get("conditions") or []
+                 if c["type"] == "LabelNotExported"]  # fmt: skip
+        return found[0] if found else None
+
+    unexported = wait_for(lambda: condition("owned-pods"), what="owned-pods' LabelNotExported condition")
+    assert unexported["status"] == "True"
+    assert "--metric-labels-allowlist=pods=[cost-owner]" in unexported["message"]
+    exported = wait_for(lambda: condition("web-apps-pods"), what="web-apps-pods' LabelNotExported condition")
+    assert exported["status"] == "False"
+    assert "LabelNotExported" in {event.reason for event in kube.events("default", "owned-pods")}
+
+
 def test_restart_leaves_one_configmap_per_period_unchanged(kube: Kube, operator: Operator, settings: Settings) -> None:
     before = {
         name: (cm.data, cm.metadata.resource_version) for name, cm in kube.configmaps(REPORTS_NS, "chargeback").items()
@@ -264,9 +289,12 @@ def s3_secret(kube: Kube, name: str, endpoint: str) -> None:
     kube.core.create_namespaced_secret(REPORTS_NS, {"metadata": {"name": name}, "data": secret})
 
 
-def test_reports_are_exported_to_object_storage(kube: Kube, operator: Operator, s3_endpoint: str, aws: Any) -> None:
+def test_reports_are_exported_to_object_storage(
+    kube: Kube, operator: Operator, s3_endpoint: str, aws: Any, tmp_path: Path
+) -> None:
     s3_secret(kube, "s3-credentials", s3_endpoint)
-    storage = {"url": "s3://finance/operator", "secretRef": {"name": "s3-credentials"}, "formats": ["csv", "focus"]}
+    storage = {"url": "s3://finance/operator", "secretRef": {"name": "s3-credentials"},
+               "formats": ["csv", "focus", "workloads", "html"]}  # fmt: skip
     kube.apply_report(REPORTS_NS, report_manifest("exported", outputs={"objectStorage": storage}))
     status = wait_for(
         lambda: (s := kube.report(REPORTS_NS, "exported").get("status") or {}).get("phase") == "Provisional"
@@ -283,6 +311,20 @@ def test_reports_are_exported_to_object_storage(kube: Kube, operator: Operator, 
         assert hashlib.sha256(manifest).hexdigest() == output["sha256"]
         check = run_cli("verify", output["location"])
         assert check.returncode == 0, check.stderr
+    # Every workload is in object storage; the ConfigMap keeps the costliest; the exported page shows each team's
+    # workloads, as Chromium prints it.
+    final = exports["2026-10-01"]["location"].removeprefix("s3://finance/")
+    workloads = aws.get_object(Bucket="finance", Key=f"{final}/chargeback-workloads.csv")["Body"].read().decode()
+    rows = list(csv_module.DictReader(workloads.splitlines()))
+    assert {"Deployment", "StatefulSet", "CronJob", "PersistentVolumeClaim"} <= {row["workload_kind"] for row in rows}
+    top = kube.configmaps(REPORTS_NS, "exported")["exported-2026-10-01"].data["workloads-top.csv"]
+    costliest = max(rows, key=lambda row: float(row["cost_total_allocated"]))
+    assert next(iter(csv_module.DictReader(top.splitlines()))) == costliest
+    page = tmp_path / "report.html"
+    page.write_bytes(aws.get_object(Bucket="finance", Key=f"{final}/report.html")["Body"].read())
+    flat = " ".join("\n".join(pdf_pages(page, "A4", tmp_path)).split())
+    assert "Workload Kind Namespace Slack (USD) Cost (USD)" in flat
+    assert f"{costliest['workload']} {costliest['workload_kind']} {costliest['namespace']}" in flat
 
 
 def test_a_spec_change_reruns_with_the_new_basis(kube: Kube, operator: Operator) -> None:

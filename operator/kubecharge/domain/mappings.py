@@ -131,6 +131,17 @@ def claims(
     return sorted(found, key=lambda claim: claim.rank)
 
 
+def label_not_exported(mapping: str, keys: Sequence[str]) -> str:
+    """What to do when a podSelector's keys are on no kube_pod_labels series: one sentence, the CLI's and the
+    TeamMapping condition's."""
+    exported = ", ".join(f"label_{metric_label_name(key).removeprefix('label_')}" for key in keys)
+    return (
+        f"TeamMapping {mapping}: its podSelector selects on {', '.join(keys)}, which no kube_pod_labels series "
+        f"carries ({exported}); kube-state-metrics exports only the pod labels it is told to: run it with "
+        f"--metric-labels-allowlist=pods=[{','.join(keys)}]"
+    )
+
+
 def has_namespace_rules(mapping: TeamMapping) -> bool:
     return bool(mapping.namespaces or mapping.namespace_selector is not None or mapping.namespace_patterns)
 

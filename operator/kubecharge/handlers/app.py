@@ -100,13 +100,23 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         mappings = valid_mappings(_bodies(team_mappings))
         labels = {key: next(iter(namespace_labels[key])) for key in namespace_labels}
         currencies = {key: next(iter(report_currencies[key])) for key in report_currencies}
-        fresh = mapping_status(name, mappings, labels, state.clock(), state.settings.cluster_name, currencies)
+        runs = state.unexported_pod_labels.values()
+        unexported = sorted({key for found in runs for key in found.get(name, ())}) if runs else None
+        fresh = mapping_status(name, mappings, labels, state.clock(), state.settings.cluster_name, currencies,
+                               unexported)  # fmt: skip
         old = dict(body.get("status") or {})
         if fresh["conflicts"] and fresh["conflicts"] != old.get("conflicts"):
             kopf.warn(body, reason="MappingConflict",
                       message="; ".join(f"{c['namespace']} claimed by {', '.join(c['claimedBy'])}, "
                                         f"{c['winner']} wins" for c in fresh["conflicts"]))  # fmt: skip
         budget = [c for c in fresh["conditions"] if c["type"] == "BudgetComparable"]
+        labels_condition = [c for c in fresh["conditions"] if c["type"] == "LabelNotExported"]
+        if (
+            labels_condition
+            and labels_condition[0]["status"] == "True"
+            and labels_condition[0]["message"] != _condition_message(old, "LabelNotExported")
+        ):
+            kopf.warn(body, reason="LabelNotExported", message=labels_condition[0]["message"])
         if budget and budget[0]["status"] == "False" and budget[0]["message"] != _budget_message(old):
             kopf.warn(body, reason="BudgetCurrencyMismatch", message=budget[0]["message"])
         if (
@@ -114,6 +124,10 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
             != {k: fresh[k] for k in ("matchedNamespaces", "conflicts")}
             or old.get("observedGeneration") != body["metadata"].get("generation")
             or ((budget[0]["message"] if budget else None) != _budget_message(old))
+            or (
+                (labels_condition[0]["status"] if labels_condition else None)
+                != _condition_status(old, "LabelNotExported")
+            )
         ):
             patch.status.update(fresh, observedGeneration=body["metadata"].get("generation"))
 
@@ -133,8 +147,17 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
 
 
 def _budget_message(status: Mapping[str, Any]) -> str | None:
-    found = [c for c in status.get("conditions") or [] if c.get("type") == "BudgetComparable"]
+    return _condition_message(status, "BudgetComparable")
+
+
+def _condition_message(status: Mapping[str, Any], kind: str) -> str | None:
+    found = [c for c in status.get("conditions") or [] if c.get("type") == kind]
     return str(found[0].get("message")) if found else None
+
+
+def _condition_status(status: Mapping[str, Any], kind: str) -> str | None:
+    found = [c for c in status.get("conditions") or [] if c.get("type") == kind]
+    return str(found[0].get("status")) if found else None
 
 
 def replica_identity(settings: Settings) -> str:

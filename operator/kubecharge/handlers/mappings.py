@@ -6,11 +6,11 @@ attribute each hour by the labels kube-state-metrics recorded for that hour, exa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kubecharge.domain.mappings import TeamMapping, claims, in_cluster
+from kubecharge.domain.mappings import TeamMapping, claims, in_cluster, label_not_exported
 from kubecharge.domain.periods import iso
 
 
@@ -21,10 +21,13 @@ def mapping_status(
     now: datetime,
     cluster: str | None = None,
     report_currencies: Mapping[str, str] | None = None,
+    unexported_keys: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Status for mapping `name`: namespaces it wins, and every namespace it shares with another mapping, in this
     operator's own `cluster` (a mapping limited to other clusters claims nothing here); with a budget, whether
-    every UsageReport (`report_currencies`: namespace/name → currency) prices in the budget's currency."""
+    every UsageReport (`report_currencies`: namespace/name → currency) prices in the budget's currency; with a
+    podSelector, whether its keys are exported (`unexported_keys`: those the reports' last runs found on no
+    kube_pod_labels series; None before any run)."""
     matched: list[str] = []
     conflicts: list[dict[str, Any]] = []
     if cluster is not None:
@@ -52,6 +55,11 @@ def mapping_status(
                                        "namespacePatterns", "lastTransitionTime": stamp},
     ]  # fmt: skip
     own = next((mapping for mapping in mappings if mapping.name == name), None)
+    if own is not None and own.pod_selector is not None and unexported_keys is not None:
+        conditions.append({"type": "LabelNotExported", "status": "True" if unexported_keys else "False",
+                           "reason": "NotInKubePodLabels" if unexported_keys else "Exported",
+                           "message": label_not_exported(name, unexported_keys) if unexported_keys else "",
+                           "lastTransitionTime": stamp})  # fmt: skip
     if own is not None and own.budget is not None:
         conditions.append(budget_condition(own.budget.currency, report_currencies or {}, stamp))
     return {"matchedNamespaces": matched, "conflicts": conflicts, "conditions": conditions}

@@ -276,6 +276,9 @@ async def _run_periods(
         raise kopf.TemporaryError(failure[1], delay=delay) from None
     elapsed = time.perf_counter() - began
     state.failures.pop(meta["uid"], None)
+    found = [outcome.result for outcome in outcomes if outcome.result is not None]
+    if found:
+        state.unexported_pod_labels[meta["uid"]] = found[-1].unexported_pod_labels
     patch.status.update(report_status(status, _facts(body, state, now, elapsed), outcomes))
     if restate is not None:
         patch.metadata.annotations[RESTATE_ANNOTATION] = None  # done: a new request needs a new annotation

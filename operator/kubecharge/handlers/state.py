@@ -28,3 +28,6 @@ class OperatorState:
     identity: str  # this replica's name: in status, run records and run leases
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    # Per UsageReport (uid), what its last run found of TeamMapping podSelector keys no kube_pod_labels series
+    # carries (mapping → keys): the mappings' LabelNotExported condition.
+    unexported_pod_labels: dict[str, dict[str, list[str]]] = field(default_factory=dict)

@@ -48,6 +48,8 @@ class ReportResult:
     newest_hour: datetime | None = None  # the newest hour with data in the ledger (ingest latency)
     duplicate_series_ratio: float | None = None  # copies of pod series collapsed in the last hour (an SLI)
     notes: list[str] = field(default_factory=list)  # what the source found about measuring usage, for the user
+    # TeamMappings whose podSelector keys no kube_pod_labels series carried in the period: mapping → keys
+    unexported_pod_labels: dict[str, list[str]] = field(default_factory=dict)
 
 
 def check_observed(
@@ -254,6 +256,7 @@ def run_report(
         duplicates = duplicate_series_ratio(sources, until)
         overlaps = attribute.conflicts(stored_rows, request.mappings)
         idle_mappings = attribute.unmatched(stored_rows, request.mappings)
+        unexported = attribute.unexported_pod_labels(stored_rows, request.mappings)
     except Exception as error:
         message = str(error) if isinstance(error, KubechargeError) else f"internal error: {error!r}"
         repository.finish_run(run_id, "failed", message, {}, hours_queried=hours_queried,
@@ -278,4 +281,5 @@ def run_report(
         newest,
         duplicates,
         sorted({note.message for note in notes}),
+        unexported,
     )

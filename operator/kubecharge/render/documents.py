@@ -13,12 +13,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from kubecharge import __version__
 from kubecharge.domain import resource_table
-from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.charges import Chargeback, ChargeLine
+from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.resource_table import Scope
 from kubecharge.domain.usage import ResourceQuantities, used_of_requested
 from kubecharge.packaged import templates_dir
 from kubecharge.render import charts
 from kubecharge.render.data_files import summary
+
+TOP_WORKLOADS_SHOWN = 10  # per namespace in each team's section (the rest: "N more", all in the workloads CSV)
 
 
 def _environment() -> Environment:
@@ -94,10 +97,16 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         team["budget"] = budgets.get(team["team"])
         team["anomalies"] = [item for item in data["anomalies"] if item["team"] == team["team"]]
     teams = {team["team"]: team for team in data["teams"]}
+    unallocated: list[dict[str, Any]] = []
     for line, charge in zip(data["lines"], report.lines, strict=True):
         line["slack"] = slack(charge.quantities, report.prices, report.unmeasured)
         line["use"] = _use(charge.quantities, report)
+        shown = _workload_rows(charge, report)
+        line["workloads"], line["moreWorkloads"] = shown[:TOP_WORKLOADS_SHOWN], len(shown[TOP_WORKLOADS_SHOWN:])
+        if charge.team == UNALLOCATED:
+            unallocated.extend({**row, "where": line["where"]} for row in shown)
         teams[line["team"]]["lines"].append(line)
+    unallocated.sort(key=lambda row: (-row["cost"], row["where"], row["kind"], row["name"]))
     return {
         "state": report.state,
         "stateLabel": report.state_label,
@@ -114,7 +123,16 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         "resourceSplit": charts.resource_split(report),
         "slackCost": sum(team["slack"]["cost"] for team in data["teams"]),
         "slackTotals": _slack_totals(data["teams"]),
+        "unallocatedWorkloads": unallocated[:TOP_WORKLOADS_SHOWN],
     }
+
+
+def _workload_rows(line: ChargeLine, report: Chargeback) -> list[dict[str, Any]]:
+    """A line's workloads, highest cost first: kind, name, cost (allocated) and slack."""
+    rows = [{"kind": part.workload_kind or "(before workloads)", "name": part.workload or "—",
+             "cost": part.total_allocated, "slack": slack(part.quantities, report.prices, report.unmeasured)}
+            for part in line.workloads if part.total_allocated or part.quantities != ResourceQuantities()]  # fmt: skip
+    return sorted(rows, key=lambda row: (-row["cost"], row["kind"], row["name"]))
 
 
 def _slack_totals(teams: list[dict[str, Any]]) -> dict[str, dict[str, float] | None]:
