@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from kubecharge.domain.usage import ResourceQuantities
 from kubecharge.errors import StorageError
 from kubecharge.store import schema
 from kubecharge.store.repository import Repository
@@ -223,6 +224,51 @@ def test_the_compact_ledger_keeps_every_rollup_and_its_labels_and_provenance(dat
     with engine.connect() as connection:
         sources = connection.execute(sqlalchemy.text("SELECT DISTINCT source FROM hourly_usage")).scalars().all()
     assert sources == ["http://thanos:9090"]
+    schema.upgrade(database_url)
+    engine.dispose()
+
+
+def test_the_workload_migration_keeps_old_hours_as_no_workload_and_folds_workloads_back(database_url: str) -> None:
+    """0009: hours stored before read as workload ("", "") without pod labels; hours stored after keep a row per
+    workload and pod label set; a downgrade adds them up again per namespace and node (and per namespace)."""
+    schema.upgrade(database_url, "0008")
+    engine = sqlalchemy.create_engine(database_url)
+    zeros = ", ".join(["0"] * 7)  # memory, GPU and storage
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            f"INSERT INTO hourly_usage VALUES ('prod', :h, 'shop', 'node-1', 0.25, 0.5, 0.5, {zeros}, 1.5)"),
+            {"h": HOUR})  # fmt: skip
+        connection.execute(sqlalchemy.text(
+            f"INSERT INTO namespace_hours VALUES ('prod', :h, 'shop', '{{}}', 0.25, 0.5, 0.5, {zeros}, 1.5)"),
+            {"h": HOUR})  # fmt: skip
+    schema.upgrade(database_url)
+    repository = Repository(database_url, migrate=False)
+    try:
+        (row,) = repository.load_hours("prod", *_bounds())
+        assert (row.node, row.workload_kind, row.workload, row.pod_labels) == ("node-1", "", "", "")
+        assert (row.quantities.cpu_core_hours_usage, row.quantities.network_gib) == (0.25, 1.5)
+        (total,) = repository.load_hours("prod", *_bounds(), by_node=False)
+        assert (total.quantities.cpu_core_hours_max, total.pod_labels) == (0.5, "")
+    finally:
+        repository.close()
+    labelled = '{"label_team":"web"}'
+    with engine.begin() as connection:
+        for kind, name, labels, cpu in (("Deployment", "api", labelled, 1.0), ("Deployment", "api", "", 2.0),
+                                        ("StatefulSet", "db", "", 4.0)):  # fmt: skip
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO hourly_usage (cluster, hour_start, namespace, node, workload_kind, workload, "
+                    f"pod_labels, {', '.join(ResourceQuantities.names())}) VALUES ('prod', "
+                    "'2026-10-01 06:00:00+00:00', 'shop', 'node-1', :kind, :name, :labels, :cpu, 0, :cpu, "
+                    f"{zeros}, 0)"
+                ),
+                {"kind": kind, "name": name, "labels": labels, "cpu": cpu},
+            )
+    schema.downgrade(database_url, "0008")
+    with engine.connect() as connection:
+        found = connection.execute(sqlalchemy.text(
+            "SELECT hour_start, cpu_core_hours_usage FROM hourly_usage ORDER BY hour_start")).all()  # fmt: skip
+    assert [usage for _, usage in found] == [0.25, 7.0]  # the three rows of 06:00 folded into one
     schema.upgrade(database_url)
     engine.dispose()
 

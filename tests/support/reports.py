@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 from kubecharge.cli import app
 from kubecharge.domain.reports import Pricing
 from kubecharge.synthetic.model import Truth
+
+K = TypeVar("K")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -86,14 +89,20 @@ def assert_namespaces_within_band(
     measured = by_namespace(rows)
     judged = {namespace for namespace, quantities in band.items() if any(hi for _, hi in quantities.values())}
     assert judged <= set(measured), f"{what}: namespaces missing from the report: {judged - set(measured)}"
-    for namespace, values in measured.items():
-        for column, quantity in TRUTH_OF_COLUMN.items():
-            low, high = band[namespace][quantity]
+    _assert_within_band(measured, band, TRUTH_OF_COLUMN, what)
+    return len(measured)
+
+
+def _assert_within_band(measured: Mapping[K, Mapping[str, float]], band: Mapping[K, Mapping[str, tuple[float, float]]],
+                        columns: Mapping[str, str], what: str) -> None:  # fmt: skip
+    """Each measured figure (CSV column) within 1 % of the band of its truth quantity."""
+    for key, values in measured.items():
+        for column, quantity in columns.items():
+            low, high = band[key][quantity]
             got = values[column]
             assert low * 0.99 - 1e-6 <= got <= high * 1.01 + 1e-6, (
-                f"{what} {namespace} {column}: {got} outside the band [{low}, {high}] ±1 %"
+                f"{what} {key} {column}: {got} outside the band [{low}, {high}] ±1 %"
             )
-    return len(measured)
 
 
 def assert_workloads_within_band(
@@ -112,13 +121,7 @@ def assert_workloads_within_band(
     assert expected <= set(measured), f"{what}: workloads missing: {sorted(expected - set(measured))[:10]}"
     unknown = set(measured) - set(band)
     assert not unknown, f"{what}: workloads the cluster does not have: {sorted(unknown)[:10]}"
-    for key, values in measured.items():
-        for column, quantity in WORKLOAD_TRUTH_OF_COLUMN.items():
-            low, high = band[key][quantity]
-            got = values[column]
-            assert low * 0.99 - 1e-6 <= got <= high * 1.01 + 1e-6, (
-                f"{what} {key} {column}: {got} outside the band [{low}, {high}] ±1 %"
-            )
+    _assert_within_band(measured, band, WORKLOAD_TRUTH_OF_COLUMN, what)
     return len(measured)
 
 

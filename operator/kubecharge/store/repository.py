@@ -159,18 +159,20 @@ class Repository:
                           *amounts(row.quantities))
                          for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
                 _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
-                # Per namespace and hour: its labels once (not once per node) and its quantities summed exactly.
-                namespaces: dict[tuple[datetime, str], tuple[Mapping[str, str], list[tuple[float, ...]]]] = {}
+                # Per namespace, hour and pod label set: the namespace's labels once (not once per node and
+                # workload) and its quantities summed exactly — what teams are attributed by, nodes aside.
+                namespaces: dict[tuple[datetime, str, str], tuple[Mapping[str, str], list[tuple[float, ...]]]] = {}
                 for hour in accepted:
                     for row in grouped.get(hour, ()):
-                        found = namespaces.setdefault((hour, row.namespace), (row.namespace_labels, []))
+                        key = (hour, row.namespace, row.pod_labels)
+                        found = namespaces.setdefault(key, (row.namespace_labels, []))
                         found[1].append(amounts(row.quantities))
                 totals = [
-                    {"cluster": cluster, "hour_start": hour, "namespace": namespace,
+                    {"cluster": cluster, "hour_start": hour, "namespace": namespace, "pod_labels": pod_labels,
                      "labels_json": json.dumps(dict(labels), sort_keys=True),
                      **{name: math.fsum(column) for name, column in zip(_QUANTITIES, zip(*parts, strict=True),
                                                                          strict=True)}}
-                    for (hour, namespace), (labels, parts) in namespaces.items()
+                    for (hour, namespace, pod_labels), (labels, parts) in namespaces.items()
                 ]  # fmt: skip
                 machines = [
                     {
@@ -245,7 +247,7 @@ class Repository:
             hours: dict[datetime, datetime] = {}
             shared: dict[str, str] = {}
             namespace_table = (NamespaceHourRecord.namespace, NamespaceHourRecord.hour_start,
-                               NamespaceHourRecord.labels_json)  # fmt: skip
+                               NamespaceHourRecord.labels_json, NamespaceHourRecord.pod_labels)  # fmt: skip
             totals = [getattr(NamespaceHourRecord, name) for name in _QUANTITIES] if not by_node else []
             statement = select(*namespace_table, *totals).where(
                 col(NamespaceHourRecord.cluster) == cluster, col(NamespaceHourRecord.hour_start) >= start,
@@ -254,7 +256,8 @@ class Repository:
             with self.engine.connect() as connection:
                 labels: dict[tuple[str, datetime], dict[str, str]] = {}
                 rows: list[NamespaceHour] = []
-                ordered = statement.order_by(col(NamespaceHourRecord.namespace), col(NamespaceHourRecord.hour_start))
+                ordered = statement.order_by(col(NamespaceHourRecord.namespace), col(NamespaceHourRecord.hour_start),
+                                             col(NamespaceHourRecord.pod_labels))  # fmt: skip
                 for record in connection.execute(ordered):
                     namespace, text = shared.setdefault(record[0], record[0]), record[2]
                     hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
@@ -263,8 +266,17 @@ class Repository:
                     if by_node:
                         labels[(namespace, hour)] = parsed[text]
                     else:
-                        rows.append(NamespaceHour(namespace, hour, ResourceQuantities(*record[3:]), parsed[text],
-                                                  cluster, ""))  # fmt: skip
+                        rows.append(
+                            NamespaceHour(
+                                namespace,
+                                hour,
+                                ResourceQuantities(*record[4:]),
+                                parsed[text],
+                                cluster,
+                                "",
+                                pod_labels=shared.setdefault(record[3], record[3]),
+                            )
+                        )
                 if not by_node:
                     return rows
                 keys = ("namespace", "hour_start", "node", "workload_kind", "workload", "pod_labels")

@@ -61,6 +61,7 @@ class NamespaceHourRecord(Quantities, table=True):
     cluster: str = Field(primary_key=True, max_length=253)
     hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     namespace: str = Field(primary_key=True, max_length=253)
+    pod_labels: str = Field(sa_column=Column(Text, primary_key=True))  # its pods' label set: one row per set
     labels_json: str = Field(sa_column=Column(Text, nullable=False))
 
 

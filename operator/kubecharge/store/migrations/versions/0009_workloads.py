@@ -1,5 +1,5 @@
 """Workloads and pod labels in the ledger: `hourly_usage` is keyed by (cluster, hour_start, namespace, node,
-workload_kind, workload, pod_labels).
+workload_kind, workload, pod_labels), `namespace_hours` by (cluster, hour_start, namespace, pod_labels).
 
 Hours stored before keep their rows as workload ("", "") without pod labels: readable as ever; new hours hold one
 row per workload and label set of its pods (what TeamMapping podSelector matches). Downgrading adds each (namespace,
@@ -35,20 +35,31 @@ def _table(key: tuple[str, ...]) -> list[sa.Column[Any]]:
     return [*columns, *(sa.Column(name, sa.Float(), nullable=False) for name in QUANTITIES)]
 
 
-def _rebuild(key: tuple[str, ...], select: str) -> None:
-    op.execute("CREATE TABLE hourly_usage_previous AS SELECT * FROM hourly_usage")
-    op.drop_table("hourly_usage")
-    op.create_table("hourly_usage", *_table(key), sqlite_with_rowid=False)
-    op.execute(f"INSERT INTO hourly_usage ({', '.join((*key, *QUANTITIES))}) {select}")
-    op.drop_table("hourly_usage_previous")
+NAMESPACE_TOTALS = ("cluster", "hour_start", "namespace")
+
+
+def _rebuild(table: str, key: tuple[str, ...], select: str, extra: tuple[str, ...] = ()) -> None:
+    op.execute(f"CREATE TABLE {table}_previous AS SELECT * FROM {table}")
+    op.drop_table(table)
+    texts = [sa.Column(name, sa.Text(), nullable=False) for name in extra]
+    op.create_table(table, *_table(key), *texts, sqlite_with_rowid=False)
+    op.execute(f"INSERT INTO {table} ({', '.join((*key, *QUANTITIES, *extra))}) {select}")
+    op.drop_table(f"{table}_previous")
 
 
 def upgrade() -> None:
-    _rebuild(WORKLOAD_GRAIN, f"SELECT {', '.join(NAMESPACE_GRAIN)}, '', '', '', {', '.join(QUANTITIES)} "
-                             f"FROM hourly_usage_previous")  # fmt: skip
+    _rebuild("hourly_usage", WORKLOAD_GRAIN, f"SELECT {', '.join(NAMESPACE_GRAIN)}, '', '', '', "
+                                             f"{', '.join(QUANTITIES)} FROM hourly_usage_previous")  # fmt: skip
+    # the namespace's totals per label set of its pods (one set, none, for the hours before)
+    _rebuild("namespace_hours", (*NAMESPACE_TOTALS, "pod_labels"),
+             f"SELECT {', '.join(NAMESPACE_TOTALS)}, '', {', '.join(QUANTITIES)}, labels_json "
+             "FROM namespace_hours_previous", extra=("labels_json",))  # fmt: skip
 
 
 def downgrade() -> None:
     key = ", ".join(NAMESPACE_GRAIN)
     sums = ", ".join(f"SUM({name})" for name in QUANTITIES)
-    _rebuild(NAMESPACE_GRAIN, f"SELECT {key}, {sums} FROM hourly_usage_previous GROUP BY {key}")
+    _rebuild("hourly_usage", NAMESPACE_GRAIN, f"SELECT {key}, {sums} FROM hourly_usage_previous GROUP BY {key}")
+    totals = ", ".join(NAMESPACE_TOTALS)
+    _rebuild("namespace_hours", NAMESPACE_TOTALS, f"SELECT {totals}, {sums}, MIN(labels_json) "
+             f"FROM namespace_hours_previous GROUP BY {totals}", extra=("labels_json",))  # fmt: skip
