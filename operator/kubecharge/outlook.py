@@ -98,14 +98,18 @@ def outlook(
         projections: dict[str, list[forecasting.Projection]] = {}
         owners = set()
         latest = daily.sort_values("day").groupby(["cluster", "namespace"])
-        for (cluster, namespace), rows in latest:  # the days left of a namespace go to its team of now
-            owner = str(rows["team"].iloc[-1])
-            owners.add(owner)
+        for (cluster, namespace), rows in latest:  # the days left of a namespace go to its team(s) of now
             left = forecasting.share_left(shapes.get((str(cluster), str(namespace)), {}), today.weekday(), until.hour)
-            per_day = rows.groupby("day")["cost"].sum()  # a namespace that changed teams has two lines that day
-            found = forecasting.project(_history(per_day, usable, today), today, left, days_left)
-            if found is not None:
-                projections.setdefault(owner, []).append(found)
+            now = sorted(set(rows.loc[rows["day"] == rows["day"].iloc[-1], "team"].astype(str)))
+            # One team now: the namespace's whole history is its (a namespace that changed teams has two lines that
+            # day); several at once (pods claimed by label): each team's own lines of it.
+            parts = [(now[0], rows)] if len(now) == 1 else [(team, rows[rows["team"] == team]) for team in now]
+            for owner, own in parts:
+                owners.add(owner)
+                per_day = own.groupby("day")["cost"].sum()
+                found = forecasting.project(_history(per_day, usable, today), today, left, days_left)
+                if found is not None:
+                    projections.setdefault(owner, []).append(found)
         for team in sorted(set(actual) | set(projections)):
             if team not in owners:  # it owns no namespace now: what it spent is what it costs
                 spent = actual[team]

@@ -30,7 +30,7 @@ from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
-from kubecharge.domain.workloads import claim_parts, workloads_of
+from kubecharge.domain.workloads import claim_parts, with_known_uids, workloads_of
 
 _ROW = ["namespace", "node", *WORKLOAD_COLUMNS, POD_LABELS, HOUR]
 _POD = ["namespace", "pod", "uid"]
@@ -107,6 +107,7 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk:
     both = pd.concat([usage[[*POD_KEYS, HOUR]], request[[*POD_KEYS, HOUR]]], ignore_index=True)
     rows = both.iloc[representative].reset_index(drop=True)
     rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
+    rows = with_known_uids(rows, chunk.workloads)
     rows["workload_kind"], rows["workload"] = workloads_of(rows, chunk.workloads)
     columns = {
         f"{name}_{column}": values
@@ -132,6 +133,7 @@ def _workload_values(frame: pd.DataFrame, name: str, chunk: ChunkUsage) -> pd.Da
 
 def _pod_amounts(frame: pd.DataFrame, chunk: ChunkUsage) -> pd.DataFrame:
     """A pod-keyed amount (network) with its pod-hour's workload."""
+    frame = with_known_uids(frame, chunk.workloads)
     kinds, names = workloads_of(frame, chunk.workloads)
     return frame.assign(workload_kind=kinds, workload=names)
 

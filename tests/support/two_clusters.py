@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
-from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
+from kubecharge.synthetic.model import Cluster, Size, build_cluster, truth
 
 ONLY_EAST = "identity"  # this team's mapping applies in east only: its namespaces in west are nobody's
 
@@ -29,10 +29,12 @@ class TwoClusters:
 
     def expected(self, name: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         """A cluster's truth by team, with the east-only mapping claiming nothing in west."""
-        model: Truth = truth(self.clusters[name])
-        if name != "east":
-            model.owners = {key: "unallocated" if team == ONLY_EAST else team for key, team in model.owners.items()}
-        return model.by_team(start, end)
+        found = truth(self.clusters[name]).by_team(start, end)
+        if name != "east" and ONLY_EAST in found:
+            into = found.setdefault("unallocated", {})
+            for quantity, value in found.pop(ONLY_EAST).items():
+                into[quantity] = into.get(quantity, 0.0) + value
+        return found
 
 
 @contextmanager

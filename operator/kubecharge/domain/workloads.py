@@ -107,6 +107,32 @@ def workloads_of(
     return kinds, named
 
 
+def with_known_uids(rows: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (namespace, pod, uid, hour_start) whose uid kube-state-metrics does not know in the hour (a static
+    pod's config hash, no uid where a relabelling dropped cAdvisor's `id`) take the uid of the one pod of that name
+    in the hour, so that its workload and labels are found by uid like every other pod's."""
+    if rows.empty or workloads.empty:
+        return rows
+    coder = Coder([rows, workloads])
+    (row_pods, known_pods), pods = coder.rows([*POD_KEYS, HOUR])
+    known = np.zeros(pods, dtype=bool)
+    known[known_pods] = True
+    unknown = ~known[row_pods]
+    if not unknown.any():
+        return rows
+    (row_names, known_names), names = coder.rows(["namespace", "pod", HOUR])
+    (_, known_uids), uids = coder.column("uid")
+    only = unique_per(known_names, known_uids, names)[row_names]
+    adopting = unknown & (only >= 0)
+    if not adopting.any():
+        return rows
+    adopted = rows.copy()
+    uid = adopted["uid"].to_numpy(dtype=object, copy=True)
+    uid[adopting] = uids[only[adopting]]
+    adopted["uid"] = uid
+    return adopted
+
+
 def claim_parts(storage: pd.DataFrame, mounts: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
     """Each claim-hour's GiB-hours (`storage`: namespace, persistentvolumeclaim, hour_start, value) split between
     the workloads of the pods that mounted it while Running, by their Running share (`mounts`' value; shares

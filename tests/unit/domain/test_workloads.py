@@ -9,7 +9,7 @@ import pytest
 
 from kubecharge.domain.collected import HOUR, POD_LABELS, VALUE
 from kubecharge.domain.pod_labels import split_by_labels
-from kubecharge.domain.workloads import claim_parts, pod_workloads, workloads_of
+from kubecharge.domain.workloads import claim_parts, pod_workloads, with_known_uids, workloads_of
 
 H0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 H1 = H0 + timedelta(hours=1)
@@ -125,3 +125,11 @@ def test_a_pod_hour_is_split_by_the_time_each_label_set_held() -> None:
     found = {(pod, text): cpu for pod, text, cpu in zip(split["pod"], split[POD_LABELS], split["cpu"], strict=True)}
     assert found == {("plain", ""): 1.0, ("mover", '{"label_team":"web"}'): 0.5,
                      ("mover", '{"label_team":"search"}'): 1.5}  # fmt: skip
+
+
+def test_usage_without_a_known_uid_takes_the_uid_of_the_one_pod_of_its_name() -> None:
+    """cAdvisor's `id` dropped (no uid) or a static pod's config hash: the pod's uid, so its labels are found."""
+    owners = pod_workloads(pods(("web-1", "<none>", "<none>", H0), ("db-0", "StatefulSet", "db", H0)), controllers())
+    rows = pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": uid, HOUR: H0}
+                         for pod, uid in (("web-1", ""), ("db-0", "config-hash"), ("gone", ""))])  # fmt: skip
+    assert list(with_known_uids(rows, owners)["uid"]) == ["uid-web-1", "uid-db-0", ""]
