@@ -39,6 +39,17 @@ def test_every_pod_hour_resolves_to_the_generators_workload(cluster: Cluster, pr
     down_hours = {slot * cluster.step_seconds // 3600 for slot in cluster.prometheus_down_slots}
     missed = [key for key in truth if key not in found and key[3] not in down_hours]
     assert not missed, missed[:10]
+    # A rollout: two ReplicaSets of one Deployment have pods in the same hour, and both are that Deployment's.
+    per_hour = 3600 // cluster.step_seconds
+    replica_sets: dict[int, set[str]] = {}
+    for pod in cluster.pods:
+        if pod.namespace == "apps" and pod.owner is not None and pod.owner.kind == "ReplicaSet":
+            for hour in range(pod.created_slot // per_hour, (pod.deleted_slot - 1) // per_hour + 1):
+                replica_sets.setdefault(hour, set()).add(pod.owner.name)
+    both = [hour for hour, names in replica_sets.items() if len(names) > 1]
+    assert both
+    assert {found[(p.namespace, p.name, p.uid, both[0])] for p in cluster.pods if p.namespace == "apps"
+            and (p.namespace, p.name, p.uid, both[0]) in found} == {("Deployment", "apps")}  # fmt: skip
     kinds = Counter(kind for kind, _ in found.values())
     assert {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "StaticPod", "ReplicaSet"} <= set(kinds)
 

@@ -177,6 +177,7 @@ class Pod:
     exact_seconds: tuple[float, float] | None = None
     owner: OwnerRef | None = None  # its controller (`kube_pod_owner`); None: `<none>`, a bare pod (workloads.py)
     claims: tuple[str, ...] = ()  # the PVCs its spec mounts (`kube_pod_spec_volumes_persistentvolumeclaims_info`)
+    template: str = ""  # its Deployment's pod template: a rollout changes it, and with it the ReplicaSet
     labels: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (from slot, labels): `kube_pod_labels`
     teams: list[tuple[int, str]] = field(default_factory=list)  # (from slot, intended team) where its labels decide
 
@@ -1468,13 +1469,18 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         namespaces.append(apps)
         labelled = Random(seed * 8191 + 29)
         relabel = mid + slots_per_hour // 2 + 1
-        for name, timeline in (("apps-web-0", [(0, "web")]), ("apps-web-1", [(0, "web")]),
-                               ("apps-search-0", [(0, "search")]), ("apps-tools-0", []),
-                               ("apps-mover-0", [(0, "web"), (relabel, "search")])):  # fmt: skip
-            shared = workload(apps, name, labelled.choice(nodes[: size.nodes]), 0.5, 1.0, 2, slots)
+        # apps-web-1 is rolled out a third of the way in, in the middle of an hour: its new pod (a new template, so
+        # a new ReplicaSet of the same Deployment) starts as the old one stops.
+        rollout = slots // 3 + slots_per_hour // 2 + 3
+        for name, timeline, first, last, template in (
+            ("apps-web-0", [(0, "web")], 2, slots, ""), ("apps-web-1", [(0, "web")], 2, rollout, ""),
+            ("apps-web-2", [(0, "web")], rollout, slots, "v2"), ("apps-search-0", [(0, "search")], 2, slots, ""),
+            ("apps-tools-0", [], 2, slots, ""), ("apps-mover-0", [(0, "web"), (relabel, "search")], 2, slots, ""),
+        ):  # fmt: skip
+            shared = workload(apps, name, labelled.choice(nodes[: size.nodes]), 0.5, 1.0, first, last)
             shared.labels = [(slot, {"team": team, "app.kubernetes.io/name": name.rsplit("-", 1)[0]})
                              for slot, team in timeline] or [(0, {"app.kubernetes.io/name": "apps-tools"})]  # fmt: skip
-            shared.teams = list(timeline)
+            shared.teams, shared.template = list(timeline), template
         mappings.append(_mapping("apps", "platform", namespaces=["apps"]))
         mappings.append(
             _mapping("web-apps-pods", "web", namespaces=["apps"], pod_selector={"matchLabels": {"team": "web"}})

@@ -62,6 +62,8 @@ class Pod(Protocol):
     def created_slot(self) -> int: ...
     @property
     def deleted_slot(self) -> int: ...
+    @property
+    def template(self) -> str: ...
 
 
 class Cluster(Protocol):
@@ -126,8 +128,8 @@ def assign(pods: Iterable[Pod], seasonal: Iterable[str], slots_per_hour: int, se
             else:
                 pod.owner = {2: OwnerRef("StatefulSet", f"{prefix}-db"), 3: OwnerRef("DaemonSet", f"{prefix}-agent"),
                              4: None}[role]  # fmt: skip
-        else:
-            pod.owner = replica_set(pod, pod.name.split("-")[0])
+        else:  # its Deployment's ReplicaSet of the pod's template (a rollout: a new template, a new ReplicaSet)
+            pod.owner = replica_set(pod, pod.name.split("-")[0], generation=pod.template)
     found = sorted(controllers.values(), key=lambda c: (c.namespace, c.kind, c.name))
     first, last = MISSING_OWNER_HOURS
     lost = next((c for c in found if c.kind == "ReplicaSet" and c.owner is not None
