@@ -57,8 +57,10 @@ SEASONAL_DAYS = 42
 def seasonal_cluster() -> Cluster:
     """Six weeks of the seasonal team (weekly patterns, a ramp, injected anomalies) beside the designed traps
     (without the designed namespaces' plain pods), scraped every 10 minutes: sized for the suite."""
-    # Without runs shorter than the 10-minute scrape interval: the outlook is judged on costs, not on sampling.
-    size = Size(pods_per_namespace=0, nodes=2, gpu_nodes=0, autoscaled_node=False, seasonal=True, short_lived=False)
+    # Without runs shorter than the 10-minute scrape interval: the outlook is judged on costs, not on sampling; and
+    # without the shared namespace, whose relabelled pod moves cost between web and search half-way.
+    size = Size(pods_per_namespace=0, nodes=2, gpu_nodes=0, autoscaled_node=False, seasonal=True, short_lived=False,
+                shared_namespace=False)  # fmt: skip
     return build_cluster(SEASONAL_START, days=SEASONAL_DAYS, step_seconds=600, size=size)
 
 

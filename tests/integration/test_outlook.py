@@ -132,8 +132,7 @@ def test_a_fresh_database_gives_the_same_anomalies_and_forecasts(
 def test_a_steady_team_is_forecast_at_its_daily_cost_for_the_days_left(
     fresh: dict[str, Any], seasonal_truth: Truth
 ) -> None:
-    """Team web runs a crash-looping pod and its labelled pods in `apps` all along: its forecast is what it spent plus
-    19 more of its days."""
+    """Team web runs one crash-looping pod all along: its forecast is what it spent plus 19 more of its days."""
     forecast = {item["team"]: item for item in fresh["forecast"]["teams"]}["web"]
     spent = truth_costs_by(seasonal_truth, OCTOBER, END)["web"]
     days = [truth_costs_by(seasonal_truth, END - timedelta(days=d + 1), END - timedelta(days=d))["web"]

@@ -235,17 +235,19 @@ def run_report(
         completeness = ledger.completeness(period.start, period.end, until, known_hours)
         before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
         first = min(since, before.start) if before is not None else since
-        # The period at node and workload grain (its workload rows); the history before it by node only where full
-        # cost prices nodes: direct charges, forecasts and the period before read namespace totals.
-        by_node = request.report.full_cost is not None
-        split = max(first, period.start)
-        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, split, by_node)]
-        loaded += [row for cluster in sources for row in repository.load_hours(cluster, split, until)]
+        # Full cost prices every hour at its nodes' prices: the hours by node and workload. Direct charges read
+        # namespace totals per hour (forecasts, anomalies, the period before, what was measured) and the period's
+        # workloads per day: a month at workload grain is a few thousand rows, not hundreds of thousands.
+        full_cost = request.report.full_cost is not None
+        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until, full_cost)]
         # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
         attributed = attribute.attribute(loaded, request.mappings)
         node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))
         stored_rows = [row for row in loaded if row.hour_start >= period.start]
-        chargeback = priced_period(request, attributed, node_costs, completeness)
+        period_rows = attributed if full_cost else attribute.attribute(
+            [row for cluster in sources for row in repository.load_workload_days(cluster, period.start, until)],
+            request.mappings)  # fmt: skip
+        chargeback = priced_period(request, period_rows, node_costs, completeness)
         notes = [note for found in sources.values() for note in found.usage_notes()]
         chargeback = dataclasses.replace(
             chargeback, unmeasured=unmeasured(stored_rows, known_hours, notes),

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Table, delete, event, insert, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from kubecharge.domain.keys import exact_sums
 from kubecharge.domain.ledger import HourCompleteness, ranges
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR
@@ -297,6 +299,67 @@ class Repository:
                 return rows
 
         return list(self._guard(read, "load hourly rollups"))
+
+    def load_workload_days(self, cluster: str, start: datetime, end: datetime) -> list[NamespaceHour]:
+        """The stored rollups of [start, end) per UTC day, namespace (with its labels of the hour), workload and pod
+        label set, summed exactly (`math.fsum`) over the day's hours and nodes: what direct charges price a period
+        and its days by. One row per day and workload instead of one per hour, node and workload (a month of
+        1,000 pods: ~12,000 rows instead of ~900,000), read one day at a time."""
+
+        def read() -> list[NamespaceHour]:
+            rows: list[NamespaceHour] = []
+            hours: dict[Any, datetime] = {}
+            shared: dict[str, str] = {}
+            parsed: dict[str, dict[str, str]] = {}
+            labels_of = select(NamespaceHourRecord.namespace, NamespaceHourRecord.hour_start,
+                               NamespaceHourRecord.labels_json).where(
+                col(NamespaceHourRecord.cluster) == cluster, col(NamespaceHourRecord.hour_start) >= start,
+                col(NamespaceHourRecord.hour_start) < end)  # fmt: skip
+            keys = ("namespace", "hour_start", "workload_kind", "workload", "pod_labels")
+            usage = (select(*(getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)))
+                     .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
+                            col(HourlyUsage.hour_start) < end)
+                     .order_by(col(HourlyUsage.hour_start)))  # fmt: skip
+            day: datetime | None = None
+            found: list[tuple[Any, ...]] = []
+
+            def flush() -> None:
+                if day is None or not found:
+                    return
+                index: dict[tuple[str, ...], int] = {}
+                codes = np.fromiter((index.setdefault(row[:5], len(index)) for row in found), dtype=np.int64,
+                                    count=len(found))  # fmt: skip
+                amounts = np.array([row[5:] for row in found], dtype=np.float64)
+                sums = [exact_sums(codes, amounts[:, column], len(index)) for column in range(len(_QUANTITIES))]
+                for (namespace, text, kind, workload, pod_labels), code in index.items():
+                    if text not in parsed:
+                        parsed[text] = json.loads(text) if text else {}
+                    quantities = ResourceQuantities(*(float(column[code]) for column in sums))
+                    rows.append(NamespaceHour(namespace, max(day, _utc(start)), quantities, parsed[text], cluster, "",
+                                              kind, workload, pod_labels))  # fmt: skip
+                found.clear()
+
+            with self.engine.connect() as connection:
+                labels = {(name, hours.setdefault(hour, _utc(hour))): text
+                          for name, hour, text in connection.execute(labels_of)}  # fmt: skip
+                for record in connection.execution_options(yield_per=20_000).execute(usage):
+                    hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
+                    if day is None or hour - day >= HOUR * 24:
+                        flush()
+                        day = hour.replace(hour=0)
+                    namespace = shared.setdefault(record[0], record[0])
+                    found.append(
+                        (
+                            namespace,
+                            labels.get((namespace, hour), ""),
+                            *(shared.setdefault(value, value) for value in record[2:5]),
+                            *record[5:],
+                        )
+                    )
+                flush()
+            return rows
+
+        return list(self._guard(read, "load the period's workload days"))
 
     def load_nodes(self, cluster: str, start: datetime, end: datetime) -> list[NodeHour]:
         """The stored node-hours of [start, end), by node and hour."""
