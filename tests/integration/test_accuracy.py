@@ -86,6 +86,18 @@ def test_every_workload_is_within_the_band_its_samples_allow(report_dir: Path, c
     assert judged >= 100
 
 
+def test_every_workload_of_every_day_is_within_its_band(report_dir: Path, cluster_truth: Truth) -> None:
+    """chargeback-workloads-daily.csv, each (day, workload) row judged on its own against the day's band."""
+    rows = read_csv(report_dir / "chargeback-workloads-daily.csv")
+    days = sorted({row["period_start"] for row in rows})
+    assert len(days) == (END - START).days
+    for day in days:
+        start = datetime.fromisoformat(day.replace("Z", "+00:00"))
+        mine = [row for row in rows if row["period_start"] == day]
+        assert assert_workloads_within_band(mine, cluster_truth.band_by_workload(start, start + timedelta(days=1)),
+                                            day) >= 50  # fmt: skip
+
+
 def test_a_claim_is_charged_to_the_pods_that_mount_it_and_idle_to_itself(report_dir: Path, cluster: Cluster) -> None:
     """postgres-0's volume: its StatefulSet's while either postgres-0 runs, the claim's own between them (the old pod
     failed, the new one not yet Running); a claim nobody mounts is its own row all period."""
