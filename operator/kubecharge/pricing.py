@@ -60,20 +60,27 @@ def price(attributed: Iterable[AttributedHour], basis: ChargeBasis, pricing: Pri
     """Direct charges: one line per (team, namespace, cluster), sorted in that order (a namespace of the same name
     in two clusters is two lines), each with its workloads' lines."""
     totals: dict[LineKey, dict[WorkloadKey, ResourceQuantities]] = {}
+    labels: dict[tuple[LineKey, WorkloadKey], set[str]] = {}
     for item in attributed:
         row = item.row
-        workloads = totals.setdefault((item.team, row.namespace, row.cluster), {})
+        line = (item.team, row.namespace, row.cluster)
+        workloads = totals.setdefault(line, {})
         key = (row.workload_kind, row.workload)
         workloads[key] = workloads.get(key, ResourceQuantities()) + row.quantities
+        labels.setdefault((line, key), set()).add(row.pod_labels)
     return [_with_workloads(key, {workload: (quantities, line_costs(quantities, basis, pricing))
-                                  for workload, quantities in workloads.items()}, basis)
+                                  for workload, quantities in workloads.items()}, basis, labels)
             for key, workloads in sorted(totals.items())]  # fmt: skip
 
 
-def _with_workloads(key: LineKey, workloads: Mapping[WorkloadKey, tuple[ResourceQuantities, Costs]],
-                    basis: ChargeBasis) -> ChargeLine:  # fmt: skip
-    """A line made of its workloads' lines: its quantities and costs are theirs added up."""
-    parts = [dataclasses.replace(_line(key, quantities, basis, costs), workload_kind=kind, workload=name)
+def _with_workloads(
+    key: LineKey, workloads: Mapping[WorkloadKey, tuple[ResourceQuantities, Costs]], basis: ChargeBasis,
+    labels: Mapping[tuple[LineKey, WorkloadKey], set[str]],
+) -> ChargeLine:  # fmt: skip
+    """A line made of its workloads' lines: its quantities and costs are theirs added up; each workload says the
+    pod label sets its pods carried."""
+    parts = [dataclasses.replace(_line(key, quantities, basis, costs), workload_kind=kind, workload=name,
+                                 pod_labels=tuple(sorted(labels.get((key, (kind, name)), set()) - {""})))
              for (kind, name), (quantities, costs) in workloads.items()]  # fmt: skip
     parts.sort(key=lambda part: (-part.costs.total, part.workload_kind, part.workload))
     quantities = sum((part.quantities for part in parts), ResourceQuantities())
@@ -186,11 +193,14 @@ def price_full(attributed: Sequence[AttributedHour], basis: ChargeBasis, pricing
         total, part = math.fsum(charges), node_costs[key].parts[resource_key]
         settle[(key, resource_key)] = (min(total, part), part / total if total > part else 1.0)
     totals: dict[LineKey, dict[WorkloadKey, tuple[ResourceQuantities, dict[str, list[float]]]]] = {}
+    labels: dict[tuple[LineKey, WorkloadKey], set[str]] = {}
     unplaced: list[float] = []
     for item, costs in zip(attributed, raw, strict=True):
         row = item.row
         key = (row.cluster, row.node, row.hour_start)
-        workloads = totals.setdefault((item.team, row.namespace, row.cluster), {})
+        line = (item.team, row.namespace, row.cluster)
+        workloads = totals.setdefault(line, {})
+        labels.setdefault((line, (row.workload_kind, row.workload)), set()).add(row.pod_labels)
         quantities, amounts = workloads.get((row.workload_kind, row.workload), (ResourceQuantities(), {}))
         for resource in RESOURCES:
             factor = settle.get((key, resource.key), (0.0, 1.0))[1]
@@ -199,7 +209,7 @@ def price_full(attributed: Sequence[AttributedHour], basis: ChargeBasis, pricing
                 unplaced.append(costs[resource.key])
         workloads[(row.workload_kind, row.workload)] = (quantities + row.quantities, amounts)
     lines = [_with_workloads(key, {workload: (quantities, Costs(**{k: math.fsum(v) for k, v in amounts.items()}))
-                                   for workload, (quantities, amounts) in workloads.items()}, basis)
+                                   for workload, (quantities, amounts) in workloads.items()}, basis, labels)
              for key, workloads in sorted(totals.items())]  # fmt: skip
     idle_parts: dict[str, dict[str, list[float]]] = {}
     for key, node_cost in node_costs.items():

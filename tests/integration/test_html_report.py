@@ -214,3 +214,6 @@ def test_each_team_lists_its_workloads_and_the_unallocated_ones_are_named(report
     unallocated = max((row for row in rows if row["team"] == "unallocated"), key=lambda row: float(row["cost_total"]))
     assert "Unallocated workloads" in flat
     assert f"{unallocated['workload']} {unallocated['workload_kind']} {unallocated['namespace']}" in flat
+    # what would claim it (a cell that wraps anywhere in print: read from the DOM Chromium laid out)
+    dom = chromium("--window-size=1200,1000", "--dump-dom", (report / "report.html").as_uri()).stdout
+    assert f"namespaces: [{unallocated['namespace']}]" in dom

@@ -87,6 +87,7 @@ class ChargeLine:
     workload_kind: str = ""
     workload: str = ""
     workloads: tuple[ChargeLine, ...] = ()  # by cost, highest first (ties by kind and name)
+    pod_labels: tuple[str, ...] = ()  # a workload's: the label sets its pods carried (canonical JSON of `label_*`)
 
     @property
     def gpu_hours_charged(self) -> float:

@@ -6,6 +6,7 @@ anywhere, offline, with nothing to fetch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,7 +105,8 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         shown = _workload_rows(charge, report)
         line["workloads"], line["moreWorkloads"] = shown[:TOP_WORKLOADS_SHOWN], len(shown[TOP_WORKLOADS_SHOWN:])
         if charge.team == UNALLOCATED:
-            unallocated.extend({**row, "where": line["where"]} for row in shown)
+            unallocated.extend({**row, "where": line["where"], **_claimed_by(charge.namespace, row["podLabels"])}
+                               for row in shown)  # fmt: skip
         teams[line["team"]]["lines"].append(line)
     unallocated.sort(key=lambda row: (-row["cost"], row["where"], row["kind"], row["name"]))
     return {
@@ -127,10 +129,31 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _labels(sets: tuple[str, ...]) -> dict[str, str]:
+    """The pod labels a workload's pods carried (kube-state-metrics' names without `label_`), the first set's
+    value where sets differ."""
+    found: dict[str, str] = {}
+    for text in sets:
+        for key, value in json.loads(text).items():
+            found.setdefault(key.removeprefix("label_"), value)
+    return dict(sorted(found.items()))
+
+
+def _claimed_by(namespace: str, labels: Mapping[str, str]) -> dict[str, str]:
+    """What would claim an unallocated workload: its namespace by name, or a podSelector on one of its labels."""
+    pods = next(iter(labels.items()), None)
+    selector = f" — or its pods: podSelector: {{matchLabels: {{{pods[0]}: {pods[1]}}}}}" if pods else ""
+    return {
+        "labels": ", ".join(f"{key}={value}" for key, value in labels.items()) or "none exported",
+        "claim": f"namespaces: [{namespace}]{selector}",
+    }
+
+
 def _workload_rows(line: ChargeLine, report: Chargeback) -> list[dict[str, Any]]:
     """A line's workloads, highest cost first: kind, name, cost (allocated) and slack."""
     rows = [{"kind": part.workload_kind or "(before workloads)", "name": part.workload or "—",
-             "cost": part.total_allocated, "slack": slack(part.quantities, report.prices, report.unmeasured)}
+             "cost": part.total_allocated, "slack": slack(part.quantities, report.prices, report.unmeasured),
+             "podLabels": _labels(part.pod_labels)}
             for part in line.workloads if part.total_allocated or part.quantities != ResourceQuantities()]  # fmt: skip
     return sorted(rows, key=lambda row: (-row["cost"], row["kind"], row["name"]))
 

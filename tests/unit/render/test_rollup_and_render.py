@@ -15,10 +15,11 @@ from kubecharge.domain.collected import CLAIM_KEYS, CONTAINER_KEYS, POD_KEYS, Ch
 from kubecharge.domain.ledger import CollectionPolicy
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import Pricing, UsageReportSpec
-from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
+from kubecharge.domain.usage import ChargeBasis, NamespaceHour, ResourceQuantities
 from kubecharge.pipeline.priced import priced_period
 from kubecharge.pipeline.request import ReportRequest
 from kubecharge.render.data_files import CSV_COLUMNS, chargeback_csv
+from kubecharge.render.documents import report_markdown
 from kubecharge.render.focus import focus_rows
 from kubecharge.rollup import namespace_hours
 
@@ -110,3 +111,24 @@ def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> 
         assert row["ResourceName"] == tags["kubecharge.io/workload"] == row["x_Workload"]
         assert row["BillingAccountName"] == "east+west"
     assert {json.loads(row["Tags"])["kubecharge.io/cluster"] for row in focus_rows(report)} == {"east", "west"}
+
+
+def test_an_unallocated_workload_says_its_pod_labels_and_what_would_claim_it() -> None:
+    rows = [
+        NamespaceHour(
+            "legacy",
+            HOUR,
+            ResourceQuantities(cpu_core_hours_max=2.0, cpu_core_hours_request=2.0),
+            workload_kind="Deployment",
+            workload="billing",
+            pod_labels='{"label_team":"payments"}',
+        )
+    ]
+    request = ReportRequest(periods.parse("2026-10-01"), [], UsageReportSpec(), "c", "prometheus",
+                            CollectionPolicy(HOUR))  # fmt: skip
+    report = priced_period(request, attribute(rows, request.mappings), {})
+    text = report_markdown(report).decode()
+    assert (
+        "- `legacy` Deployment `billing`: 0.06 USD (pod labels: team=payments; claimed by "
+        "`namespaces: [legacy] — or its pods: podSelector: {matchLabels: {team: payments}}`)"
+    ) in text
