@@ -15,10 +15,16 @@ in a child process whose peak RSS is sampled with Prometheus':
 - `tick`: one operator-style run in the middle of the month on the full ledger (`--as-of`): how many hours,
   queries and samples the steady state costs Prometheus.
 Prometheus runs with its default query limits. `--keep DIR` keeps (and reuses) the generated TSDB.
+
+`--baseline DIR` (an earlier kubecharge checkout: `git worktree add DIR REV`) runs that code's report on the same
+history into a database of its own, after the empty run: a before/after measured in one run against one floor. Its
+mappings leave out those the earlier code may not know (pod selectors); everything else is the same.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,7 +34,16 @@ from typing import Any
 import psutil
 import yaml
 
-from benchmarks.measure import Shape, floor, ledger_size, month_main, namespace_grain, report_in_child
+from benchmarks.measure import (
+    Shape,
+    floor,
+    ledger_size,
+    month_arguments,
+    namespace_grain,
+    report_in_child,
+    shape_of,
+    work_folder,
+)
 from kubecharge.collect.promql import build as build_queries
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
@@ -49,7 +64,7 @@ def ensure_history(cluster: Cluster, work: Path) -> float:
     return time.perf_counter() - began
 
 
-def run(shape: Shape, work: Path) -> dict[str, Any]:
+def run(shape: Shape, work: Path, baseline: Path | None = None) -> dict[str, Any]:
     size, days, step = shape.size(), shape.days, shape.step_seconds
     cluster = build_cluster(START, days=days, step_seconds=step, size=size)
     backfill_seconds = ensure_history(cluster, work)
@@ -74,6 +89,7 @@ def run(shape: Shape, work: Path) -> dict[str, Any]:
         workload_floor = floor(prometheus.url, workload_queries, START, end)
         empty = report_in_child(prometheus, [*base, "--out", str(work / "out-empty")])
         stored = ledger_size(database)
+        before = _baseline(prometheus, baseline, cluster, work, period, floor_run["seconds"]) if baseline else {}
         full = report_in_child(prometheus, [*base, "--out", str(work / "out-full")])
         tick = report_in_child(prometheus, [*base, "--out", str(work / "out-tick"), "--as-of", tick_at.isoformat()])
         tick_hours = int(tick["hours_queried"])
@@ -107,11 +123,41 @@ def run(shape: Shape, work: Path) -> dict[str, Any]:
         "tick_requests": tick_floor["requests"],
         "tick_samples": tick_floor["samples"],
         "tick_samples_vs_floor_day": round(tick_floor["samples"] / max(1, floor_run["samples"] / days), 3),
+        **before,
+    }
+
+
+def _baseline(prometheus: LocalPrometheus, checkout: Path, cluster: Cluster, work: Path, period: str,
+              floor_seconds: float) -> dict[str, Any]:  # fmt: skip
+    """The earlier checkout's report for the same month into a new database: its time, memory and ledger."""
+    mappings = work / "teams-baseline.yaml"
+    plain = [m for m in cluster.team_mappings
+             if not (isinstance(spec := m.get("spec"), dict) and "podSelector" in spec)]  # fmt: skip
+    mappings.write_text(yaml.safe_dump_all(plain))
+    database = work / "ledger-baseline.db"
+    database.unlink(missing_ok=True)
+    args = ["--prometheus", prometheus.url, "--mappings", str(mappings), "--period", period,
+            "--db", f"sqlite:///{database}", "--out", str(work / "out-baseline")]  # fmt: skip
+    found = report_in_child(prometheus, args, checkout=checkout)
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()  # fmt: skip
+    return {
+        "baseline_commit": commit,
+        "baseline_empty_ledger_seconds": round(found["wall_seconds"], 2),
+        "baseline_empty_ledger_vs_floor": round(found["wall_seconds"] / floor_seconds, 3),
+        "baseline_kubecharge_cpu_seconds": round(found["cpu_seconds"], 1),
+        "baseline_kubecharge_peak_rss_mib": found["kubecharge_peak_rss_mib"],
+        "baseline_prometheus_peak_rss_mib": found["prometheus_peak_rss_mib"],
+        **{f"baseline_{key}": value for key, value in ledger_size(database).items()},
     }
 
 
 def main() -> None:
-    month_main(run, __doc__)
+    parser = month_arguments(__doc__)
+    parser.add_argument("--baseline", type=Path, help="An earlier kubecharge checkout to measure beside this one.")
+    args = parser.parse_args()
+    with work_folder(args.keep) as work:
+        print(json.dumps(run(shape_of(args), work, args.baseline)), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -53,12 +54,16 @@ class PeakRss:
         return self.peak_bytes
 
 
-def report_in_child(prometheus: LocalPrometheus, args: list[str]) -> dict[str, Any]:
-    """Run `benchmarks.report_child` with `args`; its timings plus its and Prometheus' peak RSS (MiB)."""
+def report_in_child(prometheus: LocalPrometheus, args: list[str], checkout: Path | None = None) -> dict[str, Any]:
+    """Run `benchmarks.report_child` with `args`; its timings plus its and Prometheus' peak RSS (MiB). `checkout`:
+    another kubecharge source tree (an earlier commit's worktree) whose code and child run instead of this one's."""
     assert prometheus.process is not None
     prometheus_rss = PeakRss(prometheus.process.pid)
+    environment = None
+    if checkout is not None:  # ahead of the installed (editable) kubecharge on the path
+        environment = {**os.environ, "PYTHONPATH": f"{checkout / 'operator'}{os.pathsep}{checkout}"}
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.report_child", *args], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
+                               text=True, env=environment, cwd=checkout)  # fmt: skip
     own_rss = PeakRss(process.pid)
     stdout, _ = process.communicate()
     own_peak, prometheus_peak = own_rss.stop(), prometheus_rss.stop()
@@ -96,6 +101,17 @@ MonthRun = Callable[[Shape, Path], dict[str, Any]]
 
 def month_main(run: MonthRun, doc: str | None) -> None:
     """The month benchmarks' command line: the shape and `--keep DIR`; prints `run`'s figures as JSON."""
+    args = month_arguments(doc).parse_args()
+    with work_folder(args.keep) as work:
+        print(json.dumps(run(shape_of(args), work)), flush=True)
+
+
+def shape_of(args: argparse.Namespace) -> Shape:
+    return Shape(args.namespaces, args.pods_per_namespace, args.days, args.step, args.nodes, args.short_lived)
+
+
+def month_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The shape of the generated cluster and `--keep DIR`, the options every month benchmark takes."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--namespaces", type=int, default=50)
     parser.add_argument("--pods-per-namespace", type=int, default=20)
@@ -104,10 +120,7 @@ def month_main(run: MonthRun, doc: str | None) -> None:
     parser.add_argument("--nodes", type=int, help=f"Nodes (default: one per {PODS_PER_NODE} pods, at least 4).")
     parser.add_argument("--short-lived", action="store_true", help="Add the batch-hourly runs shorter than an hour.")
     parser.add_argument("--keep", type=Path, help="Keep the generated history here (and reuse it next time).")
-    args = parser.parse_args()
-    shape = Shape(args.namespaces, args.pods_per_namespace, args.days, args.step, args.nodes, args.short_lived)
-    with work_folder(args.keep) as work:
-        print(json.dumps(run(shape, work)), flush=True)
+    return parser
 
 
 LEDGER_TABLES = ("hourly_usage", "namespace_hours", "node_hours", "ledger_hours")

@@ -30,7 +30,7 @@ from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
-from kubecharge.domain.workloads import claim_parts, with_known_uids, workloads_of
+from kubecharge.domain.workloads import attach_workloads, claim_parts
 
 _ROW = ["namespace", "node", *WORKLOAD_COLUMNS, POD_LABELS, HOUR]
 _POD = ["namespace", "pod", "uid"]
@@ -80,7 +80,7 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk:
 
     Joined on integer codes (`domain.keys`), never on the string columns: the node of a container-hour is that of
     its pod (namespace, pod, uid) in the hour, else the one node its name ran on in the hour (usage without a
-    usable uid), else "" (kube-state-metrics placed it nowhere); its workload is its pod's (`workloads_of`)."""
+    usable uid), else "" (kube-state-metrics placed it nowhere); its workload is its pod's (`attach_workloads`)."""
     pod_nodes = chunk.nodes.pod_nodes
     usage = adopt_request_uids(usage, request)
     sides = [frame for frame in (usage, request) if not frame.empty]
@@ -107,13 +107,12 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk:
     both = pd.concat([usage[[*POD_KEYS, HOUR]], request[[*POD_KEYS, HOUR]]], ignore_index=True)
     rows = both.iloc[representative].reset_index(drop=True)
     rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
-    rows = with_known_uids(rows, chunk.workloads)
-    rows["workload_kind"], rows["workload"] = workloads_of(rows, chunk.workloads)
     columns = {
         f"{name}_{column}": values
         for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested)))
     }
-    rows = split_by_labels(rows.assign(**columns), list(columns), chunk.pod_labels)  # fmt: skip
+    rows = attach_workloads(rows.assign(**columns), list(columns), chunk.workloads)
+    rows = split_by_labels(rows, list(columns), chunk.pod_labels)
     (groups,), count = row_codes([rows], _ROW)
     summed = rows[_ROW].iloc[first_of(groups, count)].reset_index(drop=True)
     for column in columns:
@@ -133,9 +132,7 @@ def _workload_values(frame: pd.DataFrame, name: str, chunk: ChunkUsage) -> pd.Da
 
 def _pod_amounts(frame: pd.DataFrame, chunk: ChunkUsage) -> pd.DataFrame:
     """A pod-keyed amount (network) with its pod-hour's workload."""
-    frame = with_known_uids(frame, chunk.workloads)
-    kinds, names = workloads_of(frame, chunk.workloads)
-    return frame.assign(workload_kind=kinds, workload=names)
+    return attach_workloads(frame, [VALUE], chunk.workloads)
 
 
 def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:

@@ -10,30 +10,37 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from kubecharge.collect import promql
 from kubecharge.collect.prometheus import PrometheusSource
-from kubecharge.domain.collected import HOUR
+from kubecharge.domain.collected import HOUR, VALUE
 from kubecharge.settings import QuerySettings
 from kubecharge.synthetic.model import Cluster
 from kubecharge.synthetic.workloads import MISSING_OWNER_HOURS, workload_truth
 from tests.conftest import DAYS, START
 from tests.support.reports import read_csv
 
+Shares = dict[tuple[str, str], float]
 
-def found_workloads(prometheus_url: str) -> dict[tuple[str, str, str, int], tuple[str, str]]:
+
+def found_workloads(prometheus_url: str) -> dict[tuple[str, str, str, int], Shares]:
+    """(namespace, pod, uid, hour) → each workload's share of the pod-hour, as kubecharge resolves it."""
     source = PrometheusSource(prometheus_url, promql.build(QuerySettings()))
     found = source.pod_workloads(START, START + timedelta(days=DAYS))
     hours = ((pd.to_datetime(found[HOUR], utc=True) - pd.Timestamp(START)) // pd.Timedelta(hours=1)).astype(int)
     rows = zip(found["namespace"], found["pod"], found["uid"], hours, found["workload_kind"], found["workload"],
-               strict=True)  # fmt: skip
-    return {(ns, pod, uid, int(hour)): (str(kind), str(name)) for ns, pod, uid, hour, kind, name in rows}
+               found[VALUE], strict=True)  # fmt: skip
+    resolved: dict[tuple[str, str, str, int], Shares] = {}
+    for ns, pod, uid, hour, kind, name, share in rows:
+        resolved.setdefault((ns, pod, uid, int(hour)), {})[(str(kind), str(name))] = float(share)
+    return resolved
 
 
 def test_every_pod_hour_resolves_to_the_generators_workload(cluster: Cluster, prometheus_url: str) -> None:
     found, truth = found_workloads(prometheus_url), workload_truth(cluster)
-    wrong = {key: (got, truth.get(key)) for key, got in found.items() if truth.get(key) != got}
+    wrong = {key: (got, truth.get(key)) for key, got in found.items() if got != pytest.approx(truth.get(key))}
     assert not wrong, list(wrong.items())[:10]
     # Every pod-hour kube-state-metrics exported is resolved; only the hour Prometheus recorded nothing in is not.
     down_hours = {slot * cluster.step_seconds // 3600 for slot in cluster.prometheus_down_slots}
@@ -48,9 +55,11 @@ def test_every_pod_hour_resolves_to_the_generators_workload(cluster: Cluster, pr
                 replica_sets.setdefault(hour, set()).add(pod.owner.name)
     both = [hour for hour, names in replica_sets.items() if len(names) > 1]
     assert both
-    assert {found[(p.namespace, p.name, p.uid, both[0])] for p in cluster.pods if p.namespace == "apps"
-            and (p.namespace, p.name, p.uid, both[0]) in found} == {("Deployment", "apps")}  # fmt: skip
-    kinds = Counter(kind for kind, _ in found.values())
+    in_rollout = [found[(p.namespace, p.name, p.uid, both[0])] for p in cluster.pods if p.namespace == "apps"
+                  and (p.namespace, p.name, p.uid, both[0]) in found]  # fmt: skip
+    assert len(in_rollout) >= 2
+    assert all(shares == {("Deployment", "apps"): 1.0} for shares in in_rollout)
+    kinds = Counter(kind for shares in found.values() for kind, _ in shares)
     assert {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "StaticPod", "ReplicaSet"} <= set(kinds)
 
 
@@ -72,10 +81,10 @@ def test_a_replicaset_whose_owner_series_is_missing_keeps_its_pods_hours_by_name
         if key[:3] in pods_of_lost:
             if first <= key[3] < last:
                 inside += 1
-                assert workload == ("ReplicaSet", lost.name), key
+                assert workload == {("ReplicaSet", lost.name): 1.0}, key
             else:
                 outside += 1
-                assert workload == (lost.owner.kind, lost.owner.name), key
+                assert workload == {(lost.owner.kind, lost.owner.name): 1.0}, key
     assert inside >= last - first  # each of its pods' hours in the window, at least one pod
     assert outside > inside
 
@@ -110,3 +119,28 @@ def test_a_pod_selector_on_an_unexported_label_is_a_warning_and_the_costliest_wo
     assert "label_cost_owner" in warnings[0]
     assert "--metric-labels-allowlist=pods=[cost-owner]" in warnings[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_pod_adopted_within_an_hour_is_its_own_before_and_its_deployments_after(
+    cluster: Cluster, prometheus_url: str
+) -> None:
+    """A bare pod a ReplicaSet adopts 25 minutes into an hour: that hour is 25/60 the bare pod's and 35/60 the
+    Deployment's (the scrapes that saw each owner), the hours before wholly the pod's, those after the Deployment's."""
+    adopted = next(pod for pod in cluster.pods if pod.adopted is not None)
+    assert adopted.adopted is not None
+    slot, replica_set = adopted.adopted
+    key = (adopted.namespace, replica_set.kind, replica_set.name)
+    deployment = next(c.owner for c in cluster.controllers if (c.namespace, c.kind, c.name) == key)
+    assert deployment is not None
+    assert deployment.kind == "Deployment"
+    per_hour = 3600 // cluster.step_seconds
+    hour = slot // per_hour
+    assert slot % per_hour == per_hour * 25 // 60  # in the middle of the hour, as designed
+    found = found_workloads(prometheus_url)
+    pod_hours = {key[3]: shares for key, shares in found.items() if key[:3] == (adopted.namespace, adopted.name,
+                                                                               adopted.uid)}  # fmt: skip
+    bare, owned = ("Pod", adopted.name), (deployment.kind, deployment.name)
+    assert pod_hours[hour] == pytest.approx({bare: 25 / 60, owned: 35 / 60})
+    assert pod_hours[hour - 1] == {bare: 1.0}
+    assert pod_hours[hour + 1] == {owned: 1.0}
+    assert {h for h, shares in pod_hours.items() if bare in shares} == set(range(min(pod_hours), hour + 1))

@@ -197,7 +197,7 @@ class PrometheusSource:
 
     def pod_labels(self, start: datetime, end: datetime) -> pd.DataFrame:
         """Each pod's label sets per hour (`label_*` as canonical JSON) with the share of the pod-hour each held (its
-        scrapes over all the pod's scrapes in the hour, replicas and shards alike), for the pod-hours that had any
+        scrapes over all the pod's scrapes in the hour, the most of any copy of a set), for the pod-hours that had any
         label: the rest have none, and need no row."""
         keys: list[tuple[str, str, str, str]] = []
         codes: list[npt.NDArray[np.int64]] = []
@@ -214,7 +214,8 @@ class PrometheusSource:
         found = pd.DataFrame(keys, columns=[*POD_KEYS, POD_LABELS]).iloc[np.concatenate(codes)].reset_index(drop=True)
         found[HOUR] = pd.to_datetime(stamps - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
         found[VALUE] = values
-        summed: pd.DataFrame = found.groupby([*POD_KEYS, HOUR, POD_LABELS], as_index=False, sort=True)[[VALUE]].sum()
+        # copies of one label set (another kube-state-metrics or Prometheus replica) are one: the most scrapes of any
+        summed: pd.DataFrame = found.groupby([*POD_KEYS, HOUR, POD_LABELS], as_index=False, sort=True)[[VALUE]].max()
         pod_hours = summed.groupby([*POD_KEYS, HOUR])
         summed[VALUE] = summed[VALUE] / pod_hours[VALUE].transform("sum")
         labelled = summed[POD_LABELS].ne("").groupby([summed[c] for c in (*POD_KEYS, HOUR)]).transform("any")

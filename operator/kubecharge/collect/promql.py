@@ -316,7 +316,9 @@ WORKLOAD_QUESTIONS = ("pod_owners", "controller_owners", "claim_mounts", "pod_la
 
 def workload_questions(settings: QuerySettings) -> dict[str, str]:
     """kube-state-metrics' owner series, per hour: each pod's controlling owner (`<none>` for a bare pod) and each
-    ReplicaSet's and Job's owner, as `domain.workloads` resolves them into the pod-hour's workload; and the PVCs
+    ReplicaSet's and Job's owner, with the scrapes that saw it (the most of any one copy: replicas of an exporter or
+    of Prometheus repeat them; an owner that changed within the hour splits it by these counts), as
+    `domain.workloads` resolves them into the pod-hour's workload; and the PVCs
     each pod's spec mounts (the source weighs them by the pod's Running share: a claim's GiB-hours go to the
     workloads of the pods that run with it mounted); and each pod's label sets (TeamMapping podSelector)."""
     state = {**settings.series_labels, **settings.state_metrics_job_labels}
@@ -324,7 +326,7 @@ def workload_questions(settings: QuerySettings) -> dict[str, str]:
 
     def owner_of(metric: str, kind: str, name_label: str) -> str:
         series = selector(metric, labels=state)
-        present = f"max by (namespace, {name_label}, {owned}) (max_over_time({series}[{GAUGE_WINDOW}]))"
+        present = f"max by (namespace, {name_label}, {owned}) (count_over_time({series}[{GAUGE_WINDOW}]))"
         named = f'label_replace({present}, "controller", "$1", "{name_label}", "(.*)")'
         return f'label_replace({named}, "controller_kind", "{kind}", "", "")'
 
@@ -337,7 +339,7 @@ def workload_questions(settings: QuerySettings) -> dict[str, str]:
     return {
         # every label set each pod had, with the scrapes that saw it: a pod-hour is split by the time each held
         "pod_labels": f"count_over_time({labels}[{GAUGE_WINDOW}])",
-        "pod_owners": f"max by (namespace, pod, uid, {owned}) (max_over_time({pods}[{GAUGE_WINDOW}]))",
+        "pod_owners": f"max by (namespace, pod, uid, {owned}) (count_over_time({pods}[{GAUGE_WINDOW}]))",
         "controller_owners": controllers,
         "claim_mounts": (
             f"max by (namespace, pod, uid, persistentvolumeclaim) (max_over_time({mounts}[{GAUGE_WINDOW}]))"

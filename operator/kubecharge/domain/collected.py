@@ -43,7 +43,8 @@ POD_LABELS = "pod_labels"
 def empty_workloads() -> pd.DataFrame:
     return pd.DataFrame({**{k: pd.Series(dtype=object) for k in POD_KEYS},
                          HOUR: pd.Series(dtype="datetime64[ns, UTC]"),
-                         **{k: pd.Series(dtype=object) for k in WORKLOAD_COLUMNS}})  # fmt: skip
+                         **{k: pd.Series(dtype=object) for k in WORKLOAD_COLUMNS},
+                         VALUE: pd.Series(dtype="float64")})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,24 @@
                             → `<none>` (a bare pod): kind `Pod`, the pod's name
 
 Each hour is resolved on its own, so a renamed Deployment is a new workload from the hour its pods appear. An
-owner series present in any part of the hour counts for the hour. Where a ReplicaSet's or Job's own owner series
-is missing (the ReplicaSet was deleted while its pods still run, or kube-state-metrics lost it) the pod's hours go
-to that ReplicaSet or Job by name: never lost, never guessed.
+owner that changes within the hour (a bare pod adopted by a ReplicaSet whose selector matches it, a ReplicaSet
+orphaned or adopted) splits the pod-hour by the scrapes that saw each owner. Where a ReplicaSet's or Job's own
+owner series is missing for the whole hour (the ReplicaSet was deleted while its pods still run, or
+kube-state-metrics lost it) the pod's hours go to that ReplicaSet or Job by name: never lost, never guessed; an
+owner series present in part of the hour counts for the hour.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from kubecharge.domain.collected import CLAIM_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS
+from kubecharge.domain.collected import CLAIM_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS, empty_workloads
 from kubecharge.domain.keys import Coder, exact_sums, first_of, unique_per
+from kubecharge.domain.pod_hours import split_pod_hours
 
 NONE = "<none>"  # kube-state-metrics' owner labels of an object without owner references
 POD_OWNER_KEYS = ("namespace", "pod", "uid", "owner_kind", "owner_name")
@@ -31,17 +36,16 @@ THROUGH = {"ReplicaSet": "Deployment", "Job": "CronJob"}
 
 
 def pod_workloads(pod_owners: pd.DataFrame, controller_owners: pd.DataFrame) -> pd.DataFrame:
-    """One row per pod-hour: `namespace, pod, uid, hour_start, workload_kind, workload`.
+    """One row per pod-hour and workload: `namespace, pod, uid, hour_start, workload_kind, workload, value`, the
+    value being the workload's share of the pod-hour (1 but where the pod's owner changed within the hour).
 
-    `pod_owners`: a row per pod, hour and controlling owner (`POD_OWNER_KEYS` + hour_start); `controller_owners`: a
-    row per ReplicaSet or Job, hour and owner (`CONTROLLER_OWNER_KEYS` + hour_start + `controller_kind`). A pod
-    with two controlling owners in one hour (never in Kubernetes, possible in a broken export) keeps the
-    alphabetically first, so the answer does not depend on the order series arrive in."""
+    `pod_owners`: a row per pod, hour and controlling owner (`POD_OWNER_KEYS` + hour_start + value: the scrapes that
+    saw it); `controller_owners`: the same per ReplicaSet or Job and its owner (`CONTROLLER_OWNER_KEYS` +
+    hour_start + `controller_kind` + value). Two owners of a pod at once (never in Kubernetes, possible in a broken
+    export) share the hour by their scrapes, as one after the other would: nothing is lost or counted twice."""
     if pod_owners.empty:
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in (*WORKLOAD_KEYS[:3], HOUR,
-                                                                            *WORKLOAD_KEYS[3:])})  # fmt: skip
-    owners = pod_owners.sort_values([*POD_OWNER_KEYS[:3], HOUR, "owner_kind", "owner_name"], kind="stable")
-    owners = owners.drop_duplicates([*POD_OWNER_KEYS[:3], HOUR], keep="first")
+        return empty_workloads()
+    owners = pod_owners.assign(**{VALUE: _shares(pod_owners, [*POD_OWNER_KEYS[:3], HOUR])})
     resolved = owners.merge(
         _owners_of_controllers(controller_owners),
         how="left",
@@ -49,29 +53,44 @@ def pod_workloads(pod_owners: pd.DataFrame, controller_owners: pd.DataFrame) -> 
         right_on=["namespace", "controller_kind", "controller", HOUR],
     )
     kind, name = resolved["owner_kind"].astype(object), resolved["owner_name"].astype(object)
-    through = resolved["top_kind"].notna() & (resolved["top_kind"] == resolved["owner_kind"].map(THROUGH))
+    through = resolved["top_kind"].notna()
     kind = kind.where(~through, resolved["top_kind"])
     name = name.where(~through, resolved["top_name"])
     bare, static = resolved["owner_kind"] == NONE, resolved["owner_kind"] == "Node"
     kind = kind.where(~bare, "Pod").where(~static, "StaticPod")
     name = name.where(~(bare | static), resolved["pod"])
-    found = {"namespace": resolved["namespace"], "pod": resolved["pod"], "uid": resolved["uid"], HOUR: resolved[HOUR],
-             "workload_kind": kind, "workload": name}  # fmt: skip
-    return pd.DataFrame(found).reset_index(drop=True)
+    share = resolved[VALUE].to_numpy(dtype=np.float64) * resolved["top_share"].fillna(1.0).to_numpy(dtype=np.float64)
+    found = pd.DataFrame({"namespace": resolved["namespace"], "pod": resolved["pod"], "uid": resolved["uid"],
+                          HOUR: resolved[HOUR], "workload_kind": kind, "workload": name, VALUE: share})  # fmt: skip
+    found = found.groupby([*POD_KEYS, HOUR, *WORKLOAD_COLUMNS], as_index=False, sort=True)[[VALUE]].sum()
+    whole = ~found.duplicated([*POD_KEYS, HOUR], keep=False)
+    found.loc[whole, VALUE] = 1.0  # one workload all hour, exactly (not a sum of fractions of it)
+    return found
+
+
+def _shares(owners: pd.DataFrame, keys: list[str]) -> npt.NDArray[np.float64]:
+    """Each row's scrapes over those of every row of its key: the share of the hour that owner held."""
+    seen = owners[VALUE].to_numpy(dtype=np.float64) if VALUE in owners else np.ones(len(owners))
+    total = pd.Series(seen).groupby([owners[key].to_numpy() for key in keys]).transform("sum").to_numpy()
+    shares: npt.NDArray[np.float64] = seen / total
+    return shares
 
 
 def _owners_of_controllers(controller_owners: pd.DataFrame) -> pd.DataFrame:
-    """Each ReplicaSet's or Job's owner per hour, when it has one that makes a workload (a Deployment, a CronJob):
-    `namespace, controller_kind, controller, hour_start, top_kind, top_name`."""
-    columns = ["namespace", "controller_kind", "controller", HOUR, "top_kind", "top_name"]
+    """Each ReplicaSet's or Job's owners per hour that make a workload (a Deployment, a CronJob), with the share of
+    the hour each held: `namespace, controller_kind, controller, hour_start, top_kind, top_name, top_share`. The
+    hour's other part (no owner, `<none>`) stays the ReplicaSet's or Job's own: a row with no top_kind."""
+    columns = ["namespace", "controller_kind", "controller", HOUR, "top_kind", "top_name", "top_share"]
     if controller_owners.empty:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns}).astype(
-            {HOUR: "datetime64[ns, UTC]"}
+            {HOUR: "datetime64[ns, UTC]", "top_share": "float64"}
         )
-    found = controller_owners[controller_owners["owner_kind"] == controller_owners["controller_kind"].map(THROUGH)]
-    found = found.sort_values(["namespace", "controller_kind", "controller", HOUR, "owner_name"], kind="stable")
-    found = found.drop_duplicates(["namespace", "controller_kind", "controller", HOUR], keep="first")
-    return found.rename(columns={"owner_kind": "top_kind", "owner_name": "top_name"})[columns]
+    keys = ["namespace", "controller_kind", "controller", HOUR]
+    found = controller_owners.assign(top_share=_shares(controller_owners, keys))
+    through = found["owner_kind"] == found["controller_kind"].map(THROUGH)
+    found["top_kind"] = found["owner_kind"].where(through)
+    found["top_name"] = found["owner_name"].where(through)
+    return found[columns]
 
 
 PERSISTENT_VOLUME_CLAIM = "PersistentVolumeClaim"  # the kind of a claim's GiB-hours no Running pod mounted
@@ -105,6 +124,17 @@ def workloads_of(
         kinds[resolved] = table_kinds[first[chosen[resolved]]]
         named[resolved] = table_names[first[chosen[resolved]]]
     return kinds, named
+
+
+def attach_workloads(rows: pd.DataFrame, columns: Sequence[str], workloads: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (namespace, pod, uid, hour_start) with their pod-hour's `workload_kind` and `workload`
+    (`workloads_of`, after `with_known_uids`); a row of a pod-hour that belonged to several workloads (its owner
+    changed within the hour) becomes one row per workload, its `columns` multiplied by that workload's share."""
+    rows = with_known_uids(rows, workloads)
+    kinds, names = workloads_of(rows, workloads)
+    rows = rows.assign(workload_kind=kinds, workload=names)
+    several = workloads.loc[workloads[VALUE].to_numpy(dtype=np.float64) < 1.0] if len(workloads) else workloads
+    return split_pod_hours(rows, columns, several, WORKLOAD_COLUMNS)
 
 
 def with_known_uids(rows: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
@@ -152,13 +182,12 @@ def claim_parts(storage: pd.DataFrame, mounts: pd.DataFrame, workloads: pd.DataF
     covered = exact_sums(mount_claims, shares, claims)
     kept = has_storage[mount_claims] & (shares > 0)
     mounted = mounts.loc[kept].reset_index(drop=True)
-    kinds, names = workloads_of(mounted, workloads)
-    parts = amount[mount_claims[kept]] * shares[kept] / np.maximum(covered[mount_claims[kept]], 1.0)
+    mounted[VALUE] = amount[mount_claims[kept]] * shares[kept] / np.maximum(covered[mount_claims[kept]], 1.0)
+    mounted = attach_workloads(mounted, [VALUE], workloads)
     idle = amount[claim_rows] * (1.0 - np.minimum(covered[claim_rows], 1.0))
     unmounted = storage.loc[idle > 0].reset_index(drop=True)
     found = pd.concat([
-        pd.DataFrame({"namespace": mounted["namespace"], "pod": mounted["pod"], "uid": mounted["uid"],
-                      "workload_kind": kinds, "workload": names, HOUR: mounted[HOUR], VALUE: parts}),
+        mounted[columns],
         pd.DataFrame({"namespace": unmounted["namespace"], "pod": "", "uid": "",
                       "workload_kind": PERSISTENT_VOLUME_CLAIM,
                       "workload": unmounted["persistentvolumeclaim"], HOUR: unmounted[HOUR],

@@ -176,6 +176,7 @@ class Pod:
     # containers use a constant rate (counters grow linearly from zero at `start`); the slots above enclose it.
     exact_seconds: tuple[float, float] | None = None
     owner: OwnerRef | None = None  # its controller (`kube_pod_owner`); None: `<none>`, a bare pod (workloads.py)
+    adopted: tuple[int, OwnerRef] | None = None  # (from slot, controller): a bare pod a ReplicaSet adopted
     claims: tuple[str, ...] = ()  # the PVCs its spec mounts (`kube_pod_spec_volumes_persistentvolumeclaims_info`)
     template: str = ""  # its Deployment's pod template: a rollout changes it, and with it the ReplicaSet
     labels: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (from slot, labels): `kube_pod_labels`
@@ -594,12 +595,13 @@ def truth(cluster: Cluster) -> Truth:
             placed = node_values.setdefault((name, node, hour_start), dict.fromkeys(QUANTITIES, 0.0))
             if not who or not any(amounts.values()):
                 continue
-            workload = workload_values.setdefault((name, *workload_of(who, hour), hour_start),
-                                                  dict.fromkeys(QUANTITIES, 0.0))  # fmt: skip
             for q, amount in amounts.items():
                 total[q] += amount
                 placed[q] += amount
-                workload[q] += amount
+            for workload_key, workload_share in workload_of(who, hour):
+                workload = workload_values.setdefault((name, *workload_key, hour_start), dict.fromkeys(QUANTITIES, 0.0))
+                for q, amount in amounts.items():
+                    workload[q] += amount * workload_share
             for team, share in team_of(name, who, hour):
                 into = team_values.setdefault((team, name, hour_start), dict.fromkeys(QUANTITIES, 0.0))
                 for q, amount in amounts.items():
@@ -619,15 +621,17 @@ def truth(cluster: Cluster) -> Truth:
         everywhere = [(key, move, True) for key, move in moves.items()]
         for (space, who, hour_start), move, whole in [*everywhere, *((k, m, False) for k, m in split[side].items())]:
             hour = round((hour_start - cluster.start) / timedelta(hours=1))
-            grains: list[tuple[Any, Any, Any]] = [((space, *workload_of(who, hour), hour_start), workload_values,
-                                                   by_workload)]  # fmt: skip
+            grains: list[tuple[Any, Any, Any, float]] = [
+                ((space, *workload_key, hour_start), workload_values, by_workload, workload_share)
+                for workload_key, workload_share in workload_of(who, hour)
+            ]
             if whole:
-                grains.append(((space, hour_start), values, by_namespace))
-            for key, exact, into in grains:
+                grains.append(((space, hour_start), values, by_namespace, 1.0))
+            for key, exact, into, share in grains:
                 # the band edge = the exact value moved by what the samples allow
                 edge = into.setdefault(key, dict(exact.get(key) or dict.fromkeys(QUANTITIES, 0.0)))
                 for q, amount in move.items():
-                    edge[q] += amount
+                    edge[q] += amount * share
             for team, share in team_of(space, who, hour):
                 edge = by_team.setdefault((team, space, hour_start),
                                           dict(team_values.get((team, space, hour_start))
@@ -662,17 +666,18 @@ def _team_resolver(
 _Who = tuple[str, str, datetime]  # namespace, pod uid (or pvc:<claim>), hour: what a band's moves are kept by
 
 
-def _workload_resolver(cluster: Cluster) -> Callable[[str, int], tuple[str, str]]:
-    """(who, hour index) → (workload kind, workload): a pod's from `workloads.workload_truth` (its own name as a
-    bare pod where kube-state-metrics exports it in no part of the hour), an unmounted PVC's own."""
+def _workload_resolver(cluster: Cluster) -> Callable[[str, int], list[tuple[tuple[str, str], float]]]:
+    """(who, hour index) → each (workload kind, workload) with its share of the hour: a pod's from
+    `workloads.workload_truth` (its own name as a bare pod where kube-state-metrics exports it in no part of the
+    hour), an unmounted PVC's own."""
     owned = workloads.workload_truth(cluster)
     pods = {pod.uid: pod for pod in cluster.pods}
 
-    def resolve(who: str, hour: int) -> tuple[str, str]:
+    def resolve(who: str, hour: int) -> list[tuple[tuple[str, str], float]]:
         if who.startswith("pvc:"):
-            return "PersistentVolumeClaim", who.removeprefix("pvc:")
+            return [(("PersistentVolumeClaim", who.removeprefix("pvc:")), 1.0)]
         pod = pods[who]
-        return owned.get((pod.namespace, pod.name, pod.uid, hour), ("Pod", pod.name))
+        return sorted(owned.get((pod.namespace, pod.name, pod.uid, hour), {("Pod", pod.name): 1.0}).items())
 
     return resolve
 

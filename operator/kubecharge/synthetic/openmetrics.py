@@ -438,10 +438,14 @@ def _pod_state(
                       "restart_policy": "Always" if container.kind == "sidecar" else ""}  # fmt: skip
             _write(out, _series(family, honor(metric)), times, 1.0)
     elif family == "kube_pod_owner":
-        owner = pod.owner
-        kind, name, controller = (owner.kind, owner.name, "true") if owner is not None else (NONE, NONE, NONE)
-        metric = {**base, "owner_kind": kind, "owner_name": name, "owner_is_controller": controller}
-        _write(out, _series(family, honor(metric)), times, 1.0)
+        # one series per owner: a bare pod adopted by a ReplicaSet changes series at the adoption
+        adopted = pod.adopted[0] if pod.adopted is not None else 1 << 62
+        for owner, during in ((pod.owner, slots < adopted), (pod.adopted and pod.adopted[1], slots >= adopted)):
+            if not during.any():
+                continue
+            kind, name, controller = (owner.kind, owner.name, "true") if owner else (NONE, NONE, NONE)
+            metric = {**base, "owner_kind": kind, "owner_name": name, "owner_is_controller": controller}
+            _write(out, _series(family, honor(metric)), times[during], 1.0)
     elif family == "kube_pod_labels":
         # one series per label set (kube-state-metrics exports only the keys its allowlist names: all of them here)
         bounds = [slot for slot, _ in pod.labels[1:]] + [1 << 62]

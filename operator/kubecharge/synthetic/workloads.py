@@ -4,7 +4,10 @@ and `kube_job_owner` — and the workload each pod-hour belongs to, worked out f
 Deployments (through ReplicaSets; the seasonal team's pods are a rollout: each life of a replica a new
 ReplicaSet), StatefulSets, DaemonSets, CronJobs (through their Jobs), Jobs of their own, bare pods and static pods.
 One ReplicaSet's owner series is missing for two whole hours while its pods run: there its pods are that
-ReplicaSet's. Owners are drawn from a generator of their own, so adding them changes no other number of the model.
+ReplicaSet's. One pod starts bare (`kubectl run` with its Deployment's labels) and is adopted by that Deployment's
+ReplicaSet 25 minutes into an hour, as a ReplicaSet adopts every orphan its selector matches: that hour is the bare
+pod's for the scrapes before and the Deployment's for those after. Owners are drawn from a generator of their own,
+so adding them changes no other number of the model.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Protocol
 
 NONE = "<none>"
 MISSING_OWNER_HOURS = (3, 5)  # [first, last) hour of a ReplicaSet's life in which its owner series is missing
+ADOPTED_AFTER = (2, 25 / 60)  # the adopted pod's whole hours, then the part of the next hour, before its adoption
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Pod(Protocol):
     """What owners are drawn from, and set on: `model.Pod` (typed here so that this module needs not import it)."""
 
     owner: OwnerRef | None
+    adopted: tuple[int, OwnerRef] | None
 
     @property
     def namespace(self) -> str: ...
@@ -130,6 +135,7 @@ def assign(pods: Iterable[Pod], seasonal: Iterable[str], slots_per_hour: int, se
                              4: None}[role]  # fmt: skip
         else:  # its Deployment's ReplicaSet of the pod's template (a rollout: a new template, a new ReplicaSet)
             pod.owner = replica_set(pod, pod.name.split("-")[0], generation=pod.template)
+    _adopt_one(pods, controllers, seasonal, slots_per_hour)
     found = sorted(controllers.values(), key=lambda c: (c.namespace, c.kind, c.name))
     first, last = MISSING_OWNER_HOURS
     lost = next((c for c in found if c.kind == "ReplicaSet" and c.owner is not None
@@ -140,21 +146,53 @@ def assign(pods: Iterable[Pod], seasonal: Iterable[str], slots_per_hour: int, se
     return found
 
 
-def workload_truth(cluster: Cluster) -> dict[tuple[str, str, str, int], tuple[str, str]]:
-    """(namespace, pod, uid, hour) → (workload kind, workload) for every hour kube-state-metrics exports the pod in.
-    A ReplicaSet's or Job's owner counts in an hour if its series exists in any slot of it."""
+def _adopt_one(pods: Iterable[Pod], controllers: dict[tuple[str, str, str], Controller], seasonal: set[str],
+               slots_per_hour: int) -> None:  # fmt: skip
+    """The first long-lived pod of a Deployment (outside the rollouts) becomes a bare pod its ReplicaSet adopts."""
+    whole_hours, part = ADOPTED_AFTER
+    for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
+        owner = pod.owner
+        controller = controllers.get((pod.namespace, owner.kind, owner.name)) if owner is not None else None
+        if owner is None or controller is None or controller.owner is None or pod.namespace in seasonal:
+            continue
+        if controller.owner.kind != "Deployment" or pod.deleted_slot - pod.created_slot < 6 * slots_per_hour:
+            continue
+        born = -(-pod.created_slot // slots_per_hour)  # its first whole hour
+        pod.adopted = ((born + whole_hours) * slots_per_hour + round(part * slots_per_hour), owner)
+        pod.owner = None
+        return
+
+
+def owner_at(pod: Pod, slot: int) -> OwnerRef | None:
+    """The pod's controlling owner in `slot`."""
+    if pod.adopted is not None and slot >= pod.adopted[0]:
+        return pod.adopted[1]
+    return pod.owner
+
+
+WorkloadShares = dict[tuple[str, str], float]  # (workload kind, workload) → its share of a pod-hour
+
+
+def workload_truth(cluster: Cluster) -> dict[tuple[str, str, str, int], WorkloadShares]:
+    """(namespace, pod, uid, hour) → each workload's share of the hour for every hour kube-state-metrics exports the
+    pod in: its slots in the hour with that owner over its slots in the hour. A ReplicaSet's or Job's owner counts
+    in an hour if its series exists in any slot of it."""
     per_hour = 3600 // cluster.step_seconds
     by_name = {(c.namespace, c.kind, c.name): c for c in cluster.controllers}
     truth = {}
     for pod in cluster.pods:
         for hour in range(pod.created_slot // per_hour, (pod.deleted_slot - 1) // per_hour + 1):
-            truth[(pod.namespace, pod.name, pod.uid, hour)] = _workload(pod, by_name, hour, per_hour)
+            slots = range(max(hour * per_hour, pod.created_slot), min((hour + 1) * per_hour, pod.deleted_slot))
+            shares: WorkloadShares = {}
+            for slot in slots:
+                workload = _workload(pod, owner_at(pod, slot), by_name, hour, per_hour)
+                shares[workload] = shares.get(workload, 0.0) + 1 / len(slots)
+            truth[(pod.namespace, pod.name, pod.uid, hour)] = shares if len(shares) > 1 else dict.fromkeys(shares, 1.0)
     return truth
 
 
-def _workload(pod: Pod, controllers: dict[tuple[str, str, str], Controller], hour: int,
+def _workload(pod: Pod, owner: OwnerRef | None, controllers: dict[tuple[str, str, str], Controller], hour: int,
               per_hour: int) -> tuple[str, str]:  # fmt: skip
-    owner = pod.owner
     if owner is None:
         return "Pod", pod.name
     if owner.kind == "Node":

@@ -3,33 +3,47 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from kubecharge.domain.collected import HOUR, POD_LABELS, VALUE
 from kubecharge.domain.pod_labels import split_by_labels
-from kubecharge.domain.workloads import claim_parts, pod_workloads, with_known_uids, workloads_of
+from kubecharge.domain.workloads import attach_workloads, claim_parts, pod_workloads, with_known_uids, workloads_of
 
 H0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 H1 = H0 + timedelta(hours=1)
 
 
-def pods(*rows: tuple[str, str, str, pd.Timestamp]) -> pd.DataFrame:
-    """(pod, owner_kind, owner_name, hour) in namespace `shop`; the uid is the pod's name."""
+def pods(*rows: tuple[Any, ...]) -> pd.DataFrame:
+    """(pod, owner_kind, owner_name, hour[, scrapes that saw the owner: 12]) in namespace `shop`; the uid is
+    `uid-<pod>`."""
     return pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": f"uid-{pod}", "owner_kind": kind,
-                          "owner_name": name, HOUR: hour} for pod, kind, name, hour in rows])  # fmt: skip
+                          "owner_name": name, HOUR: hour, VALUE: float(seen[0]) if seen else 12.0}
+                         for pod, kind, name, hour, *seen in rows])  # fmt: skip
 
 
-def controllers(*rows: tuple[str, str, str, str, pd.Timestamp]) -> pd.DataFrame:
-    """(controller kind, controller, owner_kind, owner_name, hour) in namespace `shop`."""
+def controllers(*rows: tuple[Any, ...]) -> pd.DataFrame:
+    """(controller kind, controller, owner_kind, owner_name, hour[, scrapes: 12]) in namespace `shop`."""
     return pd.DataFrame([{"namespace": "shop", "controller_kind": ck, "controller": c, "owner_kind": kind,
-                          "owner_name": name, HOUR: hour} for ck, c, kind, name, hour in rows])  # fmt: skip
+                          "owner_name": name, HOUR: hour, VALUE: float(seen[0]) if seen else 12.0}
+                         for ck, c, kind, name, hour, *seen in rows])  # fmt: skip
 
 
 def resolved(found: pd.DataFrame) -> dict[tuple[str, pd.Timestamp], tuple[str, str]]:
+    """The workload of each pod-hour that had one all hour (its share exactly 1)."""
+    assert (found[VALUE] == 1.0).all()
     rows = zip(found["pod"], found[HOUR], found["workload_kind"], found["workload"], strict=True)
     return {(str(pod), pd.Timestamp(hour)): (str(kind), str(name)) for pod, hour, kind, name in rows}
+
+
+def shares(found: pd.DataFrame) -> dict[tuple[str, pd.Timestamp], dict[tuple[str, str], float]]:
+    rows = zip(found["pod"], found[HOUR], found["workload_kind"], found["workload"], found[VALUE], strict=True)
+    result: dict[tuple[str, pd.Timestamp], dict[tuple[str, str], float]] = {}
+    for pod, hour, kind, name, share in rows:
+        result.setdefault((str(pod), pd.Timestamp(hour)), {})[(str(kind), str(name))] = float(share)
+    return result
 
 
 def test_each_kind_of_owner_makes_the_workload_a_team_lead_knows() -> None:
@@ -69,14 +83,39 @@ def test_a_missing_owner_series_affects_only_its_hours_and_two_replicasets_make_
     }
 
 
-def test_a_pod_with_two_controllers_in_an_hour_keeps_the_first_and_no_pod_hour_is_lost_or_doubled() -> None:
+def test_a_pod_with_two_controllers_in_an_hour_shares_it_by_their_scrapes_and_no_pod_hour_is_lost_or_doubled() -> None:
     found = pod_workloads(
-        pods(("x", "StatefulSet", "zeta", H0), ("x", "DaemonSet", "alpha", H0), ("y", "<none>", "<none>", H1)),
+        pods(("x", "StatefulSet", "zeta", H0, 3), ("x", "DaemonSet", "alpha", H0, 9), ("y", "<none>", "<none>", H1)),
         controllers(),
     )
-    assert resolved(found) == {("x", H0): ("DaemonSet", "alpha"), ("y", H1): ("Pod", "y")}
-    assert len(found) == 2
+    assert shares(found) == {("x", H0): {("DaemonSet", "alpha"): 0.75, ("StatefulSet", "zeta"): 0.25},
+                             ("y", H1): {("Pod", "y"): 1.0}}  # fmt: skip
     assert pod_workloads(pd.DataFrame(), controllers()).empty
+
+
+def test_an_owner_that_changes_within_the_hour_splits_it_by_the_scrapes_that_saw_each() -> None:
+    """A bare pod adopted by a ReplicaSet 5 scrapes into the hour (of 12); a ReplicaSet orphaned after 8 of 12
+    scrapes (its `<none>` owner series then), so its pod's hour is 8/12 the Deployment's and 4/12 its own."""
+    found = pod_workloads(
+        pods(("debug", "<none>", "<none>", H0, 5), ("debug", "ReplicaSet", "web-5f", H0, 7),
+             ("web-5f-a", "ReplicaSet", "web-5f", H1, 12), ("cache-9c-b", "ReplicaSet", "cache-9c", H0, 12)),
+        controllers(("ReplicaSet", "web-5f", "Deployment", "web", H0, 12),
+                    ("ReplicaSet", "web-5f", "Deployment", "web", H1, 12),
+                    ("ReplicaSet", "cache-9c", "Deployment", "cache", H0, 8),
+                    ("ReplicaSet", "cache-9c", "<none>", "<none>", H0, 4)),
+    )  # fmt: skip
+    found_shares = shares(found)
+    assert found_shares[("debug", H0)] == pytest.approx({("Pod", "debug"): 5 / 12, ("Deployment", "web"): 7 / 12})
+    assert found_shares[("web-5f-a", H1)] == {("Deployment", "web"): 1.0}
+    assert found_shares[("cache-9c-b", H0)] == pytest.approx({("Deployment", "cache"): 8 / 12,
+                                                              ("ReplicaSet", "cache-9c"): 4 / 12})  # fmt: skip
+    assert len(found_shares) == 3
+    # usage of the adopted pod's hour: split by those shares, nothing lost; others whole
+    rows = pd.DataFrame([{"namespace": "shop", "pod": pod, "uid": f"uid-{pod}", HOUR: hour, "cpu": cpu}
+                         for pod, hour, cpu in (("debug", H0, 1.2), ("web-5f-a", H1, 2.0))])  # fmt: skip
+    split = attach_workloads(rows, ["cpu"], found)
+    parts = {(pod, name): cpu for pod, name, cpu in zip(split["pod"], split["workload"], split["cpu"], strict=True)}
+    assert parts == pytest.approx({("debug", "debug"): 0.5, ("debug", "web"): 0.7, ("web-5f-a", "web"): 2.0})
 
 
 def mounts(*rows: tuple[str, str, float]) -> pd.DataFrame:
