@@ -40,6 +40,10 @@ class QuerySettings(BaseSettings):
         "--metric-labels-allowlist names (pods=[team,...]).",
     )
     replicaset_owner_metric: str = "kube_replicaset_owner"
+    hpa_info_metric: str = Field(
+        default="kube_horizontalpodautoscaler_info",
+        description="Each HorizontalPodAutoscaler's scale target: workloads it scales are flagged in recommendations.",
+    )
     job_owner_metric: str = "kube_job_owner"
     pod_claims_metric: str = Field(
         default="kube_pod_spec_volumes_persistentvolumeclaims_info",

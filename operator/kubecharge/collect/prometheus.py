@@ -350,6 +350,30 @@ class PrometheusSource:
 
         return sorted(str(item["value"]) for item in self._call(question, send))
 
+    def hourly_frame(self, question: str, query: str, start: datetime, end: datetime,
+                     keys: tuple[str, ...]) -> pd.DataFrame:  # fmt: skip
+        """A query outside the report's own set, one row per `keys` × hour (as every question of the set)."""
+        return self._frame(question, start, end, keys, query=query)
+
+    def fine_samples(self, question: str, query: str, start: datetime, end: datetime, keys: tuple[str, ...],
+                     step_seconds: int) -> tuple[pd.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                 FloatArray]:  # fmt: skip
+        """Every sample of `query` over [start, end) at `step_seconds` (5-minute rates, say), not summed per
+        hour: the distinct `keys` of its series (a frame, one row per code), and per sample its series' code, its
+        stamp (seconds, the end of its step) and its value. Series sharing `keys` share a code."""
+        codes: dict[tuple[str, ...], int] = {}
+
+        def reduce(answer: list[Series]) -> _Samples:
+            series_codes = np.fromiter((codes.setdefault(self._keys.of(s["metric"], keys), len(codes))
+                                        for s in answer), dtype=np.int64, count=len(answer))  # fmt: skip
+            return _Samples.of(answer, series_codes)
+
+        with _collector_paused():
+            parts = self._query_range(question, query, start, end, reduce, step_seconds)
+        found = _Samples.joined(parts) if parts else _Samples.joined([])
+        frame = pd.DataFrame(list(codes), columns=list(keys), dtype=object)
+        return frame, found.series, found.stamps, found.values
+
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _range(self, question: str, start: datetime, end: datetime) -> list[Series]:
@@ -358,15 +382,16 @@ class PrometheusSource:
         return [series for batch in batches for series in batch]
 
     def _query_range(
-        self, question: str, query: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T]
-    ) -> list[T]:
-        """One range query over [start, end), its series reduced batch by batch as they are read, split in two
-        halves (again and again) when the backend refuses it for loading too many samples: at a large cluster's
-        scale one day can exceed Prometheus' default sample limit, and the halves' series simply add up (each hour
-        is in exactly one half)."""
-        form = {"query": query, "start": (start + timedelta(hours=1)).timestamp(), "end": end.timestamp(),
-                "step": "3600", "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms",
-                **self.access.parameters}  # fmt: skip
+        self, question: str, query: str, start: datetime, end: datetime, reduce: Callable[[list[Series]], T],
+        step_seconds: int = SECONDS_PER_HOUR,
+    ) -> list[T]:  # fmt: skip
+        """One range query over [start, end) (evaluated at the end of each step: an hour, or `step_seconds`), its
+        series reduced batch by batch as they are read, split in two halves (again and again) when the backend
+        refuses it for loading too many samples: at a large cluster's scale one day can exceed Prometheus' default
+        sample limit, and the halves' series simply add up (each hour is in exactly one half)."""
+        form = {"query": query, "start": (start + timedelta(seconds=step_seconds)).timestamp(),
+                "end": end.timestamp(), "step": str(step_seconds),
+                "timeout": f"{max(1, round(self.timeout_seconds * 1000))}ms", **self.access.parameters}  # fmt: skip
         try:
             return self._call(question, lambda: self._post(question, form, reduce))
         except TooManySamples as error:
@@ -379,8 +404,8 @@ class PrometheusSource:
             with self._waiting_lock:
                 self.splits += 1
             middle = start + timedelta(hours=hours // 2)
-            return (self._query_range(question, query, start, middle, reduce)
-                    + self._query_range(question, query, middle, end, reduce))  # fmt: skip
+            return (self._query_range(question, query, start, middle, reduce, step_seconds)
+                    + self._query_range(question, query, middle, end, reduce, step_seconds))  # fmt: skip
 
     def _post(self, question: str, form: Mapping[str, Any], reduce: Callable[[list[Series]], T]) -> list[T]:
         """One range query on the client's session (its retries, auth and CA), its answer streamed

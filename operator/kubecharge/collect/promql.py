@@ -345,3 +345,43 @@ def workload_questions(settings: QuerySettings) -> dict[str, str]:
             f"max by (namespace, pod, uid, persistentvolumeclaim) (max_over_time({mounts}[{GAUGE_WINDOW}]))"
         ),
     }
+
+
+RATE_STEP_SECONDS = 300  # recommendations read CPU as rates over 5-minute windows
+
+
+def recommendation_queries(settings: QuerySettings) -> QuerySet:
+    """What request recommendations read, apart from the report's own queries (`build`): each container's CPU
+    usage rate over 5-minute windows (asked at a 5-minute step; copies of a cgroup collapsed, a container's
+    cgroups at once added), its working set's peak and its latest requests per hour, and each
+    HorizontalPodAutoscaler's scale target per hour."""
+    extra = settings.series_labels
+    cadvisor = {**extra, **settings.cadvisor_job_labels}
+    state = {**extra, **settings.state_metrics_job_labels}
+    real_containers = ('namespace!=""', 'pod!=""', 'container!=""', 'container!="POD"')
+    cpu = selector(settings.cpu_usage_metric, *real_containers, labels=cadvisor)
+    memory = selector(settings.memory_usage_metric, *real_containers, labels=cadvisor)
+    requests = selector(settings.requests_metric, 'resource=~"cpu|memory"', labels=state)
+    sidecar_requests = selector(settings.init_requests_metric, 'resource=~"cpu|memory"', labels=state)
+    sidecars = selector(settings.init_info_metric, 'restart_policy="Always"', labels=state)
+    hpa = selector(settings.hpa_info_metric, labels=state)
+    container, cgroup = "namespace, pod, uid, container", ", ".join(CGROUP_LABELS)
+    rate_window = f"[{RATE_STEP_SECONDS}s]"
+    return QuerySet({
+        "container_cpu_rates": (
+            f"sum by ({container}) (max by ({cgroup}) (label_replace(rate({cpu}{rate_window}), {UID_FROM_CGROUP})))"
+        ),
+        "container_memory_peaks": (
+            f"max by ({container}) (label_replace(max_over_time({memory}[{GAUGE_WINDOW}]), {UID_FROM_CGROUP}))"
+        ),
+        # app containers' requests, and sidecars' (restartable init containers run beside them; other init
+        # containers run to completion first and are not right-sized here)
+        "container_requests": (
+            f"max by ({container}, resource) (last_over_time({requests}[{GAUGE_WINDOW}]))\n  or "
+            f"(max by ({container}, resource) (last_over_time({sidecar_requests}[{GAUGE_WINDOW}]))\n"
+            f"  and on ({container}) max by ({container}) (max_over_time({sidecars}[{GAUGE_WINDOW}])))"
+        ),
+        "hpa_targets": (
+            f"max by (namespace, scaletargetref_kind, scaletargetref_name) (max_over_time({hpa}[{GAUGE_WINDOW}]))"
+        ),
+    })  # fmt: skip

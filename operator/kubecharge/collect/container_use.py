@@ -1,0 +1,121 @@
+"""What each workload container used over a recommendation window, asked of Prometheus one day at a time.
+
+A day of 5-minute CPU rates at 1,000 pods is about 600,000 samples: inside Prometheus' default sample limit per
+request, and reduced as it arrives into `domain.recommendations.PooledRates` (memory that does not grow with the
+window). Each rate sample belongs to the workload its pod had in the hour the window ends in (`domain.workloads`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from kubecharge.collect.prometheus import PrometheusSource
+from kubecharge.collect.promql import RATE_STEP_SECONDS, QuerySet
+from kubecharge.domain.collected import HOUR, POD_KEYS, VALUE
+from kubecharge.domain.keys import Coder, first_of
+from kubecharge.domain.recommendations import ContainerUse, PooledRates
+from kubecharge.domain.units import SECONDS_PER_HOUR
+from kubecharge.domain.workloads import with_known_uids, workloads_of
+
+CONTAINER_KEYS = (*POD_KEYS, "container")
+_WorkloadContainer = tuple[str, str, str, str]  # namespace, workload kind, workload, container
+
+
+@dataclass
+class _Found:
+    """What the days so far held, per workload container (its code in `codes`)."""
+
+    codes: dict[_WorkloadContainer, int] = field(default_factory=dict)
+    rates: PooledRates = field(default_factory=PooledRates)
+    memory_peak_bytes: dict[int, float] = field(default_factory=dict)
+    requests: dict[tuple[int, str], tuple[pd.Timestamp, float]] = field(default_factory=dict)  # latest per resource
+    hpa_targets: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def code_of(self, keys: pd.DataFrame) -> npt.NDArray[np.int64]:
+        """The code of each row's (namespace, workload_kind, workload, container), new ones numbered on."""
+        rows = zip(keys["namespace"], keys["workload_kind"], keys["workload"], keys["container"], strict=True)
+        return np.fromiter((self.codes.setdefault(row, len(self.codes)) for row in rows), dtype=np.int64,
+                           count=len(keys))  # fmt: skip
+
+
+def _days(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    day = start
+    while day < end:
+        yield day, min(day + timedelta(days=1), end)
+        day += timedelta(days=1)
+
+
+def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
+                  percentile: float) -> list[ContainerUse]:  # fmt: skip
+    """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
+    windows pooled), its peak working set, its latest requests, its average replicas (its windows over the
+    window's) and whether a HorizontalPodAutoscaler scales its workload."""
+    found = _Found()
+    for day, day_end in _days(start, end):
+        workloads = source.pod_workloads(day, day_end)
+        _add_rates(found, source, queries, day, day_end, workloads)
+        _add_hourly(found, source, queries, day, day_end, workloads)
+    windows_in_window = (end - start) / timedelta(seconds=RATE_STEP_SECONDS)
+    keys = len(found.codes)
+    rates, seen = found.rates.percentile(keys, percentile), found.rates.seen(keys)
+    uses = []
+    for (namespace, kind, workload, container), code in sorted(found.codes.items()):
+        cpu_request = found.requests.get((code, "cpu"), (None, 0.0))[1]
+        memory_request = found.requests.get((code, "memory"), (None, 0.0))[1]
+        uses.append(ContainerUse(
+            namespace, kind, workload, container, cpu_rate_cores=float(np.nan_to_num(rates[code])),
+            memory_max_bytes=found.memory_peak_bytes.get(code, 0.0), cpu_request_cores=cpu_request,
+            memory_request_bytes=memory_request, replicas=float(seen[code]) / windows_in_window,
+            data_hours=float(seen[code]) * RATE_STEP_SECONDS / SECONDS_PER_HOUR,
+            hpa=(namespace, kind, workload) in found.hpa_targets,
+        ))  # fmt: skip
+    return uses
+
+
+def _with_workloads(rows: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (namespace, pod, uid, container, hour_start) with their pod-hour's workload: the one it had for
+    most of the hour would be as right; the one `workloads_of` picks is used (a pod's owner rarely changes)."""
+    rows = with_known_uids(rows, workloads)
+    kinds, names = workloads_of(rows, workloads)
+    return rows.assign(workload_kind=kinds, workload=names)
+
+
+def _add_rates(found: _Found, source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
+               workloads: pd.DataFrame) -> None:  # fmt: skip
+    keys, series, stamps, values = source.fine_samples(
+        "container_cpu_rates", queries.container_cpu_rates, start, end, CONTAINER_KEYS, RATE_STEP_SECONDS
+    )
+    if not len(values):
+        return
+    # the hour each window ends in (a window ending on the hour belongs to the hour before)
+    hours = (stamps - 1) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+    (cells,), count = Coder([pd.DataFrame({"series": series, "hour": hours})]).rows(["series", "hour"])
+    first = first_of(cells, count)
+    pod_hours = keys.iloc[series[first]].reset_index(drop=True)
+    pod_hours[HOUR] = pd.to_datetime(hours[first], unit="s", utc=True).as_unit("ns")
+    codes = found.code_of(_with_workloads(pod_hours, workloads))
+    found.rates.add(codes[cells], values)
+
+
+def _add_hourly(found: _Found, source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
+                workloads: pd.DataFrame) -> None:  # fmt: skip
+    peaks = _with_workloads(source.hourly_frame("container_memory_peaks", queries.container_memory_peaks, start, end,
+                                                CONTAINER_KEYS), workloads)  # fmt: skip
+    for code, peak in zip(found.code_of(peaks), peaks[VALUE], strict=True):
+        found.memory_peak_bytes[int(code)] = max(found.memory_peak_bytes.get(int(code), 0.0), float(peak))
+    requests = _with_workloads(source.hourly_frame("container_requests", queries.container_requests, start, end,
+                                                   (*CONTAINER_KEYS, "resource")), workloads)  # fmt: skip
+    requests = requests.sort_values([HOUR, VALUE], kind="stable")  # the latest hour last; in it, the largest
+    for code, resource, hour, amount in zip(found.code_of(requests), requests["resource"], requests[HOUR],
+                                            requests[VALUE], strict=True):  # fmt: skip
+        found.requests[(int(code), str(resource))] = (hour, float(amount))  # cores, bytes
+    targets = source.hourly_frame("hpa_targets", queries.hpa_targets, start, end,
+                                  ("namespace", "scaletargetref_kind", "scaletargetref_name"))  # fmt: skip
+    found.hpa_targets.update(zip(targets["namespace"], targets["scaletargetref_kind"], targets["scaletargetref_name"],
+                                 strict=True))  # fmt: skip
