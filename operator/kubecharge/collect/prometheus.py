@@ -370,7 +370,7 @@ class PrometheusSource:
 
         with _collector_paused():
             parts = self._query_range(question, query, start, end, reduce, step_seconds)
-        found = _Samples.joined(parts) if parts else _Samples.joined([])
+        found = _Samples.joined(parts)
         frame = pd.DataFrame(list(codes), columns=list(keys), dtype=object)
         return frame, found.series, found.stamps, found.values
 
