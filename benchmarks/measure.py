@@ -123,7 +123,7 @@ def month_arguments(doc: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-LEDGER_TABLES = ("hourly_usage", "namespace_hours", "node_hours", "ledger_hours")
+LEDGER_TABLES = ("hourly_usage", "namespace_hours", "node_hours", "ledger_hours", "workload_days")
 
 
 def ledger_size(database: Path) -> dict[str, Any]:

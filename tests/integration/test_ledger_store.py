@@ -81,3 +81,49 @@ def _sources(database_url: str) -> dict[datetime, str]:
 def _utc(value: datetime | str) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _web(hour: datetime, node: str, cores: float) -> NamespaceHour:
+    return NamespaceHour("shop", hour, ResourceQuantities(cpu_core_hours_usage=cores), {"team": "a"}, "prod", node,
+                         "Deployment", "web")  # fmt: skip
+
+
+def _day_cores(repository: Repository, start: datetime, end: datetime) -> dict[datetime, float]:
+    return {r.hour_start: r.quantities.cpu_core_hours_usage for r in repository.load_workload_days("prod", start, end)}
+
+
+def _execute(database_url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sqlalchemy.text(statement))
+            return [tuple(found) for found in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_workload_days_are_kept_and_summed_again_when_their_hours_change(database_url: str) -> None:
+    """A whole day's sums are kept once read and read back from there; an hour collected again makes the day's
+    sums be worked out anew; a partial day is summed each time and never kept."""
+    day = datetime(2026, 10, 1, tzinfo=UTC)
+    hours = [day + timedelta(hours=i) for i in range(30)]  # the whole first day and 6 hours of the second
+    repository = Repository(database_url)
+    try:
+        repository.store_chunk("prod", "prom-a", dict.fromkeys(hours, FULL),
+                               [r for hour in hours for r in (_web(hour, "n1", 0.25), _web(hour, "n2", 0.5))],
+                               datetime.now(UTC))  # fmt: skip
+        end = day + timedelta(days=1, hours=6)
+        # 24 hours × (0.25 + 0.5) and 6 hours of the second day from its start
+        assert _day_cores(repository, day, end) == {day: 18.0, day + timedelta(days=1): 4.5}
+        kept = [_utc(str(found)) for (found,) in _execute(database_url, "SELECT day FROM workload_day_sources")]
+        assert kept == [day]
+        # The kept day is what the next read returns (marked here so the test can tell it from a new sum).
+        _execute(database_url, "UPDATE workload_days SET cpu_core_hours_usage = 99.0")
+        assert _day_cores(repository, day, end) == {day: 99.0, day + timedelta(days=1): 4.5}
+        # One hour of the day collected again (late data): the day is summed anew from its hours.
+        repository.store_chunk("prod", "prom-a", {hours[5]: FULL}, [_web(hours[5], "n1", 1.25)], datetime.now(UTC))
+        assert _day_cores(repository, day, end) == {day: 18.0 - 0.75 + 1.25, day + timedelta(days=1): 4.5}
+        # A range starting within a day sums that part of it, dated at the range's start.
+        assert _day_cores(repository, hours[20], end) == {hours[20]: 4 * 0.75, day + timedelta(days=1): 4.5}
+    finally:
+        repository.close()

@@ -8,6 +8,7 @@ hour either as it was or as newly collected, never a mix; an emptier answer neve
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,19 +16,17 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Table, delete, event, insert, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from kubecharge.domain.keys import exact_sums
 from kubecharge.domain.ledger import HourCompleteness, ranges
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
-from kubecharge.store import schema
+from kubecharge.store import schema, workload_days
 from kubecharge.store.tables import (
     HourlyUsage,
     LedgerHour,
@@ -37,6 +36,8 @@ from kubecharge.store.tables import (
     ReportRun,
     RunLease,
 )
+
+log = logging.getLogger(__name__)
 
 _NODE_AMOUNTS = (("cpu", "cpu_cores"), ("memory", "memory_gib"), ("gpu", "gpus"))  # resource key → column suffix
 
@@ -303,63 +304,38 @@ class Repository:
     def load_workload_days(self, cluster: str, start: datetime, end: datetime) -> list[NamespaceHour]:
         """The stored rollups of [start, end) per UTC day, namespace (with its labels of the hour), workload and pod
         label set, summed exactly (`math.fsum`) over the day's hours and nodes: what direct charges price a period
-        and its days by. One row per day and workload instead of one per hour, node and workload (a month of
-        1,000 pods: ~12,000 rows instead of ~900,000), read one day at a time."""
+        and its days by. Whole days come from their kept sums (`store.workload_days`), summed and kept the first
+        time they are read and again when their hours change; partial days at the ends are summed each time."""
+        days, edges = workload_days.split_range(_utc(start), _utc(end))
 
-        def read() -> list[NamespaceHour]:
-            rows: list[NamespaceHour] = []
-            hours: dict[Any, datetime] = {}
-            shared: dict[str, str] = {}
-            parsed: dict[str, dict[str, str]] = {}
-            labels_of = select(NamespaceHourRecord.namespace, NamespaceHourRecord.hour_start,
-                               NamespaceHourRecord.labels_json).where(
-                col(NamespaceHourRecord.cluster) == cluster, col(NamespaceHourRecord.hour_start) >= start,
-                col(NamespaceHourRecord.hour_start) < end)  # fmt: skip
-            keys = ("namespace", "hour_start", "workload_kind", "workload", "pod_labels")
-            usage = (select(*(getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)))
-                     .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
-                            col(HourlyUsage.hour_start) < end)
-                     .order_by(col(HourlyUsage.hour_start)))  # fmt: skip
-            day: datetime | None = None
-            found: list[tuple[Any, ...]] = []
-
-            def flush() -> None:
-                if day is None or not found:
-                    return
-                index: dict[tuple[str, ...], int] = {}
-                codes = np.fromiter((index.setdefault(row[:5], len(index)) for row in found), dtype=np.int64,
-                                    count=len(found))  # fmt: skip
-                amounts = np.array([row[5:] for row in found], dtype=np.float64)
-                sums = [exact_sums(codes, amounts[:, column], len(index)) for column in range(len(_QUANTITIES))]
-                for (namespace, text, kind, workload, pod_labels), code in index.items():
-                    if text not in parsed:
-                        parsed[text] = json.loads(text) if text else {}
-                    quantities = ResourceQuantities(*(float(column[code]) for column in sums))
-                    rows.append(NamespaceHour(namespace, max(day, _utc(start)), quantities, parsed[text], cluster, "",
-                                              kind, workload, pod_labels))  # fmt: skip
-                found.clear()
-
+        def read() -> tuple[list[workload_days.WorkloadDay], dict[datetime, str]]:
             with self.engine.connect() as connection:
-                labels = {(name, hours.setdefault(hour, _utc(hour))): text
-                          for name, hour, text in connection.execute(labels_of)}  # fmt: skip
-                for record in connection.execution_options(yield_per=20_000).execute(usage):
-                    hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
-                    if day is None or hour - day >= HOUR * 24:
-                        flush()
-                        day = hour.replace(hour=0)
-                    namespace = shared.setdefault(record[0], record[0])
-                    found.append(
-                        (
-                            namespace,
-                            labels.get((namespace, hour), ""),
-                            *(shared.setdefault(value, value) for value in record[2:5]),
-                            *record[5:],
-                        )
-                    )
-                flush()
-            return rows
+                now = workload_days.digests(connection, cluster, days)  # before the rows they describe
+                stored = workload_days.kept_digests(connection, cluster, days)
+                fresh = [day for day in days if stored.get(day) == now[day]]
+                found = workload_days.kept(connection, cluster, fresh)
+                stale = {day: now[day] for day in days if stored.get(day) != now[day]}
+                summed = [row for first, last in workload_days.day_runs(sorted(stale))
+                          for row in workload_days.summed(connection, cluster, first, last)]  # fmt: skip
+                for first, last in edges:
+                    found.extend(workload_days.summed(connection, cluster, first, last))
+            if stale:
+                self._keep_days(cluster, summed, stale)
+            return [*found, *summed], stale
 
-        return list(self._guard(read, "load the period's workload days"))
+        found, _ = self._guard(read, "load the period's workload days")
+        return workload_days.as_rows(found, cluster)
+
+    def _keep_days(self, cluster: str, rows: list[workload_days.WorkloadDay], digest_of: dict[datetime, str]) -> None:
+        """Keep freshly summed days. Best effort: a report that cannot keep them (another replica keeping the same
+        days at once, a read-only database) has its figures all the same and sums them again next time."""
+        try:
+            with self.engine.begin() as connection:
+                workload_days.keep(connection, cluster, rows, digest_of)
+        except SQLAlchemyError as error:
+            original = getattr(error, "orig", None)
+            reason = str(original if original is not None else error).splitlines()[0]
+            log.info("workload days of %s not kept (summed again next time): %s", cluster, reason)
 
     def load_nodes(self, cluster: str, start: datetime, end: datetime) -> list[NodeHour]:
         """The stored node-hours of [start, end), by node and hour."""

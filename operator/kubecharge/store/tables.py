@@ -65,6 +65,35 @@ class NamespaceHourRecord(Quantities, table=True):
     labels_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class WorkloadDayRecord(Quantities, table=True):
+    """One workload of a namespace (with the labels it had, and a label set of its pods) on one whole UTC day: its
+    hourly rows summed exactly over the day's hours and nodes. Derived, never primary: built from `hourly_usage`
+    when a report first reads the day, and rebuilt when the day's hours change (`WorkloadDaySource`), so a month's
+    direct charges read a few thousand rows instead of every hour of every node."""
+
+    __tablename__ = "workload_days"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    day: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    namespace: str = Field(primary_key=True, max_length=253)
+    workload_kind: str = Field(primary_key=True, max_length=253)
+    workload: str = Field(primary_key=True, max_length=253)
+    pod_labels: str = Field(sa_column=Column(Text, primary_key=True))
+    labels_json: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class WorkloadDaySource(SQLModel, table=True):
+    """Which stored hours a day's `workload_days` rows were summed from: a digest of each hour's start, source and
+    collection time. A day whose hours have been collected again since has another digest and is summed anew."""
+
+    __tablename__ = "workload_day_sources"
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    day: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    hours_sha256: str = Field(max_length=64)
+
+
 class NodeHourRecord(SQLModel, table=True):
     """One node in one collected hour: the share of the hour it existed, capacity, allocatable and labels."""
 
