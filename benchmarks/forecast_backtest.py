@@ -59,6 +59,7 @@ def report(url: str, mappings: Path, db: Path, out: Path, period: str, as_of: st
 
 def run(pods_per_namespace: int, step: int, work: Path) -> dict[str, Any]:
     size = Size(pods_per_namespace=pods_per_namespace, nodes=2, gpu_nodes=0, autoscaled_node=False, seasonal=True,
+                rightsizing=False,
                 short_lived=False)  # fmt: skip
     cluster = build_cluster(START, days=(END - START).days, step_seconds=step, size=size)
     model = truth(cluster)

@@ -93,7 +93,8 @@ class Shape:
         pods = self.namespaces * self.pods_per_namespace
         nodes = self.nodes or max(4, math.ceil(pods / PODS_PER_NODE))
         return Size(extra_namespaces=max(0, self.namespaces - DESIGNED_NAMESPACES),
-                    pods_per_namespace=self.pods_per_namespace, nodes=nodes, short_lived=self.short_lived)  # fmt: skip
+                    pods_per_namespace=self.pods_per_namespace, nodes=nodes, short_lived=self.short_lived,
+                    rightsizing=False)  # fmt: skip
 
 
 MonthRun = Callable[[Shape, Path], dict[str, Any]]

@@ -60,7 +60,7 @@ def seasonal_cluster() -> Cluster:
     # Without runs shorter than the 10-minute scrape interval: the outlook is judged on costs, not on sampling; and
     # without the shared namespace, whose relabelled pod moves cost between web and search half-way.
     size = Size(pods_per_namespace=0, nodes=2, gpu_nodes=0, autoscaled_node=False, seasonal=True, short_lived=False,
-                shared_namespace=False)  # fmt: skip
+                shared_namespace=False, rightsizing=False)  # fmt: skip
     return build_cluster(SEASONAL_START, days=SEASONAL_DAYS, step_seconds=600, size=size)
 
 

@@ -8,6 +8,7 @@ traceback, and writes nothing: every input is checked before the first write.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
 from contextlib import closing
@@ -162,8 +163,23 @@ def report(
     ] = None,
     by: Annotated[
         Grouping,
-        typer.Option("--by", help="Print the table per team, or per workload (its 20 costliest; the files hold all)."),
+        typer.Option(
+            "--by",
+            help="Print the table per team, per workload (its 20 costliest), or the request "
+            "recommendations (the 20 largest savings); the files hold all.",
+        ),
     ] = Grouping.TEAM,
+    recommendation_days: Annotated[
+        int | None,
+        typer.Option(
+            "--recommendation-days",
+            metavar="DAYS",
+            min=1,
+            max=90,
+            help="Days of use request recommendations look at [default: the report's "
+            "spec.recommendations.windowDays, 14].",
+        ),
+    ] = None,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
 
@@ -176,6 +192,9 @@ def report(
             moment = parse_moment(as_of) or datetime.now(UTC)
             parsed, teams = periods.parse(period), manifests.load_team_mappings(mappings)
             spec = manifests.load_usage_report(report_file) if report_file is not None else UsageReportSpec()
+            if recommendation_days is not None and spec.recommendations is not None:
+                spec = dataclasses.replace(spec, recommendations=dataclasses.replace(
+                    spec.recommendations, window_days=recommendation_days))  # fmt: skip
             job = ReportJob(
                 settings=settings, period=parsed, mappings=teams, spec=spec, now=moment,
                 runner=f"cli@{socket.gethostname()}", s3=lambda: s3_from_settings(settings, spec),
@@ -186,7 +205,7 @@ def report(
             produced = produce_report(job, lambda: closing(open_ledger(db or settings.database_url)))
         except KubechargeError as error:
             raise fail(error) from None
-    print_run(produced, out, by_workload=by is Grouping.WORKLOAD)
+    print_run(produced, out, grouping=by)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequiremen
 from kubecharge.domain.names import dns_label_problem, metric_label_name
 from kubecharge.domain.outlook_model import DEFAULT_THRESHOLDS
 from kubecharge.domain.periods import PeriodKind
+from kubecharge.domain.recommendations import RecommendationSettings
 from kubecharge.domain.reports import (
     ConfigMapOutput,
     CostModel,
@@ -289,6 +290,19 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
         suspend=bool(spec.get("suspend", False)),
         cost_model=_cost_model(spec["costModel"]) if spec.get("costModel") is not None else None,
         anomalies=_anomaly_rules(spec.get("anomalies") or {}),
+        recommendations=_recommendation_settings(spec.get("recommendations") or {}),
+    )
+
+
+def _recommendation_settings(settings: Mapping[str, Any]) -> RecommendationSettings | None:
+    if not settings.get("enabled", True):
+        return None
+    defaults = RecommendationSettings()
+    return RecommendationSettings(
+        window_days=int(settings.get("windowDays", defaults.window_days)),
+        cpu_percentile=float(settings.get("cpuPercentile", defaults.cpu_percentile)),
+        memory_headroom=float(settings.get("memoryHeadroom", defaults.memory_headroom)),
+        annotate=bool(settings.get("annotate", defaults.annotate)),
     )
 
 

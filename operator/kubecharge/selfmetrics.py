@@ -76,6 +76,11 @@ class OperatorMetrics:
             "kubecharge_team_cost_forecast", "A team's forecast cost at the end of a period in progress.",
             per_team, registry=self.registry,
         )  # fmt: skip
+        self.recommended_saving = Gauge(
+            "kubecharge_recommended_saving", "What acting on a team's request recommendations saves a month at the "
+            "report's prices (HorizontalPodAutoscaler targets and containers that would cost more left out).",
+            [*labels, "team"], registry=self.registry,
+        )  # fmt: skip
         self.budget_used_ratio = Gauge(
             "kubecharge_budget_used_ratio", "A team's cost so far over its budget for the current period.",
             [*labels, "team"], registry=self.registry,

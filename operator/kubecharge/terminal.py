@@ -52,6 +52,7 @@ def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 class Grouping(StrEnum):
     TEAM = "team"
     WORKLOAD = "workload"
+    RECOMMENDATION = "recommendation"
 
 
 WORKLOADS_PRINTED = 20
@@ -77,6 +78,53 @@ def print_workloads(chargeback: Chargeback, most: int = WORKLOADS_PRINTED) -> No
     stdout.print(table)
     if len(parts) > most:
         stdout.print(f"{len(parts) - most} more workloads in chargeback-workloads.csv", soft_wrap=True)
+
+
+RECOMMENDATIONS_PRINTED = 20
+
+
+def print_recommendations(chargeback: Chargeback, most: int = RECOMMENDATIONS_PRINTED) -> None:
+    """The containers whose requests should change, the largest monthly saving first (HPA targets and containers
+    without enough data after), and each team's saving."""
+    window = chargeback.recommendation_window
+    if window is None:
+        stdout.print("Recommendations are off for this report (spec.recommendations.enabled: false).")
+        return
+    currency = chargeback.currency
+    table = Table(title=f"Request recommendations — {iso(window[0])} to {iso(window[1])} ({currency} a month)")
+    for column in ("Team", "Namespace", "Workload", "Container"):
+        table.add_column(column, overflow="fold")
+    for column in ("Replicas", "CPU request → recommended", "Memory GiB request → recommended", "Saving"):
+        table.add_column(column, justify="right", overflow="fold")
+    table.add_column("Note", overflow="fold")
+    ordered = sorted(chargeback.recommendations, key=lambda r: (not r.enough_data, r.hpa,
+                                                                -(r.monthly_saving or 0.0), r.team, r.namespace,
+                                                                r.workload, r.container))  # fmt: skip
+    for found in ordered[:most]:
+        workload = f"{found.workload_kind}/{found.workload}"
+        if not found.enough_data:
+            table.add_row(found.team, found.namespace, workload, found.container, "", "", "", "", "not enough data")
+            continue
+        table.add_row(
+            found.team, found.namespace, workload, found.container, f"{found.replicas or 0.0:.2f}",
+            f"{found.cpu_request_cores or 0.0:.3f} → {found.cpu_recommended_cores or 0.0:.3f}",
+            f"{found.memory_request_gib or 0.0:.3f} → {found.memory_recommended_gib or 0.0:.3f}",
+            f"{round(found.monthly_saving or 0.0, 2) or 0.0:,.2f}", "HPA: not in the total" if found.hpa else "",
+        )  # fmt: skip
+    stdout.print(table)
+    if len(ordered) > most:
+        stdout.print(f"{len(ordered) - most} more containers in recommendations.csv", soft_wrap=True)
+    young = sum(1 for found in ordered if not found.enough_data)
+    if young:
+        stdout.print(f"{young} container(s) with not enough data (less than 24 hours of use in the window): "
+                     "listed in recommendations.csv without numbers", soft_wrap=True)  # fmt: skip
+    savings = chargeback.recommended_savings()
+    stdout.print(
+        "Monthly saving by team: "
+        + ", ".join(f"{team} {amount:,.2f}" for team, amount in sorted(savings.items(), key=lambda i: (-i[1], i[0])))
+        + f" ({currency}; total {sum(savings.values()):,.2f})",
+        soft_wrap=True,
+    )
 
 
 def print_teams(chargeback: Chargeback) -> None:
@@ -180,12 +228,14 @@ def print_outlook(chargeback: Chargeback) -> None:
                      f"{item.expected:,.2f} (range {item.lower:,.2f}–{item.upper:,.2f})", soft_wrap=True)  # fmt: skip
 
 
-def print_run(produced: JobOutcome, out: Path, by_workload: bool = False) -> None:
-    """What one `kubecharge report` did: the teams (or the costliest workloads), warnings, completeness, what was
-    asked and written."""
+def print_run(produced: JobOutcome, out: Path, grouping: Grouping = Grouping.TEAM) -> None:
+    """What one `kubecharge report` did: the teams (or the costliest workloads, or the recommendations), warnings,
+    completeness, what was asked and written."""
     result = produced.result
-    if by_workload:
+    if grouping is Grouping.WORKLOAD:
         print_workloads(result.chargeback)
+    elif grouping is Grouping.RECOMMENDATION:
+        print_recommendations(result.chargeback)
     else:
         print_teams(result.chargeback)
     for note in result.notes:

@@ -74,6 +74,21 @@ def test_rbac_has_no_wildcards_and_is_least_privilege(rendered: list[dict[str, A
     assert ("kubecharge.io", "usagereports/status") in granted
 
 
+def test_workloads_are_patched_only_when_annotations_are_asked_for(tmp_path: Path) -> None:
+    """Off by default: the operator cannot touch a workload. With rbac.annotateWorkloads it may get and patch the
+    workload kinds a recommendation names (the annotation alone is patched), and nothing more."""
+
+    def workload_grants(docs: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+        (role,) = [doc for doc in docs if doc["kind"] == "ClusterRole"]
+        return {(group, resource): set(rule["verbs"]) for rule in role["rules"] for group in rule["apiGroups"]
+                for resource in rule["resources"] if group in {"apps", "batch"}}  # fmt: skip
+
+    assert workload_grants(render(tmp_path)) == {}
+    granted = workload_grants(render(tmp_path, "--set", "rbac.annotateWorkloads=true"))
+    kinds = {("apps", r) for r in ("deployments", "statefulsets", "daemonsets", "replicasets")}
+    assert granted == {kind: {"get", "patch"} for kind in kinds | {("batch", "jobs"), ("batch", "cronjobs")}}
+
+
 def _secret_access(docs: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[str] | None]]:
     """namespace -> (verbs, resourceNames) of every namespaced grant on Secrets bound to the operator."""
     roles = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs if d["kind"] == "Role"}

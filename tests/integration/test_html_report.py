@@ -217,3 +217,23 @@ def test_each_team_lists_its_workloads_and_the_unallocated_ones_are_named(report
     # what would claim it (a cell that wraps anywhere in print: read from the DOM Chromium laid out)
     dom = chromium("--window-size=1200,1000", "--dump-dom", (report / "report.html").as_uri()).stdout
     assert f"namespaces: [{unallocated['namespace']}]" in dom
+
+
+def test_each_team_shows_its_recommended_saving_beside_its_slack_and_its_top_containers(
+    report: Path, tmp_path: Path
+) -> None:
+    """The saving per team (what recommendations.csv's positive, non-HPA savings add up to) next to its slack, in
+    the teams' table and the team's section, with its largest recommendation; as Chromium prints the page."""
+    flat = " ".join("\n".join(pdf_pages(report / "report.html", "A4", tmp_path)).split())
+    summary = json.loads((report / "chargeback.json").read_text())
+    platform = summary["recommendedSaving"]["teams"]["platform"]
+    assert platform > 0
+    assert "Recommended saving" in flat
+    assert f"{summary['recommendedSaving']['total']:,.2f} USD/month" in flat
+    assert f"Requests: recommended saving {platform:,.2f} USD/month" in flat
+    rows = [row for row in read_csv(report / "recommendations.csv") if row["team"] == "platform"
+            and row["monthly_saving"] and row["hpa"] == "false"]  # fmt: skip
+    top = max(rows, key=lambda row: float(row["monthly_saving"]))
+    assert f"{top['workload_kind']}/{top['workload']} · {top['container']}" in flat
+    assert f"{float(top['cpu_request_cores']):,.3f} → {float(top['cpu_recommended_cores']):,.3f}" in flat
+    assert f"{float(top['monthly_saving']):,.2f}" in flat

@@ -77,8 +77,9 @@ def wait_for(probe: Callable[[], T | None], timeout: float = WAIT_SECONDS, what:
 class Kube:
     """Thin kubectl: apply, get, patch, list ConfigMaps and Events."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, emulator: Any = None) -> None:
         self.api = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=url))
+        self.emulator = emulator  # the `ClusterEmulator` behind it, where a test makes it refuse writes
         # Typed loosely on purpose: tests pass plain dicts, as kubectl would send YAML.
         self.core: Any = kubernetes.client.CoreV1Api(self.api)
         self.custom: Any = kubernetes.client.CustomObjectsApi(self.api)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 
 from kubecharge.domain.charges import Chargeback
@@ -52,8 +53,8 @@ UNEXPORTED_LABEL_MAPPING = {
 
 @pytest.fixture(scope="module")
 def kube(cluster: Cluster) -> Iterator[Kube]:
-    with running_emulator() as (_, url):
-        kube = Kube(url)
+    with running_emulator() as (emulator, url):
+        kube = Kube(url, emulator)
         last = cluster.slots - 1
         for namespace in cluster.namespaces:
             kube.namespace(namespace.name, namespace.labels_at(last))
@@ -208,6 +209,71 @@ def test_report_is_computed_published_and_finalized(
     assert "kubecharge_report_last_success_timestamp_seconds" in metrics
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.liveness_port}/healthz", timeout=10) as answer:
         assert answer.status == 200
+
+
+def _deployment(name: str) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": f"registry.example.com/{name}:4.0",
+                                         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}}}  # fmt: skip
+
+
+def test_recommendations_reach_status_metrics_and_the_workloads_own_annotation(
+    kube: Kube, operator: Operator, settings: Settings, prometheus_url: str, mappings_file: Path, tmp_path: Path
+) -> None:
+    """The saving per team in status and as a metric, equal to the CLI's for the same day; with `annotate`, each
+    workload of this cluster carries its recommendation (spec untouched), and a refused patch is an Event."""
+    apps: Any = kubernetes.client.AppsV1Api(kube.api)
+    for name in ("steady", "diurnal"):
+        apps.create_namespaced_deployment("platform-portal", _deployment(name))
+    kube.apply_report(REPORTS_NS, report_manifest("rightsizing", recommendations={"windowDays": 2, "annotate": True}))
+    status = wait_for(
+        lambda: (s := kube.report(REPORTS_NS, "rightsizing").get("status") or {}).get("recommendedSaving") and s,
+        what="the recommended saving in status",
+    )
+    saving = status["recommendedSaving"]
+    assert (saving["windowStart"], saving["windowEnd"]) == ("2026-09-30T00:00:00Z", "2026-10-02T00:00:00Z")
+    manifest = tmp_path / "rightsizing.yaml"
+    manifest.write_text(json.dumps(report_manifest("rightsizing", recommendations={"windowDays": 2})))
+    code, output = run_in_process(
+        "report", "--prometheus", prometheus_url, "--mappings", str(mappings_file), "--period", "2026-10-02",
+        "--report", str(manifest), "--out", str(tmp_path / "cli"), "--db", f"sqlite:///{tmp_path / 'cli.db'}",
+        "--cluster", "synthetic", "--as-of", NOW.isoformat(),
+    )  # fmt: skip
+    assert code == 0, output
+    cli = json.loads((tmp_path / "cli" / "chargeback.json").read_text())
+    assert saving["teams"] == pytest.approx(cli["recommendedSaving"]["teams"], rel=1e-9)
+    assert saving["teams"]["platform"] > 0  # the steady pair alone saves (a day of each replica: enough data)
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    line = f'kubecharge_recommended_saving{{namespace="{REPORTS_NS}",report="rightsizing",team="platform"}} '
+    assert float(metrics.split(line)[1].split()[0]) == pytest.approx(saving["teams"]["platform"], rel=1e-9)
+
+    steady = next(r for r in cli["recommendations"] if r["workload"] == "steady")
+    written = wait_for(
+        lambda: (apps.read_namespaced_deployment("steady", "platform-portal").metadata.annotations or {}).get(
+            "kubecharge.io/recommendation"),
+        what="the steady Deployment's recommendation annotation",
+    )  # fmt: skip
+    app = json.loads(written)["containers"]["app"]
+    assert app["cpu"] == f"{round(steady['cpuRecommendedCores'] * 1000)}m"
+    assert app["memory"] == f"{round(steady['memoryRecommendedGiB'] * 1024)}Mi"
+    assert app["monthlySaving"] == pytest.approx(steady["monthlySaving"], abs=0.006)
+    deployment = apps.read_namespaced_deployment("steady", "platform-portal")
+    assert deployment.spec.template.spec.containers[0].resources.requests == {"cpu": "1", "memory": "1Gi"}
+    # Without the RBAC to patch workloads: a warning Event naming the chart value, and the report still stands.
+    kube.emulator.refuse[("deployments", "platform-portal")] = (403, "Forbidden", "deployments is forbidden")
+    try:
+        kube.patch_report(REPORTS_NS, "rightsizing", {"spec": {"recommendations": {"cpuPercentile": 90}}})
+        event = wait_for(lambda: next((e for e in kube.events(REPORTS_NS, "rightsizing")
+                                       if e.reason == "AnnotationsNotWritten"), None),
+                         what="an AnnotationsNotWritten Event")  # fmt: skip
+        assert "rbac.annotateWorkloads" in event.message
+        assert kube.report(REPORTS_NS, "rightsizing")["status"]["lastRun"]["result"] == "Succeeded"
+    finally:
+        kube.emulator.refuse.clear()
 
 
 def test_team_mapping_status_shows_claims_and_conflicts(kube: Kube, operator: Operator) -> None:

@@ -24,6 +24,7 @@ from kubecharge.domain.collected import (
     empty_workloads,
 )
 from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.recommendations import ContainerUse
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.errors import PrometheusUnavailable
 
@@ -52,6 +53,7 @@ class MemorySource:
     hours_per_chunk: int = 24
     fail_from: datetime | None = None
     asked: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    uses: list[ContainerUse] = field(default_factory=list)  # what `container_use` answers, whatever the window
 
     def _check(self, question: str, start: datetime, end: datetime) -> None:
         self.asked.append((question, start, end))
@@ -112,6 +114,10 @@ class MemorySource:
 
     def chunk_hours(self, most: int) -> int:
         return min(most, self.hours_per_chunk)
+
+    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+        self._check("container_use", start, end)
+        return list(self.uses)
 
     def questions_asked(self, question: str) -> list[tuple[datetime, datetime]]:
         return [(start, end) for asked, start, end in self.asked if asked == question]

@@ -104,6 +104,7 @@ def cluster_sources(
     queries built for its own kube-state-metrics scrape interval."""
     probe = PrometheusSource.from_settings(url, promql.build(settings.queries), settings, observer)
     label = settings.cluster_label
+    probe.recommendation_queries = promql.recommendation_queries(settings.queries)
     if end <= start:  # nothing to collect yet (the run says so): no clusters to look up
         return {name: probe for name in (requested or [settings.cluster_name])}
     discovered = probe.label_values(label, promql.scrape_health_series(settings.queries), start, end)
@@ -113,5 +114,6 @@ def cluster_sources(
         queries = with_state_metrics_interval(probe, promql.for_cluster(settings.queries, scope.labels), start, end)
         queries, note = with_gpu_exporter(probe, queries, start, end)
         sources[scope.name] = PrometheusSource.from_settings(url, promql.build(queries), settings, observer)
+        sources[scope.name].recommendation_queries = promql.recommendation_queries(queries)
         sources[scope.name].notes = (note,) if note is not None else ()
     return sources

@@ -7,6 +7,8 @@ window). Each rate sample belongs to the workload its pod had in the hour the wi
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +45,68 @@ class _Found:
         return np.fromiter((self.codes.setdefault(row, len(self.codes)) for row in rows), dtype=np.int64,
                            count=len(keys))  # fmt: skip
 
+    def add(self, day: DayUse) -> None:
+        """Merge a day in: its rate counts added, its peaks maxed, its requests kept where they are later."""
+        codes = np.fromiter((self.codes.setdefault(key, len(self.codes)) for key in day.containers), dtype=np.int64,
+                            count=len(day.containers))  # fmt: skip
+        self.rates.add_counts(codes[day.rate_containers], day.rate_buckets, day.rate_counts)
+        for code, peak in zip(codes.tolist(), day.memory_peak_bytes.tolist(), strict=True):
+            if peak > self.memory_peak_bytes.get(code, -1.0):
+                self.memory_peak_bytes[code] = peak
+        for (index, resource), (hour, amount) in day.requests.items():
+            key = (int(codes[index]), resource)
+            if key not in self.requests or hour >= self.requests[key][0]:
+                self.requests[key] = (hour, amount)
+        self.hpa_targets |= day.hpa_targets
+
+
+@dataclass(frozen=True)
+class DayUse:
+    """One day's use per workload container: its 5-minute rates as counts per bucket (sparse), its working set's
+    peak, its latest requests and the HorizontalPodAutoscalers' targets. Small (a few hundred bytes per
+    container) and final once the day is over: kept (`DayCache`), so a report asked every hour asks Prometheus
+    for each day of its window once."""
+
+    containers: tuple[_WorkloadContainer, ...]
+    rate_containers: npt.NDArray[np.int64]  # index into `containers`, per (container, bucket) with a count
+    rate_buckets: npt.NDArray[np.int64]
+    rate_counts: npt.NDArray[np.int64]
+    memory_peak_bytes: npt.NDArray[np.float64]  # per container (0 where none was measured)
+    requests: dict[tuple[int, str], tuple[pd.Timestamp, float]]
+    hpa_targets: frozenset[tuple[str, str, str]]
+
+    @property
+    def windows(self) -> int:
+        """The 5-minute windows with a rate, all containers."""
+        return int(self.rate_counts.sum())
+
+
+class DayCache:
+    """The last `most` days asked, by source, queries and day: a process keeps what it asked (the operator asks
+    the same window every hour; the window moves a day a day)."""
+
+    def __init__(self, most: int = 64) -> None:
+        self._most = most
+        self._days: OrderedDict[tuple[str, str, datetime], DayUse] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, datetime]) -> DayUse | None:
+        with self._lock:
+            found = self._days.get(key)
+            if found is not None:
+                self._days.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, datetime], day: DayUse) -> None:
+        with self._lock:
+            self._days[key] = day
+            self._days.move_to_end(key)
+            while len(self._days) > self._most:
+                self._days.popitem(last=False)
+
+
+DAYS = DayCache()
+
 
 def _days(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
     day = start
@@ -51,17 +115,43 @@ def _days(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]
         day += timedelta(days=1)
 
 
-def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
-                  percentile: float) -> list[ContainerUse]:  # fmt: skip
-    """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
-    windows pooled), its peak working set, its latest requests, its average replicas (its windows over the
-    window's) and whether a HorizontalPodAutoscaler scales its workload."""
+def day_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime) -> DayUse:
+    """What Prometheus holds of [start, end) (a day at most: inside the default query limits at 1,000 pods)."""
     found = _Found()
+    workloads = source.pod_workloads(start, end)
+    _add_rates(found, source, queries, start, end, workloads)
+    _add_hourly(found, source, queries, start, end, workloads)
+    keys = len(found.codes)
+    containers, buckets = np.nonzero(found.rates.counts[:keys]) if keys else (np.zeros(0, np.int64),) * 2
+    peaks = np.zeros(keys)
+    for code, peak in found.memory_peak_bytes.items():
+        peaks[code] = peak
+    return DayUse(tuple(sorted(found.codes, key=found.codes.__getitem__)), containers.astype(np.int64),
+                  buckets.astype(np.int64), found.rates.counts[containers, buckets].astype(np.int64), peaks,
+                  dict(found.requests), frozenset(found.hpa_targets))  # fmt: skip
+
+
+def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
+                  percentile: float, cache: DayCache | None = DAYS) -> list[ContainerUse]:  # fmt: skip
+    """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
+    windows pooled), its peak working set, its latest requests, its average replicas and whether a
+    HorizontalPodAutoscaler scales its workload.
+
+    Average replicas are its windows over the windows of the days Prometheus held anything of (a retention
+    shorter than the window leaves those days out, rather than counting them as no replica)."""
+    found = _Found()
+    held_days = 0
     for day, day_end in _days(start, end):
-        workloads = source.pod_workloads(day, day_end)
-        _add_rates(found, source, queries, day, day_end, workloads)
-        _add_hourly(found, source, queries, day, day_end, workloads)
-    windows_in_window = (end - start) / timedelta(seconds=RATE_STEP_SECONDS)
+        key = (source.url, queries.digest, day)
+        whole = day_end - day == timedelta(days=1)
+        found_day = cache.get(key) if cache is not None and whole else None
+        if found_day is None:
+            found_day = day_use(source, queries, day, day_end)
+            if cache is not None and whole:
+                cache.put(key, found_day)
+        held_days += found_day.windows > 0
+        found.add(found_day)
+    windows_held = held_days * timedelta(days=1) / timedelta(seconds=RATE_STEP_SECONDS)
     keys = len(found.codes)
     rates, seen = found.rates.percentile(keys, percentile), found.rates.seen(keys)
     uses = []
@@ -71,7 +161,7 @@ def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, 
         uses.append(ContainerUse(
             namespace, kind, workload, container, cpu_rate_cores=float(np.nan_to_num(rates[code])),
             memory_max_bytes=found.memory_peak_bytes.get(code, 0.0), cpu_request_cores=cpu_request,
-            memory_request_bytes=memory_request, replicas=float(seen[code]) / windows_in_window,
+            memory_request_bytes=memory_request, replicas=float(seen[code]) / max(windows_held, 1.0),
             data_hours=float(seen[code]) * RATE_STEP_SECONDS / SECONDS_PER_HOUR,
             hpa=(namespace, kind, workload) in found.hpa_targets,
         ))  # fmt: skip

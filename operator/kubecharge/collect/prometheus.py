@@ -51,6 +51,7 @@ from kubecharge.domain.collected import (
 from kubecharge.domain.counters import hourly_increase
 from kubecharge.domain.keys import exact_sums, first_of, row_codes
 from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.recommendations import ContainerUse
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
@@ -92,9 +93,11 @@ class PrometheusSource:
         retries: int = 2,
         observer: QueryObserver | None = None,
         access: Access | None = None,
+        recommendation_queries: QuerySet | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.queries = queries
+        self.recommendation_queries = recommendation_queries  # `promql.recommendation_queries`; None: not asked
         self.timeout_seconds = timeout_seconds
         self.observer = observer
         self.access = access or Access()
@@ -349,6 +352,13 @@ class PrometheusSource:
             return [{"value": value} for value in values]
 
         return sorted(str(item["value"]) for item in self._call(question, send))
+
+    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+        if self.recommendation_queries is None:
+            raise ValueError("this source was made without recommendation queries")
+        from kubecharge.collect.container_use import container_use  # it builds on this class
+
+        return container_use(self, self.recommendation_queries, start, end, percentile)
 
     def hourly_frame(self, question: str, query: str, start: datetime, end: datetime,
                      keys: tuple[str, ...]) -> pd.DataFrame:  # fmt: skip

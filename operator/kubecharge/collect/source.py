@@ -15,6 +15,7 @@ import pandas as pd
 
 from kubecharge.domain.collected import NodeFacts, UsageNote
 from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.recommendations import ContainerUse
 
 
 class UsageSource(Protocol):
@@ -60,6 +61,12 @@ class UsageSource(Protocol):
 
     def usage_notes(self) -> tuple[UsageNote, ...]:
         """What the source found about measuring usage (an exporter under another job, or none at all)."""
+        ...
+
+    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+        """What each workload container used over the whole days of [start, end): the `percentile` of its 5-minute
+        CPU rates (every replica's windows pooled), its peak working set, its latest requests, its average
+        replicas and whether a HorizontalPodAutoscaler scales it (request recommendations)."""
         ...
 
     def chunk_hours(self, most: int) -> int:

@@ -10,6 +10,7 @@ from datetime import datetime
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.outlook_model import Outlook
+from kubecharge.domain.recommendations import Recommendation, team_saving
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
 IDLE = "__idle__"  # the team and namespace of the idle row
@@ -153,6 +154,21 @@ class Chargeback:
     outlook: Outlook | None = None  # forecasts, budgets and anomalies (from the ledger's history too)
     # Resources (keys) whose usage could not be measured, and why: shown as unknown, never as 0.
     unmeasured: Mapping[str, str] = field(default_factory=dict)
+    # Request recommendations per workload container over `recommendation_window` [start, end) (none: not asked)
+    recommendations: tuple[Recommendation, ...] = ()
+    recommendation_window: tuple[datetime, datetime] | None = None
+
+    def recommended_savings(self) -> dict[str, float]:
+        """Per team, the monthly saving of acting on its recommendations (`domain.recommendations.team_saving`);
+        0.0 for a team with lines but nothing to save."""
+        found = dict.fromkeys(sorted({line.team for line in self.lines}), 0.0)
+        found.update(team_saving(list(self.recommendations)))
+        return found
+
+    def team_recommendations(self, team: str) -> list[Recommendation]:
+        """A team's recommendations with numbers, the largest saving first; HPA-managed ones after the rest."""
+        mine = [r for r in self.recommendations if r.team == team and r.monthly_saving is not None]
+        return sorted(mine, key=lambda r: (r.hpa, -(r.monthly_saving or 0.0), r.namespace, r.workload, r.container))
 
     @property
     def incomplete(self) -> bool:

@@ -37,6 +37,7 @@ class RecommendationSettings:
     window_days: int = 14
     cpu_percentile: float = 95.0
     memory_headroom: float = 0.15  # recommended memory = max working set × (1 + headroom)
+    annotate: bool = False  # the operator writes each workload's recommendation onto it (needs RBAC to patch)
 
 
 class PooledRates:
@@ -52,14 +53,24 @@ class PooledRates:
         """Count each value under its key (vectorised: one bincount per call)."""
         if not len(keys):
             return
-        wanted = int(keys.max()) + 1
+        self._grow(int(keys.max()) + 1)
+        buckets = self.bucket_of(values)
+        flat = np.bincount(keys * self.buckets + buckets, minlength=len(self.counts) * self.buckets)
+        self.counts += flat.reshape(len(self.counts), self.buckets)
+
+    def add_counts(self, keys: npt.NDArray[np.int64], buckets: npt.NDArray[np.int64],
+                   counts: npt.NDArray[np.int64]) -> None:  # fmt: skip
+        """Add counts already bucketed (another histogram's, sparse: key, bucket, count)."""
+        if not len(keys):
+            return
+        self._grow(int(keys.max()) + 1)
+        np.add.at(self.counts, (keys, buckets), counts)
+
+    def _grow(self, wanted: int) -> None:
         if wanted > len(self.counts):
             grown = np.zeros((max(wanted, 2 * len(self.counts)), self.buckets), dtype=np.int64)
             grown[: len(self.counts)] = self.counts
             self.counts = grown
-        buckets = self.bucket_of(values)
-        flat = np.bincount(keys * self.buckets + buckets, minlength=len(self.counts) * self.buckets)
-        self.counts += flat.reshape(len(self.counts), self.buckets)
 
     def bucket_of(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         above = np.maximum(values, self.smallest) / self.smallest
@@ -123,6 +134,7 @@ class Recommendation:
     hpa: bool
     monthly_saving: float | None
     currency: str
+    cluster: str = ""
 
     @property
     def enough_data(self) -> bool:
@@ -130,13 +142,13 @@ class Recommendation:
 
 
 def recommend(use: ContainerUse, team: str, settings: RecommendationSettings, cpu_core_hour: Decimal,
-              memory_gib_hour: Decimal, currency: str) -> Recommendation:  # fmt: skip
+              memory_gib_hour: Decimal, currency: str, cluster: str = "") -> Recommendation:  # fmt: skip
     """One container's recommendation and its signed monthly saving at the report's prices:
     730 × replicas × Σ (request − recommendation) × price, over CPU and memory. A recommendation above the request
     (under-provisioned) lowers the saving, so a fix that costs more than it saves shows a negative one."""
     if use.data_hours < ENOUGH_DATA_HOURS:
         return Recommendation(team, use.namespace, use.workload_kind, use.workload, use.container, None, None, None,
-                              None, None, use.hpa, None, currency)  # fmt: skip
+                              None, None, use.hpa, None, currency, cluster)  # fmt: skip
     cpu = max(use.cpu_rate_cores, FEWEST_CPU_CORES)
     memory_bytes = max(use.memory_max_bytes * (1.0 + settings.memory_headroom), FEWEST_MEMORY_BYTES)
     request_gib, recommended_gib = use.memory_request_bytes / BYTES_PER_GIB, memory_bytes / BYTES_PER_GIB
@@ -145,7 +157,7 @@ def recommend(use: ContainerUse, team: str, settings: RecommendationSettings, cp
     )
     return Recommendation(team, use.namespace, use.workload_kind, use.workload, use.container, use.replicas,
                           use.cpu_request_cores, cpu, request_gib, recommended_gib, use.hpa,
-                          HOURS_PER_MONTH * use.replicas * per_replica, currency)  # fmt: skip
+                          HOURS_PER_MONTH * use.replicas * per_replica, currency, cluster)  # fmt: skip
 
 
 def team_saving(recommendations: list[Recommendation]) -> dict[str, float]:

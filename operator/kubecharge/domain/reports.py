@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.periods import PeriodKind
+from kubecharge.domain.recommendations import RecommendationSettings
 from kubecharge.domain.usage import ChargeBasis
 
 
@@ -84,7 +85,17 @@ class ConfigMapOutput:
 class ObjectStorageOutput:
     url: str
     secret_ref: str | None = None
-    formats: tuple[str, ...] = ("csv", "daily", "workloads", "json", "focus", "parquet", "html", "markdown")
+    formats: tuple[str, ...] = (
+        "csv",
+        "daily",
+        "workloads",
+        "recommendations",
+        "json",
+        "focus",
+        "parquet",
+        "html",
+        "markdown",
+    )
     retention: timedelta = DEFAULT_RETENTION  # S3 Object Lock on finals; zero: no lock asked for
 
 
@@ -103,6 +114,7 @@ class UsageReportSpec:
     suspend: bool = False
     cost_model: CostModel | None = None
     anomalies: AnomalyRules | None = field(default_factory=AnomalyRules)  # None: not looked for
+    recommendations: RecommendationSettings | None = field(default_factory=RecommendationSettings)  # None: off
 
     @property
     def full_cost(self) -> CostModel | None:

@@ -31,6 +31,7 @@ from kubecharge.handlers.status import (
     condition,
     report_status,
 )
+from kubecharge.kube.annotations import annotate_workloads, annotation_values
 from kubecharge.manifests import report_name_problem, schema_errors, team_mapping_from_object, usage_report_from_object
 from kubecharge.settings import Settings
 
@@ -99,6 +100,8 @@ def _record_outlook(state: OperatorState, spec: UsageReportSpec, outcomes: list[
     current = outcomes[-1].result if outcomes else None
     if current is None:
         return
+    for team, saving in current.chargeback.recommended_savings().items():
+        metrics.recommended_saving.labels(*labels, team).set(saving)
     outlook = current.chargeback.outlook
     for use in outlook.budgets if outlook else ():
         if use.used_ratio is not None:
@@ -290,7 +293,32 @@ async def _run_periods(
     _record_run(state, spec, outcomes, elapsed)
     _record_outlook(state, spec, outcomes, now)
     await _raise_notices(body, state, spec, outcomes, logger)
+    await _annotate(body, state, spec, outcomes, logger)
     _post_events(body, outcomes)
+
+
+async def _annotate(body: kopf.Body, state: OperatorState, spec: UsageReportSpec, outcomes: list[PeriodOutcome],
+                    logger: Any) -> None:  # fmt: skip
+    """With `spec.recommendations.annotate`, the current period's recommendations onto this cluster's workloads.
+    A refusal is a warning Event and a log line; the report itself stands."""
+    current = outcomes[-1].result if outcomes else None
+    if current is None or spec.recommendations is None or not spec.recommendations.annotate:
+        return
+    chargeback = current.chargeback
+    if chargeback.recommendation_window is None:
+        return
+    own = state.settings.cluster_name if len(chargeback.clusters) > 1 else chargeback.cluster
+    start, end = chargeback.recommendation_window
+    values = annotation_values([r for r in chargeback.recommendations if (r.cluster or chargeback.cluster) == own],
+                               f"{iso(start)}/{iso(end)}")  # fmt: skip
+    try:
+        done = await asyncio.to_thread(annotate_workloads, state.kube, values)
+    except KubechargeError as error:
+        logger.warning(f"workload annotations not written: {error}")
+        kopf.warn(body, reason="AnnotationsNotWritten", message=summary(str(error)))
+        return
+    logger.info(f"recommendation annotations: {done.written} written, {done.unchanged} unchanged, "
+                f"{done.gone} workloads gone")  # fmt: skip
 
 
 async def _compute(state: OperatorState, body: kopf.Body, spec: UsageReportSpec, mappings: list[TeamMapping],

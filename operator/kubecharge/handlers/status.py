@@ -87,9 +87,21 @@ def current_status(outcome: PeriodOutcome) -> dict[str, Any]:
         coverage=chargeback.coverage,
         completeness=completeness_record(chargeback.completeness),
         topTeams=[{"team": t.team, "cost": t.total_allocated} for t in chargeback.teams()[:5]],
+        recommendedSaving=saving_status(chargeback),
         **outlook_status(chargeback),
     )  # fmt: skip
     return status
+
+
+def saving_status(chargeback: Chargeback) -> dict[str, Any] | None:
+    """What acting on the request recommendations saves a month: the total, per team, and over which window
+    (None when the report has recommendations off)."""
+    if chargeback.recommendation_window is None:
+        return None
+    savings = chargeback.recommended_savings()
+    start, end = chargeback.recommendation_window
+    return {"total": sum(savings.values()), "currency": chargeback.currency, "teams": savings,
+            "windowStart": iso(start), "windowEnd": iso(end)}  # fmt: skip
 
 
 def outlook_status(chargeback: Chargeback) -> dict[str, Any]:

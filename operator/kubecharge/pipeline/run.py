@@ -27,6 +27,7 @@ from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR, iso
 from kubecharge.domain.usage import NamespaceHour
 from kubecharge.errors import KubechargeError, NoUsageData, PeriodNotStarted, SourceError
+from kubecharge.pipeline import recommended
 from kubecharge.pipeline.outputs import totals_record
 from kubecharge.pipeline.priced import node_costs_of, outlook_of, previous_period, previous_total, priced_period
 from kubecharge.pipeline.request import ReportRequest, mappings_snapshot
@@ -254,6 +255,14 @@ def run_report(
             previous_period=previous_total(request, attributed, node_costs),
             outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
         )  # fmt: skip
+        advice = request.report.recommendations
+        if advice is not None:
+            first_day, last_day = recommended.window(advice, period, until)
+            chargeback = dataclasses.replace(
+                chargeback, recommendation_window=(first_day, last_day),
+                recommendations=recommended.recommendations(chargeback, advice, request.report.pricing, sources,
+                                                            first_day, last_day),
+            )  # fmt: skip
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
         duplicates = duplicate_series_ratio(sources, until)
         overlaps = attribute.conflicts(stored_rows, request.mappings)

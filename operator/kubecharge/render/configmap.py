@@ -1,6 +1,6 @@
 """The team leads' ConfigMap: `summary.md`, one `team-<name>.md` per team, and `chargeback.csv` with
 `workloads-top.csv` (the 100 costliest workloads; every workload is in object storage's chargeback-workloads.csv)
-when they fit.
+and `recommendations.csv` when they fit.
 
 A ConfigMap holds at most 1 MiB. The CSV is dropped first when the data would not fit (the summary then says
 where the full data is); if even the Markdown would not fit, team pages are dropped with the same note.
@@ -27,11 +27,12 @@ def configmap_data(rendered: Mapping[str, bytes], elsewhere: str | None = None) 
     teams = {f"team-{name.removeprefix(TEAM_PAGES)}": page.decode() for name, page in sorted(rendered.items())
              if name.startswith(TEAM_PAGES)}  # fmt: skip
     data = {"summary.md": summary, **teams, "chargeback.csv": rendered["chargeback.csv"].decode(),
-            "workloads-top.csv": rendered["workloads-top.csv"].decode()}  # fmt: skip
+            "workloads-top.csv": rendered["workloads-top.csv"].decode(),
+            "recommendations.csv": rendered["recommendations.csv"].decode()}  # fmt: skip
     if _size(data) <= BUDGET_BYTES:
         return data
     where = f" The full data is at {elsewhere}." if elsewhere else " Configure spec.outputs.objectStorage for it."
-    note = "\n\n> chargeback.csv did not fit in this ConfigMap (1 MiB limit)." + where + "\n"
+    note = "\n\n> chargeback.csv and recommendations.csv did not fit in this ConfigMap (1 MiB limit)." + where + "\n"
     data = {"summary.md": summary + note, **teams}
     if _size(data) <= BUDGET_BYTES:
         return data

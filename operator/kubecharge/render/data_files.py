@@ -107,6 +107,51 @@ def top_workloads_csv(report: Chargeback, most: int = TOP_WORKLOADS) -> bytes:
     return _write(WORKLOAD_CSV_COLUMNS, (_row(report, part, workload=True) for part in top))
 
 
+RECOMMENDATION_COLUMNS = (
+    "team", "namespace", "workload_kind", "workload", "container", "replicas", "cpu_request_cores",
+    "cpu_recommended_cores", "memory_request_gib", "memory_recommended_gib", "hpa", "monthly_saving", "currency",
+    "cluster",  # appended, as in chargeback.csv
+)  # fmt: skip
+
+
+def recommendations_csv(report: Chargeback) -> bytes:
+    """`recommendations.csv`: one row per workload container, by team, namespace, workload and container; a
+    container with less than a day of data has its numbers empty ("not enough data")."""
+
+    def cell(value: float | None) -> str:
+        return "" if value is None else number(value)
+
+    rows = (
+        [found.team, found.namespace, found.workload_kind, found.workload, found.container, cell(found.replicas),
+         cell(found.cpu_request_cores), cell(found.cpu_recommended_cores), cell(found.memory_request_gib),
+         cell(found.memory_recommended_gib), "true" if found.hpa else "false", cell(found.monthly_saving),
+         found.currency, found.cluster or report.cluster]
+        for found in report.recommendations
+    )  # fmt: skip
+    return _write(RECOMMENDATION_COLUMNS, rows)
+
+
+def recommendation_records(report: Chargeback) -> dict[str, Any]:
+    """`recommendationWindow`, `recommendedSaving` (total and per team) and `recommendations[]` for the JSON."""
+    if report.recommendation_window is None:
+        return {"recommendationWindow": None, "recommendedSaving": None, "recommendations": []}
+    start, end = report.recommendation_window
+    savings = report.recommended_savings()
+    return {
+        "recommendationWindow": {"start": iso(start), "end": iso(end)},
+        "recommendedSaving": {"total": sum(savings.values()), "teams": savings},
+        "recommendations": [
+            {"team": found.team, "cluster": found.cluster or report.cluster, "namespace": found.namespace,
+             "workloadKind": found.workload_kind, "workload": found.workload, "container": found.container,
+             "enoughData": found.enough_data, "replicas": found.replicas, "cpuRequestCores": found.cpu_request_cores,
+             "cpuRecommendedCores": found.cpu_recommended_cores, "memoryRequestGiB": found.memory_request_gib,
+             "memoryRecommendedGiB": found.memory_recommended_gib, "hpa": found.hpa,
+             "monthlySaving": found.monthly_saving}
+            for found in report.recommendations
+        ],
+    }  # fmt: skip
+
+
 def _workloads(line: ChargeLine) -> list[ChargeLine]:
     """A line's workload rows with any quantity or cost, by kind and name."""
     return sorted((part for part in line.workloads if part.quantities != _NOTHING or part.total_allocated),
@@ -250,6 +295,7 @@ def summary(report: Chargeback) -> dict[str, Any]:
             for line in report.lines
         ],
         **outlook_record(report.outlook, report.cluster),
+        **recommendation_records(report),
     }
 
 

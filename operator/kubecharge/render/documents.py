@@ -16,6 +16,7 @@ from kubecharge import __version__
 from kubecharge.domain import resource_table
 from kubecharge.domain.charges import Chargeback, ChargeLine
 from kubecharge.domain.mappings import UNALLOCATED
+from kubecharge.domain.recommendations import Recommendation
 from kubecharge.domain.resource_table import Scope
 from kubecharge.domain.usage import ResourceQuantities, used_of_requested
 from kubecharge.packaged import templates_dir
@@ -36,6 +37,7 @@ def _environment() -> Environment:
     )
     env.filters["money"] = lambda value: f"{round(value, 2) or 0.0:,.2f}"  # never "-0.00"
     env.filters["qty"] = lambda value: f"{value:,.1f}"
+    env.filters["precise"] = lambda value: f"{value:,.3f}"  # requests: 0.204 cores, 0.250 GiB
     env.filters["pct"] = lambda value: f"{100 * value:.1f}%"
     return env
 
@@ -97,6 +99,15 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         team["forecast"] = forecasts.get(team["team"])
         team["budget"] = budgets.get(team["team"])
         team["anomalies"] = [item for item in data["anomalies"] if item["team"] == team["team"]]
+    savings = report.recommended_savings()
+    for team in data["teams"]:
+        mine = report.team_recommendations(team["team"])
+        young = sum(1 for found in report.recommendations if found.team == team["team"] and not found.enough_data)
+        team["recommended"] = {"saving": savings.get(team["team"], 0.0),
+                               "top": [_recommendation_row(found, len(report.clusters) > 1)
+                                       for found in mine[:TOP_RECOMMENDATIONS_SHOWN]],
+                               "more": max(0, len(mine) - TOP_RECOMMENDATIONS_SHOWN),
+                               "notEnoughData": young}  # fmt: skip
     teams = {team["team"]: team for team in data["teams"]}
     unallocated: list[dict[str, Any]] = []
     for line, charge in zip(data["lines"], report.lines, strict=True):
@@ -126,7 +137,22 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         "slackCost": sum(team["slack"]["cost"] for team in data["teams"]),
         "slackTotals": _slack_totals(data["teams"]),
         "unallocatedWorkloads": unallocated[:TOP_WORKLOADS_SHOWN],
+        "recommendationsShown": report.recommendation_window is not None,
+        "recommendedSavingTotal": sum(savings.values()),
     }
+
+
+TOP_RECOMMENDATIONS_SHOWN = 5
+
+
+def _recommendation_row(found: Recommendation, many: bool) -> dict[str, Any]:
+    """A recommendation as the documents show it (numbers present: only those with enough data are shown)."""
+    return {"where": f"{found.cluster}/{found.namespace}" if many else found.namespace,
+            "workload": f"{found.workload_kind}/{found.workload}", "container": found.container,
+            "replicas": found.replicas, "cpuRequest": found.cpu_request_cores,
+            "cpuRecommended": found.cpu_recommended_cores, "memoryRequest": found.memory_request_gib,
+            "memoryRecommended": found.memory_recommended_gib,
+            "saving": found.monthly_saving, "hpa": found.hpa}  # fmt: skip
 
 
 def _labels(sets: tuple[str, ...]) -> dict[str, str]:

@@ -35,6 +35,9 @@ the same model as the series kube-state-metrics and cAdvisor would have exported
   replica), StatefulSets, DaemonSets, CronJobs through their Jobs, Jobs of their own, bare and static pods, and a
   ReplicaSet whose owner series is missing for two hours while its pods run; PVCs mounted by a StatefulSet's pod
   (only while it runs), remounted by a recreated pod, and never mounted (`Truth.workload_values`);
+- Deployments of known usage shapes for request recommendations (`rightsizing.py`): steady, diurnal, spiky, a
+  memory leak restarted twice a day, under-provisioned, a HorizontalPodAutoscaler's target whose replicas change,
+  and one deployed too recently to judge;
 - optionally (`Size(seasonal=True)`), a team whose namespaces follow a weekly pattern, a slow ramp, and injected
   anomalies (a day at three times the cost, a day without any pod): the truth the forecasts and anomaly
   detection are judged against (`Cluster.anomalies`).
@@ -56,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubecharge.domain.units import BYTES_PER_GIB, SECONDS_PER_HOUR
-from kubecharge.synthetic import workloads
+from kubecharge.synthetic import rightsizing, workloads
 from kubecharge.synthetic.workloads import Controller, OwnerRef
 
 FloatArray = npt.NDArray[np.float64]
@@ -357,6 +360,7 @@ class Cluster:
     dcgm_targets: dict[str, ScrapeTarget] = field(default_factory=dict)  # by GPU node name: dcgm-exporter
     anomalies: list[InjectedAnomaly] = field(default_factory=list)  # the seasonal team's injected unusual days
     controllers: list[Controller] = field(default_factory=list)  # ReplicaSets and Jobs, with their owners
+    autoscalers: list[rightsizing.Autoscaler] = field(default_factory=list)  # HorizontalPodAutoscalers
 
     @property
     def scrape_targets(self) -> list[ScrapeTarget]:
@@ -997,6 +1001,7 @@ class Size:
     short_lived: bool = True  # `batch-hourly`: runs shorter than an hour that start and end between scrapes
     dcgm_job: str = "nvidia-dcgm-exporter"  # the GPU operator names it so; dcgm-exporter's own chart `dcgm-exporter`
     shared_namespace: bool = True  # `apps`: teams told apart by a `team` pod label (one pod relabelled mid-hour)
+    rightsizing: bool = True  # `platform-portal`: Deployments of known usage shapes and an autoscaler (`rightsizing`)
 
 
 # Instance type, capacity type, capacity label and zone of the i-th general-purpose node.
@@ -1506,6 +1511,11 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
         anomalies = _seasonal_workloads(shop, nodes, start, slots, step_seconds, Random(seed * 6007 + 11), pods)
         mappings.append(_mapping("shop", "shop", namespaces=list(SEASONAL), cost_center="CC-1007"))
 
+    autoscalers: list[rightsizing.Autoscaler] = []
+    if size.rightsizing:
+        namespaces.append(ns(rightsizing.NAMESPACE, "platform"))
+        autoscalers = _rightsizing_workloads(nodes[: size.nodes], slots, step_seconds, Random(seed * 9391 + 41), pods)
+
     jitter = min(2.0, step_seconds / 8)
     for target in [*state_metrics, *kubelets.values(), *resources.values(), *dcgm.values()]:
         # Prometheus scrapes each target at its own offset in the interval (from a hash of the target), so
@@ -1518,7 +1528,32 @@ def build_cluster(start: datetime, days: float, step_seconds: int = 60, seed: in
     return Cluster(
         start, step_seconds, slots, nodes, namespaces, pods, pvcs, state_metrics, kubelets, resources, prometheus_down,
         mappings, replicas=replicas, dcgm_targets=dcgm, anomalies=anomalies, controllers=controllers,
+        autoscalers=autoscalers,
     )  # fmt: skip
+
+
+def _rightsizing_workloads(nodes: list[Node], slots: int, step_seconds: int, rng: Random,
+                           pods: list[Pod]) -> list[rightsizing.Autoscaler]:  # fmt: skip
+    """The Deployments of known usage shapes (`rightsizing`): a pod per replica, its container restarted where the
+    design says."""
+    ids = _Ids(rng)
+    designed, autoscalers = rightsizing.designs(slots, step_seconds, rng)
+    for design in designed:
+        template = "".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(10))
+        for replica in design.replicas:
+            suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            edges = [replica.start_slot, *replica.restart_slots, replica.end_slot]
+            runs = [Incarnation(ids.container_id(), a, b) for a, b in itertools.pairwise(edges) if b > a]
+            app = Container("app", f"registry.example.com/{design.deployment}:4.{rng.randint(0, 9)}",
+                            design.cpu_request_cores, design.memory_request_bytes, replica.cpu_cores,
+                            replica.memory_bytes, runs)  # fmt: skip
+            # a replica scaled away is deleted while Running (no phase of its own after)
+            pods.append(Pod(rightsizing.NAMESPACE, f"{design.deployment}-{template}-{suffix}", ids.uid(),
+                            rng.choice(nodes), "burstable", replica.start_slot - 2, replica.start_slot, None,
+                            "Succeeded", replica.end_slot, [app],
+                            sandbox_id=ids.container_id(),
+                            network_bytes_per_second=_curve(rng, slots, step_seconds, 1e5, 0.5)))  # fmt: skip
+    return autoscalers
 
 
 # Runs of the short-lived namespace, each hour: (name, shortest and longest run in seconds, first start in the hour,

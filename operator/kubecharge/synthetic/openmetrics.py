@@ -485,6 +485,20 @@ def _controllers(ctx: _Context, window: tuple[int, int], family: str, out: _Sink
             _write(out, _series(family, _honor(labels, ksm.labels)), times[slots], 1.0)
 
 
+def _autoscalers(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
+    """`kube_horizontalpodautoscaler_info`: each HorizontalPodAutoscaler and its scale target, while it exists."""
+    cluster = ctx.cluster
+    for ksm in cluster.state_metrics_targets:
+        ok, times = ctx.target_ok(ksm), ctx.times_of(ksm)
+        for hpa in cluster.autoscalers:
+            slots = _span(ctx, hpa.created_slot, hpa.deleted_slot, window, ok)
+            slots = _sharded(ksm, f"{hpa.namespace}/HorizontalPodAutoscaler/{hpa.name}", slots)
+            labels = {"namespace": hpa.namespace, "horizontalpodautoscaler": hpa.name,
+                      "scaletargetref_api_version": "apps/v1", "scaletargetref_kind": hpa.target_kind,
+                      "scaletargetref_name": hpa.target_name}  # fmt: skip
+            _write(out, _series(family, _honor(labels, ksm.labels)), times[slots], 1.0)
+
+
 def _nodes(ctx: _Context, window: tuple[int, int], family: str, out: _Sink) -> None:
     """kube-state-metrics' node series: info (with provider_id), the allow-listed labels, capacity and
     allocatable per resource; each node exported by the shard its uid hashes to, while the node exists."""
@@ -578,6 +592,7 @@ FAMILIES: dict[str, Callable[[_Context, tuple[int, int], str, _Sink], None]] = {
     "kube_pod_labels": _state_metrics,
     "kube_replicaset_owner": _controllers,
     "kube_job_owner": _controllers,
+    "kube_horizontalpodautoscaler_info": _autoscalers,
     "kube_node_info": _nodes,
     "kube_node_labels": _nodes,
     "kube_node_status_capacity": _nodes,

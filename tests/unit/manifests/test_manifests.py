@@ -9,6 +9,7 @@ import pytest
 
 from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.mappings import Budget
+from kubecharge.domain.recommendations import RecommendationSettings
 from kubecharge.domain.usage import ChargeBasis
 from kubecharge.errors import ManifestError
 from kubecharge.manifests import load_team_mappings, load_usage_report, parse_duration, schema_errors
@@ -52,6 +53,9 @@ def test_bad_team_mappings_are_rejected(spec: dict[str, object], field: str) -> 
         ({"finalizeAfter": "two days"}, "spec.finalizeAfter"),
         ({"outputs": {"objectStorage": {"url": "ftp://x"}}}, "spec.outputs.objectStorage.url"),
         ({"anomalies": {"minChangePercent": -10}}, "spec.anomalies.minChangePercent"),
+        ({"recommendations": {"windowDays": 0}}, "spec.recommendations.windowDays"),
+        ({"recommendations": {"cpuPercentile": 101}}, "spec.recommendations.cpuPercentile"),
+        ({"recommendations": {"memoryHeadroom": -0.1}}, "spec.recommendations.memoryHeadroom"),
     ],
 )
 def test_bad_usage_reports_are_rejected(spec: dict[str, object], field: str) -> None:
@@ -132,3 +136,19 @@ def test_budget_thresholds_and_anomaly_limits_are_read(tmp_path: Path) -> None:
         "spec: {anomalies: {enabled: false}}\n"
     )
     assert load_usage_report(tmp_path / "report.yaml").anomalies is None
+
+
+def test_recommendation_settings_come_from_the_spec_with_the_crds_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "report.yaml"
+    path.write_text("apiVersion: kubecharge.io/v1alpha1\nkind: UsageReport\nmetadata: {name: r}\nspec: {}\n")
+    assert load_usage_report(path).recommendations == RecommendationSettings(14, 95.0, 0.15, annotate=False)
+    path.write_text(
+        "apiVersion: kubecharge.io/v1alpha1\nkind: UsageReport\nmetadata: {name: r}\n"
+        "spec: {recommendations: {windowDays: 7, cpuPercentile: 90, memoryHeadroom: 0.3, annotate: true}}\n"
+    )
+    assert load_usage_report(path).recommendations == RecommendationSettings(7, 90.0, 0.3, annotate=True)
+    path.write_text(
+        "apiVersion: kubecharge.io/v1alpha1\nkind: UsageReport\nmetadata: {name: r}\n"
+        "spec: {recommendations: {enabled: false}}\n"
+    )
+    assert load_usage_report(path).recommendations is None
