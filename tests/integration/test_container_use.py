@@ -5,6 +5,7 @@ working set, the latest requests and the average replicas."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,10 @@ from kubecharge.collect import promql
 from kubecharge.collect.container_use import container_use
 from kubecharge.collect.prometheus import PrometheusSource
 from kubecharge.domain.recommendations import ContainerUse
+from kubecharge.pipeline.recommended import LedgerDays
 from kubecharge.settings import QuerySettings
+from kubecharge.store.repository import Repository
+from kubecharge.synthetic.local_prometheus import free_port
 from kubecharge.synthetic.model import Cluster
 from tests.conftest import DAYS, START
 from tests.support.container_truth import Key, expected
@@ -45,3 +49,21 @@ def test_every_long_running_containers_cpu_p95_and_peak_memory_match_the_generat
                 or got[2] != pytest.approx(want.get("cpu_request", 0.0))):  # fmt: skip
             wrong[key] = (got, (want["cpu_p95"], want["memory"], want.get("cpu_request", 0.0)))
     assert not wrong, list(wrong.items())[:8]
+
+
+def test_kept_days_are_read_back_and_not_asked_again(prometheus_url: str, tmp_path: Path) -> None:
+    """Days of use kept in the ledger come back as they were measured: a second look at the same window, with
+    Prometheus gone, gives the same use."""
+    repository = Repository(f"sqlite:///{tmp_path / 'kubecharge.db'}")
+    try:
+        days = LedgerDays(repository, "synthetic")
+        wanted = promql.recommendation_queries(QuerySettings())
+        end = START + timedelta(days=DAYS)
+        asked = PrometheusSource(prometheus_url, promql.build(QuerySettings()), recommendation_queries=wanted)
+        first = asked.container_use(START, end, 95.0, days)
+        gone = PrometheusSource(f"http://127.0.0.1:{free_port()}", promql.build(QuerySettings()), retries=0,
+                                recommendation_queries=wanted)  # fmt: skip
+        assert gone.container_use(START, end, 95.0, days) == first
+        assert len(first) >= 20
+    finally:
+        repository.close()

@@ -24,7 +24,7 @@ from kubecharge.domain.collected import (
     empty_workloads,
 )
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.recommendations import ContainerUse
+from kubecharge.domain.recommendations import ContainerUse, DayStore
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.errors import PrometheusUnavailable
 
@@ -115,7 +115,8 @@ class MemorySource:
     def chunk_hours(self, most: int) -> int:
         return min(most, self.hours_per_chunk)
 
-    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+    def container_use(self, start: datetime, end: datetime, percentile: float,
+                      days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
         self._check("container_use", start, end)
         return list(self.uses)
 

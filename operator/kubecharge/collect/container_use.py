@@ -7,8 +7,6 @@ window). Each rate sample belongs to the workload its pod had in the hour the wi
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,22 +19,21 @@ from kubecharge.collect.prometheus import PrometheusSource
 from kubecharge.collect.promql import RATE_STEP_SECONDS, QuerySet
 from kubecharge.domain.collected import HOUR, POD_KEYS, VALUE
 from kubecharge.domain.keys import Coder, first_of
-from kubecharge.domain.recommendations import ContainerUse, PooledRates
+from kubecharge.domain.recommendations import ContainerUse, DayStore, DayUse, PooledRates, WorkloadContainer
 from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.domain.workloads import with_known_uids, workloads_of
 
 CONTAINER_KEYS = (*POD_KEYS, "container")
-_WorkloadContainer = tuple[str, str, str, str]  # namespace, workload kind, workload, container
 
 
 @dataclass
 class _Found:
     """What the days so far held, per workload container (its code in `codes`)."""
 
-    codes: dict[_WorkloadContainer, int] = field(default_factory=dict)
+    codes: dict[WorkloadContainer, int] = field(default_factory=dict)
     rates: PooledRates = field(default_factory=PooledRates)
     memory_peak_bytes: dict[int, float] = field(default_factory=dict)
-    requests: dict[tuple[int, str], tuple[pd.Timestamp, float]] = field(default_factory=dict)  # latest per resource
+    requests: dict[tuple[int, str], tuple[int, float]] = field(default_factory=dict)  # latest per resource
     hpa_targets: set[tuple[str, str, str]] = field(default_factory=set)
 
     def code_of(self, keys: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -58,54 +55,6 @@ class _Found:
             if key not in self.requests or hour >= self.requests[key][0]:
                 self.requests[key] = (hour, amount)
         self.hpa_targets |= day.hpa_targets
-
-
-@dataclass(frozen=True)
-class DayUse:
-    """One day's use per workload container: its 5-minute rates as counts per bucket (sparse), its working set's
-    peak, its latest requests and the HorizontalPodAutoscalers' targets. Small (a few hundred bytes per
-    container) and final once the day is over: kept (`DayCache`), so a report asked every hour asks Prometheus
-    for each day of its window once."""
-
-    containers: tuple[_WorkloadContainer, ...]
-    rate_containers: npt.NDArray[np.int64]  # index into `containers`, per (container, bucket) with a count
-    rate_buckets: npt.NDArray[np.int64]
-    rate_counts: npt.NDArray[np.int64]
-    memory_peak_bytes: npt.NDArray[np.float64]  # per container (0 where none was measured)
-    requests: dict[tuple[int, str], tuple[pd.Timestamp, float]]
-    hpa_targets: frozenset[tuple[str, str, str]]
-
-    @property
-    def windows(self) -> int:
-        """The 5-minute windows with a rate, all containers."""
-        return int(self.rate_counts.sum())
-
-
-class DayCache:
-    """The last `most` days asked, by source, queries and day: a process keeps what it asked (the operator asks
-    the same window every hour; the window moves a day a day)."""
-
-    def __init__(self, most: int = 64) -> None:
-        self._most = most
-        self._days: OrderedDict[tuple[str, str, datetime], DayUse] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, datetime]) -> DayUse | None:
-        with self._lock:
-            found = self._days.get(key)
-            if found is not None:
-                self._days.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str, datetime], day: DayUse) -> None:
-        with self._lock:
-            self._days[key] = day
-            self._days.move_to_end(key)
-            while len(self._days) > self._most:
-                self._days.popitem(last=False)
-
-
-DAYS = DayCache()
 
 
 def _days(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -132,7 +81,7 @@ def day_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: d
 
 
 def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
-                  percentile: float, cache: DayCache | None = DAYS) -> list[ContainerUse]:  # fmt: skip
+                  percentile: float, days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
     """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
     windows pooled), its peak working set, its latest requests, its average replicas and whether a
     HorizontalPodAutoscaler scales its workload.
@@ -142,13 +91,12 @@ def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, 
     found = _Found()
     held_days = 0
     for day, day_end in _days(start, end):
-        key = (source.url, queries.digest, day)
         whole = day_end - day == timedelta(days=1)
-        found_day = cache.get(key) if cache is not None and whole else None
+        found_day = days.get(queries.digest, day) if days is not None and whole else None
         if found_day is None:
             found_day = day_use(source, queries, day, day_end)
-            if cache is not None and whole:
-                cache.put(key, found_day)
+            if days is not None and whole and found_day.windows:  # a day without data may yet be backfilled
+                days.put(queries.digest, day, found_day)
         held_days += found_day.windows > 0
         found.add(found_day)
     windows_held = held_days * timedelta(days=1) / timedelta(seconds=RATE_STEP_SECONDS)
@@ -204,7 +152,7 @@ def _add_hourly(found: _Found, source: PrometheusSource, queries: QuerySet, star
     requests = requests.sort_values([HOUR, VALUE], kind="stable")  # the latest hour last; in it, the largest
     for code, resource, hour, amount in zip(found.code_of(requests), requests["resource"], requests[HOUR],
                                             requests[VALUE], strict=True):  # fmt: skip
-        found.requests[(int(code), str(resource))] = (hour, float(amount))  # cores, bytes
+        found.requests[(int(code), str(resource))] = (int(hour.timestamp()), float(amount))  # cores, bytes
     targets = source.hourly_frame("hpa_targets", queries.hpa_targets, start, end,
                                   ("namespace", "scaletargetref_kind", "scaletargetref_name"))  # fmt: skip
     found.hpa_targets.update(zip(targets["namespace"], targets["scaletargetref_kind"], targets["scaletargetref_name"],

@@ -51,7 +51,7 @@ from kubecharge.domain.collected import (
 from kubecharge.domain.counters import hourly_increase
 from kubecharge.domain.keys import exact_sums, first_of, row_codes
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.recommendations import ContainerUse
+from kubecharge.domain.recommendations import ContainerUse, DayStore
 from kubecharge.domain.requests import KIND, RESTART_POLICY, effective_requests
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import SECONDS_PER_HOUR
@@ -353,12 +353,13 @@ class PrometheusSource:
 
         return sorted(str(item["value"]) for item in self._call(question, send))
 
-    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+    def container_use(self, start: datetime, end: datetime, percentile: float,
+                      days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
         if self.recommendation_queries is None:
             raise ValueError("this source was made without recommendation queries")
         from kubecharge.collect.container_use import container_use  # it builds on this class
 
-        return container_use(self, self.recommendation_queries, start, end, percentile)
+        return container_use(self, self.recommendation_queries, start, end, percentile, days)
 
     def hourly_frame(self, question: str, query: str, start: datetime, end: datetime,
                      keys: tuple[str, ...]) -> pd.DataFrame:  # fmt: skip

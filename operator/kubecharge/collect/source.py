@@ -15,7 +15,7 @@ import pandas as pd
 
 from kubecharge.domain.collected import NodeFacts, UsageNote
 from kubecharge.domain.ledger import HourCompleteness
-from kubecharge.domain.recommendations import ContainerUse
+from kubecharge.domain.recommendations import ContainerUse, DayStore
 
 
 class UsageSource(Protocol):
@@ -63,10 +63,12 @@ class UsageSource(Protocol):
         """What the source found about measuring usage (an exporter under another job, or none at all)."""
         ...
 
-    def container_use(self, start: datetime, end: datetime, percentile: float) -> list[ContainerUse]:
+    def container_use(self, start: datetime, end: datetime, percentile: float,
+                      days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
         """What each workload container used over the whole days of [start, end): the `percentile` of its 5-minute
         CPU rates (every replica's windows pooled), its peak working set, its latest requests, its average
-        replicas and whether a HorizontalPodAutoscaler scales it (request recommendations)."""
+        replicas and whether a HorizontalPodAutoscaler scales it (request recommendations). Days kept in `days`
+        are read from there; the others are asked for and kept."""
         ...
 
     def chunk_hours(self, most: int) -> int:

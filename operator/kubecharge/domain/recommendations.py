@@ -14,9 +14,13 @@ exact one.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +102,63 @@ class PooledRates:
         if keys <= len(self.counts):
             return self.counts[:keys]
         return np.vstack([self.counts, np.zeros((keys - len(self.counts), self.buckets), dtype=np.int64)])
+
+
+WorkloadContainer = tuple[str, str, str, str]  # namespace, workload kind, workload, container
+HISTOGRAM_LAYOUT = "log1.01-1e-05-1e4"  # `PooledRates`' buckets: a kept day is read back only under the same layout
+
+
+@dataclass(frozen=True)
+class DayUse:
+    """One day's use per workload container: its 5-minute rates as counts per bucket (sparse), its working set's
+    peak, its latest requests (per container index and resource: the hour, as epoch seconds, and the amount) and
+    the HorizontalPodAutoscalers' targets. Small (a few hundred bytes per container) and final once the day is
+    over: kept in the ledger, so a report asks Prometheus for each day of its window once."""
+
+    containers: tuple[WorkloadContainer, ...]
+    rate_containers: npt.NDArray[np.int64]  # index into `containers`, per (container, bucket) with a count
+    rate_buckets: npt.NDArray[np.int64]
+    rate_counts: npt.NDArray[np.int64]
+    memory_peak_bytes: npt.NDArray[np.float64]  # per container (0 where none was measured)
+    requests: dict[tuple[int, str], tuple[int, float]]
+    hpa_targets: frozenset[tuple[str, str, str]]
+
+    @property
+    def windows(self) -> int:
+        """The 5-minute windows with a rate, all containers."""
+        return int(self.rate_counts.sum())
+
+    def encode(self) -> bytes:
+        """The day as compressed bytes (`numpy.savez_compressed`: arrays as they are, names and requests as JSON)."""
+        texts = {"containers": [list(key) for key in self.containers], "hpa": sorted(self.hpa_targets),
+                 "requests": [[index, resource, hour, amount]
+                              for (index, resource), (hour, amount) in sorted(self.requests.items())]}  # fmt: skip
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, rate_containers=self.rate_containers, rate_buckets=self.rate_buckets,
+                            rate_counts=self.rate_counts, memory_peak_bytes=self.memory_peak_bytes,
+                            texts=np.frombuffer(json.dumps(texts).encode(), dtype=np.uint8))  # fmt: skip
+        return buffer.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes) -> DayUse:
+        with np.load(io.BytesIO(data), allow_pickle=False) as found:
+            texts = json.loads(found["texts"].tobytes())
+            return cls(
+                tuple((a, b, c, d) for a, b, c, d in texts["containers"]),
+                found["rate_containers"].astype(np.int64), found["rate_buckets"].astype(np.int64),
+                found["rate_counts"].astype(np.int64), found["memory_peak_bytes"].astype(np.float64),
+                {(int(index), str(resource)): (int(hour), float(amount))
+                 for index, resource, hour, amount in texts["requests"]},
+                frozenset((a, b, c) for a, b, c in texts["hpa"]),
+            )  # fmt: skip
+
+
+class DayStore(Protocol):
+    """Where days of use are kept once asked: by the recommendation queries' digest and the day's start."""
+
+    def get(self, queries: str, day: datetime) -> DayUse | None: ...
+
+    def put(self, queries: str, day: datetime, found: DayUse) -> None: ...
 
 
 @dataclass(frozen=True)

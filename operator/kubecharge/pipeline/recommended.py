@@ -10,8 +10,15 @@ from kubecharge.collect.source import UsageSource
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.periods import Period
-from kubecharge.domain.recommendations import Recommendation, RecommendationSettings, recommend
+from kubecharge.domain.recommendations import (
+    HISTOGRAM_LAYOUT,
+    DayUse,
+    Recommendation,
+    RecommendationSettings,
+    recommend,
+)
 from kubecharge.domain.reports import Pricing
+from kubecharge.store.repository import Repository
 
 
 def window(settings: RecommendationSettings, period: Period, until: datetime) -> tuple[datetime, datetime]:
@@ -33,9 +40,23 @@ def workload_teams(chargeback: Chargeback) -> dict[tuple[str, str, str, str], st
     return {key: min(teams, key=lambda team: (-teams[team], team)) for key, teams in costs.items()}
 
 
+class LedgerDays:
+    """A cluster's days of container use, kept in the ledger (`DayStore` over the repository)."""
+
+    def __init__(self, repository: Repository, cluster: str) -> None:
+        self.repository, self.cluster = repository, cluster
+
+    def get(self, queries: str, day: datetime) -> DayUse | None:
+        found = self.repository.container_day(self.cluster, queries, HISTOGRAM_LAYOUT, day)
+        return None if found is None else DayUse.decode(found)
+
+    def put(self, queries: str, day: datetime, found: DayUse) -> None:
+        self.repository.keep_container_day(self.cluster, queries, HISTOGRAM_LAYOUT, day, found.encode())
+
+
 def recommendations(chargeback: Chargeback, settings: RecommendationSettings, pricing: Pricing,
-                    sources: Mapping[str, UsageSource], start: datetime,
-                    end: datetime) -> tuple[Recommendation, ...]:  # fmt: skip
+                    sources: Mapping[str, UsageSource], start: datetime, end: datetime,
+                    repository: Repository | None = None) -> tuple[Recommendation, ...]:  # fmt: skip
     """Every workload container's recommendation over [start, end), priced at the report's per-resource prices,
     by team, namespace, workload and container."""
     teams = workload_teams(chargeback)
@@ -43,7 +64,8 @@ def recommendations(chargeback: Chargeback, settings: RecommendationSettings, pr
     cpu, memory = pricing.cpu_core_hour, pricing.memory_gib_hour
     found = []
     for cluster, source in sources.items():
-        for use in source.container_use(start, end, settings.cpu_percentile):
+        days = LedgerDays(repository, cluster) if repository is not None else None
+        for use in source.container_use(start, end, settings.cpu_percentile, days):
             team = teams.get((cluster, use.namespace, use.workload_kind, use.workload)) or namespaces.get(
                 (cluster, use.namespace), UNALLOCATED)  # fmt: skip
             found.append(recommend(use, team, settings, cpu, memory, chargeback.currency, cluster))

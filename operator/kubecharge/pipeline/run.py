@@ -261,7 +261,7 @@ def run_report(
             chargeback = dataclasses.replace(
                 chargeback, recommendation_window=(first_day, last_day),
                 recommendations=recommended.recommendations(chargeback, advice, request.report.pricing, sources,
-                                                            first_day, last_day),
+                                                            first_day, last_day, repository),
             )  # fmt: skip
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
         duplicates = duplicate_series_ratio(sources, until)

@@ -28,6 +28,7 @@ from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
 from kubecharge.store import schema, workload_days
 from kubecharge.store.tables import (
+    ContainerDay,
     HourlyUsage,
     LedgerHour,
     NamespaceHourRecord,
@@ -336,6 +337,27 @@ class Repository:
             original = getattr(error, "orig", None)
             reason = str(original if original is not None else error).splitlines()[0]
             log.info("workload days of %s not kept (summed again next time): %s", cluster, reason)
+
+    def container_day(self, cluster: str, queries: str, layout: str, day: datetime) -> bytes | None:
+        """A kept day of container use (`ContainerDay`), or None."""
+
+        def read() -> bytes | None:
+            with Session(self.engine) as session:
+                found = session.get(ContainerDay, (cluster, day, queries, layout))
+                return None if found is None else bytes(found.use)
+
+        found: bytes | None = self._guard(read, "read a day of container use")
+        return found
+
+    def keep_container_day(self, cluster: str, queries: str, layout: str, day: datetime, use: bytes) -> None:
+        """Keep a day of container use (replacing one kept before: the same day asked again)."""
+
+        def write() -> None:
+            with Session(self.engine) as session, session.begin():
+                session.merge(ContainerDay(cluster=cluster, day=day, queries_sha256=queries, layout=layout, use=use,
+                                           collected_at=datetime.now(UTC)))  # fmt: skip
+
+        self._guard(write, "keep a day of container use")
 
     def load_nodes(self, cluster: str, start: datetime, end: datetime) -> list[NodeHour]:
         """The stored node-hours of [start, end), by node and hour."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -92,6 +92,22 @@ class WorkloadDaySource(SQLModel, table=True):
     cluster: str = Field(primary_key=True, max_length=253)
     day: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     hours_sha256: str = Field(max_length=64)
+
+
+class ContainerDay(SQLModel, table=True):
+    """One UTC day of every workload container's use, as recommendations read it (`DayUse.encode`): asked of
+    Prometheus once, then read from here (the window moves a day a day; a report run every hour, or again from
+    the CLI, asks nothing). Keyed by the recommendation queries' digest and the histogram layout, so that other
+    queries or buckets never read a day measured otherwise."""
+
+    __tablename__ = "container_days"
+
+    cluster: str = Field(primary_key=True, max_length=253)
+    day: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    queries_sha256: str = Field(primary_key=True, max_length=64)
+    layout: str = Field(primary_key=True, max_length=64)
+    use: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    collected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class NodeHourRecord(SQLModel, table=True):

@@ -11,6 +11,7 @@ import pytest
 
 from kubecharge.domain.recommendations import (
     ContainerUse,
+    DayUse,
     PooledRates,
     Recommendation,
     RecommendationSettings,
@@ -90,3 +91,19 @@ def test_a_young_container_has_no_numbers_and_the_team_total_leaves_out_hpa_and_
         Recommendation("data", "etl", "CronJob", "load", "app", 1.0, 1.0, 0.5, 1.0, 1.0, False, 10.95, "USD"),
     ]
     assert team_saving(rows) == pytest.approx({"web": 53.436, "data": 10.95})
+
+
+def test_a_day_of_use_reads_back_as_it_was_kept() -> None:
+    found = DayUse(
+        (("shop", "Deployment", "web", "app"), ("shop", "StatefulSet", "db", "postgres")),
+        np.array([0, 0, 1], dtype=np.int64), np.array([5, 900, 12], dtype=np.int64),
+        np.array([280, 8, 288], dtype=np.int64), np.array([2.5e8, 1.0e9]),
+        {(0, "cpu"): (1790812800, 0.5), (1, "memory"): (1790816400, 2.0 * 2**30)},
+        frozenset({("shop", "Deployment", "web")}),
+    )  # fmt: skip
+    again = DayUse.decode(found.encode())
+    assert (again.containers, again.requests, again.hpa_targets) == (found.containers, found.requests,
+                                                                     found.hpa_targets)  # fmt: skip
+    for name in ("rate_containers", "rate_buckets", "rate_counts", "memory_peak_bytes"):
+        assert np.array_equal(getattr(again, name), getattr(found, name)), name
+    assert again.windows == 576
