@@ -105,6 +105,7 @@ def cluster_sources(
     probe = PrometheusSource.from_settings(url, promql.build(settings.queries), settings, observer)
     label = settings.cluster_label
     probe.recommendation_queries = promql.recommendation_queries(settings.queries)
+    probe.rate_window_seconds = promql.rate_window_seconds(settings.queries)
     if end <= start:  # nothing to collect yet (the run says so): no clusters to look up
         return {name: probe for name in (requested or [settings.cluster_name])}
     discovered = probe.label_values(label, promql.scrape_health_series(settings.queries), start, end)
@@ -115,5 +116,6 @@ def cluster_sources(
         queries, note = with_gpu_exporter(probe, queries, start, end)
         sources[scope.name] = PrometheusSource.from_settings(url, promql.build(queries), settings, observer)
         sources[scope.name].recommendation_queries = promql.recommendation_queries(queries)
+        sources[scope.name].rate_window_seconds = promql.rate_window_seconds(queries)
         sources[scope.name].notes = (note,) if note is not None else ()
     return sources

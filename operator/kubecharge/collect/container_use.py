@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from kubecharge.collect.prometheus import PrometheusSource
 from kubecharge.collect.promql import RATE_STEP_SECONDS, QuerySet
 from kubecharge.domain.collected import HOUR, POD_KEYS, VALUE
 from kubecharge.domain.keys import Coder, first_of
@@ -24,6 +24,20 @@ from kubecharge.domain.units import SECONDS_PER_HOUR
 from kubecharge.domain.workloads import with_known_uids, workloads_of
 
 CONTAINER_KEYS = (*POD_KEYS, "container")
+
+
+class FineSource(Protocol):
+    """What this module asks of a source (`collect.prometheus.PrometheusSource`): samples at a fine step, hourly
+    frames of queries outside the report's set, and each pod-hour's workload."""
+
+    def fine_samples(self, question: str, query: str, start: datetime, end: datetime, keys: tuple[str, ...],
+                     step_seconds: int) -> tuple[pd.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                 npt.NDArray[np.float64]]: ...  # fmt: skip
+
+    def hourly_frame(self, question: str, query: str, start: datetime, end: datetime,
+                     keys: tuple[str, ...]) -> pd.DataFrame: ...  # fmt: skip
+
+    def pod_workloads(self, start: datetime, end: datetime) -> pd.DataFrame: ...
 
 
 @dataclass
@@ -64,11 +78,12 @@ def _days(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]
         day += timedelta(days=1)
 
 
-def day_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime) -> DayUse:
+def day_use(source: FineSource, queries: QuerySet, start: datetime, end: datetime,
+            step_seconds: int = RATE_STEP_SECONDS) -> DayUse:  # fmt: skip
     """What Prometheus holds of [start, end) (a day at most: inside the default query limits at 1,000 pods)."""
     found = _Found()
     workloads = source.pod_workloads(start, end)
-    _add_rates(found, source, queries, start, end, workloads)
+    _add_rates(found, source, queries, start, end, workloads, step_seconds)
     _add_hourly(found, source, queries, start, end, workloads)
     keys = len(found.codes)
     containers, buckets = np.nonzero(found.rates.counts[:keys]) if keys else (np.zeros(0, np.int64),) * 2
@@ -80,8 +95,9 @@ def day_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: d
                   dict(found.requests), frozenset(found.hpa_targets))  # fmt: skip
 
 
-def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
-                  percentile: float, days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
+def container_use(source: FineSource, queries: QuerySet, start: datetime, end: datetime, percentile: float,
+                  days: DayStore | None = None,
+                  step_seconds: int = RATE_STEP_SECONDS) -> list[ContainerUse]:  # fmt: skip
     """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
     windows pooled), its peak working set, its latest requests, its average replicas and whether a
     HorizontalPodAutoscaler scales its workload.
@@ -94,12 +110,12 @@ def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, 
         whole = day_end - day == timedelta(days=1)
         found_day = days.get(queries.digest, day) if days is not None and whole else None
         if found_day is None:
-            found_day = day_use(source, queries, day, day_end)
+            found_day = day_use(source, queries, day, day_end, step_seconds)
             if days is not None and whole and found_day.windows:  # a day without data may yet be backfilled
                 days.put(queries.digest, day, found_day)
         held_days += found_day.windows > 0
         found.add(found_day)
-    windows_held = held_days * timedelta(days=1) / timedelta(seconds=RATE_STEP_SECONDS)
+    windows_held = held_days * timedelta(days=1) / timedelta(seconds=step_seconds)
     keys = len(found.codes)
     rates, seen = found.rates.percentile(keys, percentile), found.rates.seen(keys)
     uses = []
@@ -110,7 +126,7 @@ def container_use(source: PrometheusSource, queries: QuerySet, start: datetime, 
             namespace, kind, workload, container, cpu_rate_cores=float(np.nan_to_num(rates[code])),
             memory_max_bytes=found.memory_peak_bytes.get(code, 0.0), cpu_request_cores=cpu_request,
             memory_request_bytes=memory_request, replicas=float(seen[code]) / max(windows_held, 1.0),
-            data_hours=float(seen[code]) * RATE_STEP_SECONDS / SECONDS_PER_HOUR,
+            data_hours=float(seen[code]) * step_seconds / SECONDS_PER_HOUR,
             hpa=(namespace, kind, workload) in found.hpa_targets,
         ))  # fmt: skip
     return uses
@@ -124,10 +140,10 @@ def _with_workloads(rows: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame
     return rows.assign(workload_kind=kinds, workload=names)
 
 
-def _add_rates(found: _Found, source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
-               workloads: pd.DataFrame) -> None:  # fmt: skip
+def _add_rates(found: _Found, source: FineSource, queries: QuerySet, start: datetime, end: datetime,
+               workloads: pd.DataFrame, step_seconds: int) -> None:  # fmt: skip
     keys, series, stamps, values = source.fine_samples(
-        "container_cpu_rates", queries.container_cpu_rates, start, end, CONTAINER_KEYS, RATE_STEP_SECONDS
+        "container_cpu_rates", queries.container_cpu_rates, start, end, CONTAINER_KEYS, step_seconds
     )
     if not len(values):
         return
@@ -141,7 +157,7 @@ def _add_rates(found: _Found, source: PrometheusSource, queries: QuerySet, start
     found.rates.add(codes[cells], values)
 
 
-def _add_hourly(found: _Found, source: PrometheusSource, queries: QuerySet, start: datetime, end: datetime,
+def _add_hourly(found: _Found, source: FineSource, queries: QuerySet, start: datetime, end: datetime,
                 workloads: pd.DataFrame) -> None:  # fmt: skip
     peaks = _with_workloads(source.hourly_frame("container_memory_peaks", queries.container_memory_peaks, start, end,
                                                 CONTAINER_KEYS), workloads)  # fmt: skip

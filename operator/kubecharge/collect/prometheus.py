@@ -26,10 +26,12 @@ from urllib3.util.retry import Retry
 
 from kubecharge.collect.access import Access, access_from
 from kubecharge.collect.answers import Series, answer_data, range_batches
+from kubecharge.collect.container_use import container_use
 from kubecharge.collect.promql import (
     COUNTER_MEASURES,
     COUNTER_SERIES_LABELS,
     COUNTER_UNITS,
+    RATE_STEP_SECONDS,
     REQUEST_UNITS,
     QuerySet,
 )
@@ -94,10 +96,12 @@ class PrometheusSource:
         observer: QueryObserver | None = None,
         access: Access | None = None,
         recommendation_queries: QuerySet | None = None,
+        rate_window_seconds: int = RATE_STEP_SECONDS,
     ) -> None:
         self.url = url.rstrip("/")
         self.queries = queries
         self.recommendation_queries = recommendation_queries  # `promql.recommendation_queries`; None: not asked
+        self.rate_window_seconds = rate_window_seconds  # the windows (and step) of its CPU rates
         self.timeout_seconds = timeout_seconds
         self.observer = observer
         self.access = access or Access()
@@ -357,9 +361,7 @@ class PrometheusSource:
                       days: DayStore | None = None) -> list[ContainerUse]:  # fmt: skip
         if self.recommendation_queries is None:
             raise ValueError("this source was made without recommendation queries")
-        from kubecharge.collect.container_use import container_use  # it builds on this class
-
-        return container_use(self, self.recommendation_queries, start, end, percentile, days)
+        return container_use(self, self.recommendation_queries, start, end, percentile, days, self.rate_window_seconds)
 
     def hourly_frame(self, question: str, query: str, start: datetime, end: datetime,
                      keys: tuple[str, ...]) -> pd.DataFrame:  # fmt: skip

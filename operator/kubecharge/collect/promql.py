@@ -350,10 +350,18 @@ def workload_questions(settings: QuerySettings) -> dict[str, str]:
 RATE_STEP_SECONDS = 300  # recommendations read CPU as rates over 5-minute windows
 
 
+def rate_window_seconds(settings: QuerySettings) -> int:
+    """The windows CPU rates are measured over for recommendations: 5 minutes, or two scrape intervals where
+    scrapes are sparser (a rate needs two samples in its window; kube-state-metrics' interval stands for
+    cAdvisor's, which is scraped alike in kube-prometheus)."""
+    interval = settings.state_metrics_interval_seconds or DEFAULT_STATE_METRICS_INTERVAL_SECONDS
+    return max(RATE_STEP_SECONDS, 2 * interval)
+
+
 def recommendation_queries(settings: QuerySettings) -> QuerySet:
     """What request recommendations read, apart from the report's own queries (`build`): each container's CPU
-    usage rate over 5-minute windows (asked at a 5-minute step; copies of a cgroup collapsed, a container's
-    cgroups at once added), its working set's peak and its latest requests per hour, and each
+    usage rate over 5-minute windows (`rate_window_seconds`, asked at that step; copies of a cgroup collapsed, a
+    container's cgroups at once added), its working set's peak and its latest requests per hour, and each
     HorizontalPodAutoscaler's scale target per hour."""
     extra = settings.series_labels
     cadvisor = {**extra, **settings.cadvisor_job_labels}
@@ -366,7 +374,7 @@ def recommendation_queries(settings: QuerySettings) -> QuerySet:
     sidecars = selector(settings.init_info_metric, 'restart_policy="Always"', labels=state)
     hpa = selector(settings.hpa_info_metric, labels=state)
     container, cgroup = "namespace, pod, uid, container", ", ".join(CGROUP_LABELS)
-    rate_window = f"[{RATE_STEP_SECONDS}s]"
+    rate_window = f"[{rate_window_seconds(settings)}s]"
     return QuerySet({
         "container_cpu_rates": (
             f"sum by ({container}) (max by ({cgroup}) (label_replace(rate({cpu}{rate_window}), {UID_FROM_CGROUP})))"

@@ -67,3 +67,16 @@ def test_condition_transition_time_moves_only_on_a_transition() -> None:
     assert again[0]["lastTransitionTime"] == "2026-10-02T12:00:00Z"
     failed = condition(False, "PrometheusUnavailable", "down", datetime(2026, 10, 2, 14, tzinfo=UTC), again)
     assert failed[0]["lastTransitionTime"] == "2026-10-02T14:00:00Z"
+
+
+def test_a_folder_holding_a_report_is_known_as_one_by_every_file_name_it_holds() -> None:
+    """`--out` refuses folders holding other files than a report's: every name a report writes must be known, or
+    running the same report twice into its own folder fails."""
+    from kubecharge.publish.directory import REPORT_FILES
+
+    line = ChargeLine("web", "shop", ResourceQuantities(cpu_core_hours_usage=1.0), 1.0, 0.0, Costs(cpu=0.03))
+    report = Chargeback("2026-10", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), "c",
+                        ChargeBasis.MAX, "USD", dict(price_table(Pricing())), (line,), {})  # fmt: skip
+    written = {name.split("/")[0] for name in render_all(report)}
+    assert written <= REPORT_FILES
+    assert "recommendations.csv" in written
