@@ -131,12 +131,14 @@ def ledger_size(database: Path) -> dict[str, Any]:
     """Rows per ledger table, bytes per table with its indexes (SQLite's dbstat), and the file's size."""
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file, nothing in the WAL
-        rows = {table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in LEDGER_TABLES}
+        present = {name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+        tables = [table for table in LEDGER_TABLES if table in present]  # an earlier schema (`--baseline`) has fewer
+        rows = {table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in tables}
         pages = dict(connection.execute("SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_schema "
                                         "USING (name) GROUP BY tbl_name").fetchall())  # fmt: skip
     return {
         "ledger_rows": rows,
-        "ledger_mb": {table: round(pages.get(table, 0) / 1e6, 2) for table in LEDGER_TABLES},
+        "ledger_mb": {table: round(pages.get(table, 0) / 1e6, 2) for table in tables},
         "database_mb": round(database.stat().st_size / 1e6, 2),
     }
 
