@@ -112,7 +112,7 @@ def container_use(source: FineSource, queries: QuerySet, start: datetime, end: d
         found_day = days.get(queries.digest, day) if days is not None and whole else None
         if found_day is None:
             found_day = day_use(source, queries, day, day_end, step_seconds)
-            if days is not None and whole and found_day.windows:  # a day without data may yet be backfilled
+            if days is not None and whole:  # a day without data too: before Prometheus' first, it stays so
                 days.put(queries.digest, day, found_day)
         held_days += found_day.windows > 0
         found.add(found_day)
