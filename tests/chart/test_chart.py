@@ -252,6 +252,5 @@ def test_the_grafana_dashboard_is_opt_in_and_lands_where_grafana_looks(tmp_path:
     assert dashboard["metadata"]["namespace"] == "monitoring"
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     panels = json.loads(dashboard["data"]["kubecharge.json"])["panels"]
-    assert {"Cost per team, current period", "Budget used", "Cost anomalies", "Ingest latency"} <= {
-        p["title"] for p in panels
-    }
+    assert {"Cost per team, current period", "Budget used", "Cost anomalies", "Ingest latency",
+            "Recommended saving per team"} <= {p["title"] for p in panels}  # fmt: skip

@@ -116,7 +116,7 @@ def test_a_good_report_manifest_sets_currency_and_prices(
     assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
     assert sorted(p.name for p in out.iterdir()) == [
         "chargeback-daily.csv", "chargeback-workloads-daily.csv", "chargeback-workloads.csv", "chargeback.csv",
-        "chargeback.json", "report.html", "report.md", "teams", "workloads-top.csv"]  # fmt: skip
+        "chargeback.json", "recommendations.csv", "report.html", "report.md", "teams", "workloads-top.csv"]  # fmt: skip
     pages = sorted(p.name for p in (out / "teams").iterdir())
     assert pages == sorted(f"{team}.md" for team in {row["team"] for row in read_csv(out / "chargeback.csv")})
     assert b",EUR,default," in (out / "chargeback.csv").read_bytes()  # currency, then the cluster

@@ -30,7 +30,8 @@ from tests.support.reports import run_cli, run_in_process
 PERIOD_NAME = "2026-10-01_2026-10-03"
 BASE = f"default/chargeback/{PERIOD_NAME}"
 FILES = ["chargeback-daily.csv", "chargeback-workloads-daily.csv", "chargeback-workloads.csv", "chargeback.csv",
-         "chargeback.json", "focus.csv", "focus.parquet", "manifest.json", "report.html", "report.md"]  # fmt: skip
+         "chargeback.json", "focus.csv", "focus.parquet", "manifest.json", "recommendations.csv", "report.html",
+         "report.md"]  # fmt: skip
 
 
 def publish(prometheus_url: str, mappings: Path, tmp: Path, target: str, period: str = PERIOD,

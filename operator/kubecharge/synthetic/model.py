@@ -1547,10 +1547,11 @@ def _rightsizing_workloads(nodes: list[Node], slots: int, step_seconds: int, rng
             app = Container("app", f"registry.example.com/{design.deployment}:4.{rng.randint(0, 9)}",
                             design.cpu_request_cores, design.memory_request_bytes, replica.cpu_cores,
                             replica.memory_bytes, runs)  # fmt: skip
-            # a replica scaled away is deleted while Running (no phase of its own after)
+            # a replica scaled away stops (its containers exit 0) and its pod is deleted a scrape later
+            finished = replica.end_slot if replica.end_slot < slots else None
             pods.append(Pod(rightsizing.NAMESPACE, f"{design.deployment}-{template}-{suffix}", ids.uid(),
-                            rng.choice(nodes), "burstable", replica.start_slot - 2, replica.start_slot, None,
-                            "Succeeded", replica.end_slot, [app],
+                            rng.choice(nodes), "burstable", replica.start_slot - 2, replica.start_slot, finished,
+                            "Succeeded", min(slots, replica.end_slot + 1) if finished is not None else slots, [app],
                             sandbox_id=ids.container_id(),
                             network_bytes_per_second=_curve(rng, slots, step_seconds, 1e5, 0.5)))  # fmt: skip
     return autoscalers
