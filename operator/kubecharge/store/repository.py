@@ -47,6 +47,12 @@ def _without_password(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def _reason(error: SQLAlchemyError) -> str:
+    """What the database said (the driver's first line), without SQLAlchemy's statement and parameters."""
+    original = getattr(error, "orig", None)
+    return (str(original) if original is not None else str(error)).splitlines()[0]
+
+
 def _utc(moment: datetime) -> datetime:
     """SQLite drops the zone; every stored time is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -110,9 +116,7 @@ class Repository:
         try:
             return action()
         except SQLAlchemyError as error:
-            original = getattr(error, "orig", None)
-            reason = str(original) if original is not None else str(error)
-            raise StorageError(f"database error while trying to {what}: {reason.splitlines()[0]}") from None
+            raise StorageError(f"database error while trying to {what}: {_reason(error)}") from None
 
     def store_chunk(
         self,
@@ -309,7 +313,7 @@ class Repository:
         time they are read and again when their hours change; partial days at the ends are summed each time."""
         days, edges = workload_days.split_range(_utc(start), _utc(end))
 
-        def read() -> tuple[list[workload_days.WorkloadDay], dict[datetime, str]]:
+        def read() -> list[workload_days.WorkloadDay]:
             with self.engine.connect() as connection:
                 now = workload_days.digests(connection, cluster, days)  # before the rows they describe
                 stored = workload_days.kept_digests(connection, cluster, days)
@@ -322,9 +326,9 @@ class Repository:
                     found.extend(workload_days.summed(connection, cluster, first, last))
             if stale:
                 self._keep_days(cluster, summed, stale)
-            return [*found, *summed], stale
+            return [*found, *summed]
 
-        found, _ = self._guard(read, "load the period's workload days")
+        found: list[workload_days.WorkloadDay] = self._guard(read, "load the period's workload days")
         return workload_days.as_rows(found, cluster)
 
     def _keep_days(self, cluster: str, rows: list[workload_days.WorkloadDay], digest_of: dict[datetime, str]) -> None:
@@ -334,9 +338,7 @@ class Repository:
             with self.engine.begin() as connection:
                 workload_days.keep(connection, cluster, rows, digest_of)
         except SQLAlchemyError as error:
-            original = getattr(error, "orig", None)
-            reason = str(original if original is not None else error).splitlines()[0]
-            log.info("workload days of %s not kept (summed again next time): %s", cluster, reason)
+            log.info("workload days of %s not kept (summed again next time): %s", cluster, _reason(error))
 
     def container_day(self, cluster: str, queries: str, layout: str, day: datetime) -> bytes | None:
         """A kept day of container use (`ContainerDay`), or None."""
