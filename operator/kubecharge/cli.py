@@ -285,6 +285,48 @@ def operator() -> None:
         raise typer.Exit(0) from None
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            metavar="kubernetes|none",
+            help="kubernetes: each viewer's token is reviewed by the API server and RBAC says which teams "
+            "they see; none: everyone sees everything (your own machine only).",
+        ),
+    ] = "kubernetes",
+    mappings: Annotated[
+        Path | None, typer.Option("--mappings", metavar="PATH", help="TeamMappings from a file [default: the API's].")
+    ] = None,
+    report_files: Annotated[
+        list[Path] | None,
+        typer.Option("--report", metavar="FILE", help="A UsageReport manifest, repeatable [default: the API's]."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
+    ] = None,
+) -> None:
+    """Serve the portal: each team's costs from the ledger, pages and a JSON API, scoped by Kubernetes RBAC.
+
+    Never asks Prometheus: it prices what the ledger holds (the operator fills it) with a UsageReport's spec."""
+    from kubecharge.portal.serve import AUTH_MODES, file_catalogue, make_portal, run  # only to serve
+
+    try:
+        if auth not in AUTH_MODES:
+            raise InputError(f"--auth {auth!r}: give kubernetes (RBAC decides who sees what) or none (local use)")
+        if (mappings is None) != (not report_files):
+            raise InputError("give --mappings and --report together (local files), or neither (read from the API)")
+        settings = load_settings()
+        catalogue = file_catalogue(mappings, report_files or []) if mappings is not None else None
+        portal = make_portal(settings, db or settings.database_url, auth, catalogue)
+    except KubechargeError as error:
+        raise fail(error) from None
+    run(portal, host, port)
+
+
 db_app = typer.Typer(help="The rollup database: schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

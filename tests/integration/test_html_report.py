@@ -16,25 +16,12 @@ import pytest
 
 from kubecharge import __version__
 from tests.conftest import PERIOD
-from tests.support.browser import chromium, pdf_pages
+from tests.support.browser import chromium, layout_probe, pdf_pages
 from tests.support.reports import read_csv, run_in_process
 
 # Headless Chromium's window is at least 500 px wide: a narrower screen is the page laid out at that width
 # (its media queries for narrow screens hold from 640 px down), measured against it.
-PROBE = """<script>
-window.addEventListener("load", () => {
-  const wanted = WIDTH;
-  if (document.documentElement.clientWidth > wanted) document.documentElement.style.width = `${wanted}px`;
-  const width = Math.min(document.documentElement.clientWidth, wanted);
-  const wide = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > width + 1)
-    .map(e => `${e.tagName}#${e.id}.${e.className}`);
-  const trend = document.querySelectorAll("#trend-chart rect").length;
-  const probe = document.createElement("pre");
-  probe.id = "probe";
-  probe.textContent = JSON.stringify({width, wide, trend});
-  document.body.appendChild(probe);
-});
-</script>"""
+TREND = 'trend: document.querySelectorAll("#trend-chart rect").length'
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +76,7 @@ def test_the_printed_report_says_what_it_is_and_cuts_no_row(report: Path, paper:
 @pytest.mark.parametrize("width", [360, 800, 1400])
 def test_nothing_overflows_the_screen_and_the_trend_is_drawn(report: Path, width: int, tmp_path: Path) -> None:
     page = tmp_path / "probed.html"
-    probe_script = PROBE.replace("WIDTH", str(width))
+    probe_script = layout_probe(width, TREND)
     page.write_text((report / "report.html").read_text().replace("</body>", probe_script + "\n</body>"))
     dumped = chromium(f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
@@ -149,7 +136,7 @@ def test_a_full_cost_report_shows_direct_idle_shared_and_the_cluster_cost(
                                                                     "totalAllocated")]  # fmt: skip
         assert " ".join(cells) in flat, (team["team"], cells)
     page = tmp_path / "probed.html"
-    page.write_text((out / "report.html").read_text().replace("</body>", PROBE.replace("WIDTH", "360") + "\n</body>"))
+    page.write_text((out / "report.html").read_text().replace("</body>", layout_probe(360) + "\n</body>"))
     dumped = chromium("--window-size=360,1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
     assert found, dumped.stderr[-2000:]

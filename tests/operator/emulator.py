@@ -118,15 +118,15 @@ CRDS = {
 
 
 @contextmanager
-def running_emulator() -> Iterator[tuple[ClusterEmulator, str]]:
-    """The emulator on a real HTTP port, in a thread with its own event loop; yields (emulator, url)."""
+def running_emulator(make: type[ClusterEmulator] = ClusterEmulator) -> Iterator[tuple[ClusterEmulator, str]]:
+    """The emulator (`make`'s) on a real HTTP port, in a thread with its own event loop; yields (emulator, url)."""
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
     async def serve() -> None:
         stop = asyncio.Event()
         holder["loop"], holder["stop"] = asyncio.get_running_loop(), stop
-        async with ClusterEmulator() as emulator, kmock.Server(emulator) as server:
+        async with make() as emulator, kmock.Server(emulator) as server:
             emulator.resources.load_bundled()
             for key, info in CRDS.items():
                 emulator.resources[key] = info

@@ -24,3 +24,22 @@ def pdf_pages(html: Path, paper: str, tmp: Path) -> list[str]:
     assert pdf.is_file(), printed.stderr
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def layout_probe(width: int, measures: str = "") -> str:
+    """A script for a page opened as a file: once laid out at `width`, it writes `{width, wide, ...}` into
+    `<pre id="probe">` for `--dump-dom` — `wide` the elements reaching past the viewport, and whatever the
+    JavaScript object members in `measures` add (e.g. `n: document.querySelectorAll("rect").length`)."""
+    return f"""<script>
+window.addEventListener("load", () => {{
+  const wanted = {width};
+  if (document.documentElement.clientWidth > wanted) document.documentElement.style.width = `${{wanted}}px`;
+  const width = Math.min(document.documentElement.clientWidth, wanted);
+  const wide = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > width + 1)
+    .map(e => `${{e.tagName}}#${{e.id}}.${{e.className}}`);
+  const probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({{width, wide, {measures}}});
+  document.body.appendChild(probe);
+}});
+</script>"""

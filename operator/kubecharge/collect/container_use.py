@@ -96,7 +96,7 @@ def day_use(source: FineSource, queries: QuerySet, start: datetime, end: datetim
                   dict(found.requests), frozenset(found.hpa_targets))  # fmt: skip
 
 
-def container_use(source: FineSource, queries: QuerySet, start: datetime, end: datetime, percentile: float,
+def container_use(source: FineSource | None, queries: QuerySet, start: datetime, end: datetime, percentile: float,
                   days: DayStore | None = None,
                   step_seconds: int = RATE_STEP_SECONDS) -> list[ContainerUse]:  # fmt: skip
     """Per workload container over [start, end): the `percentile` of its 5-minute CPU rates (every replica's
@@ -110,7 +110,10 @@ def container_use(source: FineSource, queries: QuerySet, start: datetime, end: d
     for day, day_end in _days(start, end):
         whole = day_end - day == timedelta(days=1)
         found_day = days.get(queries.digest, day) if days is not None and whole else None
+        if found_day is None and source is None:  # the kept days alone: a day not kept was not seen
+            continue
         if found_day is None:
+            assert source is not None
             found_day = day_use(source, queries, day, day_end, step_seconds)
             if days is not None and whole:  # a day without data too: before Prometheus' first, it stays so
                 days.put(queries.digest, day, found_day)

@@ -21,19 +21,24 @@ from kubecharge.pricing import NodeHourCost, NodeKey
 
 
 def team_info(mappings: Sequence[TeamMapping]) -> dict[str, TeamInfo]:
+    """Per team, what its TeamMappings say of it: where several feed one team (`spec.team`), each field from the
+    first (highest priority, then name) that sets it — a mapping that only adds namespaces takes nothing away."""
     info: dict[str, TeamInfo] = {UNALLOCATED: TeamInfo(UNALLOCATED, "Unallocated")}
     for mapping in sorted(mappings, key=lambda m: (-m.priority, m.name)):
-        if mapping.team not in info:
-            budget = mapping.budget
-            info[mapping.team] = TeamInfo(
-                mapping.team,
-                mapping.display_name,
-                mapping.cost_center,
-                mapping.owners,
-                float(budget.monthly) if budget else None,
-                budget.currency if budget else None,
-                budget.thresholds if budget else (),
-            )
+        budget = mapping.budget
+        found = TeamInfo(mapping.team, mapping.display_name, mapping.cost_center, mapping.owners,
+                         float(budget.monthly) if budget else None, budget.currency if budget else None,
+                         budget.thresholds if budget else ())  # fmt: skip
+        known = info.get(mapping.team)
+        if known is None:
+            info[mapping.team] = found
+            continue
+        budgeted = known if known.monthly_budget is not None else found
+        info[mapping.team] = TeamInfo(
+            mapping.team, known.display_name or found.display_name, known.cost_center or found.cost_center,
+            known.owners or found.owners, budgeted.monthly_budget, budgeted.budget_currency,
+            budgeted.budget_thresholds,
+        )  # fmt: skip
     return info
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from kubecharge.collect.source import UsageSource
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.periods import Period
 from kubecharge.domain.recommendations import (
     HISTOGRAM_LAYOUT,
+    ContainerUse,
+    DayStore,
     DayUse,
     Recommendation,
     RecommendationSettings,
@@ -19,6 +21,14 @@ from kubecharge.domain.recommendations import (
 )
 from kubecharge.domain.reports import Pricing
 from kubecharge.store.repository import Repository
+
+
+class UseSource(Protocol):
+    """What recommendations ask of a cluster: its containers' use over a window (its Prometheus, with the days the
+    ledger kept; or the kept days alone, where nothing may be asked)."""
+
+    def container_use(self, start: datetime, end: datetime, percentile: float,
+                      days: DayStore | None = None) -> list[ContainerUse]: ...  # fmt: skip
 
 
 def window(settings: RecommendationSettings, period: Period, until: datetime) -> tuple[datetime, datetime]:
@@ -55,7 +65,7 @@ class LedgerDays:
 
 
 def recommendations(chargeback: Chargeback, settings: RecommendationSettings, pricing: Pricing,
-                    sources: Mapping[str, UsageSource], start: datetime, end: datetime,
+                    sources: Mapping[str, UseSource], start: datetime, end: datetime,
                     repository: Repository | None = None) -> tuple[Recommendation, ...]:  # fmt: skip
     """Every workload container's recommendation over [start, end), priced at the report's per-resource prices,
     by team, namespace, workload and container."""

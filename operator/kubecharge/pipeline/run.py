@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,7 +22,7 @@ from kubecharge.domain import ledger
 from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.collected import UsageNote
 from kubecharge.domain.ledger import NOTHING_OBSERVED as NO_HOUR
-from kubecharge.domain.ledger import CollectionPolicy, HourCompleteness
+from kubecharge.domain.ledger import CollectionPolicy, Completeness, HourCompleteness
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR, iso
 from kubecharge.domain.usage import NamespaceHour
@@ -181,6 +181,58 @@ def _hours(chunks: Iterable[tuple[datetime, datetime]]) -> int:
     return sum(round((end - start) / HOUR) for start, end in chunks)
 
 
+@dataclass(frozen=True)
+class LedgerPriced:
+    """A period priced from the ledger alone, with what was known of its hours and the period's stored rows."""
+
+    chargeback: Chargeback
+    known_hours: dict[datetime, HourCompleteness]
+    stored_rows: list[NamespaceHour]
+    completeness: Completeness
+
+
+def ledger_chargeback(repository: Repository, request: ReportRequest, uses: Mapping[str, recommended.UseSource],
+                      knowns: Mapping[str, Mapping[datetime, HourCompleteness]], until: datetime,
+                      notes: Sequence[UsageNote] = ()) -> LedgerPriced:  # fmt: skip
+    """The period priced from what the ledger holds of `knowns`' clusters: every caller's path from the ledger to a
+    chargeback (a report after collecting, the portal without asking Prometheus anything). `uses` answers each
+    cluster's container use for recommendations (its Prometheus, or the days the ledger kept)."""
+    period = request.period
+    since = period.start - outlook.HISTORY  # the baselines' and forecasts' history, before the period
+    clusters = list(knowns)
+    known_hours = combined(knowns)
+    completeness = ledger.completeness(period.start, period.end, until, known_hours)
+    before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
+    first = min(since, before.start) if before is not None else since
+    # Full cost prices every hour at its nodes' prices: the hours by node and workload. Direct charges read
+    # namespace totals per hour (forecasts, anomalies, the period before, what was measured) and the period's
+    # workloads per day: a month at workload grain is a few thousand rows, not hundreds of thousands.
+    full_cost = request.report.full_cost is not None
+    loaded = [row for cluster in clusters for row in repository.load_hours(cluster, first, until, full_cost)]
+    # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
+    attributed = attribute.attribute(loaded, request.mappings)
+    node_costs = node_costs_of(request, stored_nodes(repository, request, clusters, first, until))
+    stored_rows = [row for row in loaded if row.hour_start >= period.start]
+    period_rows = attributed if full_cost else attribute.attribute(
+        [row for cluster in clusters for row in repository.load_workload_days(cluster, period.start, until)],
+        request.mappings)  # fmt: skip
+    chargeback = priced_period(request, period_rows, node_costs, completeness)
+    chargeback = dataclasses.replace(
+        chargeback, unmeasured=unmeasured(stored_rows, known_hours, notes),
+        previous_period=previous_total(request, attributed, node_costs),
+        outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
+    )  # fmt: skip
+    advice = request.report.recommendations
+    if advice is not None:
+        first_day, last_day = recommended.window(advice, period, until)
+        chargeback = dataclasses.replace(
+            chargeback, recommendation_window=(first_day, last_day),
+            recommendations=recommended.recommendations(chargeback, advice, request.report.pricing, uses,
+                                                        first_day, last_day, repository),
+        )  # fmt: skip
+    return LedgerPriced(chargeback, known_hours, stored_rows, completeness)
+
+
 def run_report(
     source: UsageSource | Mapping[str, UsageSource],
     queries: QuerySet,
@@ -232,37 +284,9 @@ def run_report(
             knowns[cluster] = repository.known_hours(cluster, since, until)
             check_observed({hour: seen for hour, seen in knowns[cluster].items() if hour >= period.start},
                            period.start, until, cluster if len(sources) > 1 else None)  # fmt: skip
-        known_hours = combined(knowns)
-        completeness = ledger.completeness(period.start, period.end, until, known_hours)
-        before = previous_period(period)  # read from the ledger once, with the history it mostly overlaps
-        first = min(since, before.start) if before is not None else since
-        # Full cost prices every hour at its nodes' prices: the hours by node and workload. Direct charges read
-        # namespace totals per hour (forecasts, anomalies, the period before, what was measured) and the period's
-        # workloads per day: a month at workload grain is a few thousand rows, not hundreds of thousands.
-        full_cost = request.report.full_cost is not None
-        loaded = [row for cluster in sources for row in repository.load_hours(cluster, first, until, full_cost)]
-        # Each hour attributed, and each node-hour priced, once: for the period, its days, the one before, the history.
-        attributed = attribute.attribute(loaded, request.mappings)
-        node_costs = node_costs_of(request, stored_nodes(repository, request, sources, first, until))
-        stored_rows = [row for row in loaded if row.hour_start >= period.start]
-        period_rows = attributed if full_cost else attribute.attribute(
-            [row for cluster in sources for row in repository.load_workload_days(cluster, period.start, until)],
-            request.mappings)  # fmt: skip
-        chargeback = priced_period(request, period_rows, node_costs, completeness)
         notes = [note for found in sources.values() for note in found.usage_notes()]
-        chargeback = dataclasses.replace(
-            chargeback, unmeasured=unmeasured(stored_rows, known_hours, notes),
-            previous_period=previous_total(request, attributed, node_costs),
-            outlook=outlook_of(chargeback, request, attributed, node_costs, known_hours, since, until),
-        )  # fmt: skip
-        advice = request.report.recommendations
-        if advice is not None:
-            first_day, last_day = recommended.window(advice, period, until)
-            chargeback = dataclasses.replace(
-                chargeback, recommendation_window=(first_day, last_day),
-                recommendations=recommended.recommendations(chargeback, advice, request.report.pricing, sources,
-                                                            first_day, last_day, repository),
-            )  # fmt: skip
+        priced = ledger_chargeback(repository, request, sources, knowns, until, notes)
+        chargeback, known_hours, stored_rows = priced.chargeback, priced.known_hours, priced.stored_rows
         newest = max((hour for hour, seen in known_hours.items() if seen.observed), default=None)
         duplicates = duplicate_series_ratio(sources, until)
         overlaps = attribute.conflicts(stored_rows, request.mappings)
@@ -280,7 +304,7 @@ def run_report(
         totals_record(chargeback),
         hours_queried=hours_queried,
         hours_replaced=hours_replaced,
-        completeness=data_files.completeness_record(completeness),
+        completeness=data_files.completeness_record(priced.completeness),
     )
     return ReportResult(
         chargeback,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, delete, event, insert, or_, update
+from sqlalchemy import Table, delete, event, func, insert, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
@@ -34,6 +34,7 @@ from kubecharge.store.tables import (
     NamespaceHourRecord,
     NodeHourRecord,
     Notice,
+    PortalSession,
     ReportRun,
     RunLease,
 )
@@ -351,6 +352,22 @@ class Repository:
         found: bytes | None = self._guard(read, "read a day of container use")
         return found
 
+    def newest_container_day(self, cluster: str, layout: str, day: datetime) -> bytes | None:
+        """The day of container use kept last, whatever queries measured it: what a reader that may not ask
+        Prometheus (the portal) has, the operator's queries being unknown to it."""
+
+        def read() -> bytes | None:
+            with Session(self.engine) as session:
+                found = session.exec(
+                    select(ContainerDay.use).where(ContainerDay.cluster == cluster, ContainerDay.day == day,
+                                                   ContainerDay.layout == layout)
+                    .order_by(col(ContainerDay.collected_at).desc()).limit(1)
+                ).first()  # fmt: skip
+                return None if found is None else bytes(found)
+
+        found: bytes | None = self._guard(read, "read a day of container use")
+        return found
+
     def keep_container_day(self, cluster: str, queries: str, layout: str, day: datetime, use: bytes) -> None:
         """Keep a day of container use (replacing one kept before: the same day asked again)."""
 
@@ -496,6 +513,49 @@ class Repository:
                                 .where(col(RunLease.holder) == holder))  # fmt: skip
 
         self._guard(write, f"release the run lease {name}")
+
+    def first_hour(self, cluster: str) -> datetime | None:
+        """The earliest hour the ledger knows of the cluster (the portal's first period), or None."""
+
+        def read() -> datetime | None:
+            with Session(self.engine) as session:
+                found = session.exec(select(func.min(LedgerHour.hour_start)).where(LedgerHour.cluster == cluster)).one()
+                return None if found is None else _utc(found)
+
+        first: datetime | None = self._guard(read, "read the ledger's first hour")
+        return first
+
+    def start_session(self, session_sha256: str, user: str, groups: Sequence[str], uid: str,
+                      expires_at: datetime) -> None:  # fmt: skip
+        """Keep a portal sign-in; expired ones are dropped on the way (nothing else writes here)."""
+
+        def write() -> None:
+            with Session(self.engine) as session, session.begin():
+                session.exec(delete(PortalSession).where(col(PortalSession.expires_at) < datetime.now(UTC)))
+                session.add(PortalSession(session_sha256=session_sha256, user=user, uid=uid, expires_at=expires_at,
+                                          groups_json=json.dumps(list(groups))))  # fmt: skip
+
+        self._guard(write, "keep a portal sign-in")
+
+    def session(self, session_sha256: str) -> tuple[str, tuple[str, ...], str] | None:
+        """The (user, groups, uid) of an unexpired portal sign-in, or None."""
+
+        def read() -> tuple[str, tuple[str, ...], str] | None:
+            with Session(self.engine) as session:
+                found = session.get(PortalSession, session_sha256)
+                if found is None or _utc(found.expires_at) <= datetime.now(UTC):
+                    return None
+                return found.user, tuple(json.loads(found.groups_json)), found.uid
+
+        kept: tuple[str, tuple[str, ...], str] | None = self._guard(read, "read a portal sign-in")
+        return kept
+
+    def end_session(self, session_sha256: str) -> None:
+        def write() -> None:
+            with Session(self.engine) as session, session.begin():
+                session.exec(delete(PortalSession).where(col(PortalSession.session_sha256) == session_sha256))
+
+        self._guard(write, "end a portal sign-in")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -201,3 +201,17 @@ class RunLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=512)
     holder: str = Field(max_length=253)
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class PortalSession(SQLModel, table=True):
+    """A portal sign-in: who the API server said the pasted token belongs to, until when. The token itself is not
+    kept (access is reviewed for the user and groups); the cookie's session id is kept only as its SHA-256, so
+    the table gives nobody a way in. In the ledger, so any replica of the portal serves any signed-in viewer."""
+
+    __tablename__ = "portal_sessions"
+
+    session_sha256: str = Field(primary_key=True, max_length=64)
+    user: str = Field(max_length=512)
+    groups_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    uid: str = Field(default="", max_length=253)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
