@@ -62,7 +62,7 @@ def test_rendered_manifests_pass_kubernetes_validate(rendered: list[dict[str, An
 
 
 def test_rbac_has_no_wildcards_and_is_least_privilege(rendered: list[dict[str, Any]]) -> None:
-    (role,) = [doc for doc in rendered if doc["kind"] == "ClusterRole"]
+    (role,) = [doc for doc in rendered if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "kubecharge"]
     for rule in role["rules"]:
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[key], rule
@@ -117,7 +117,9 @@ def test_secrets_are_read_only_where_reports_keep_them(tmp_path: Path) -> None:
 def test_replicas_peer_with_distinct_priorities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """kopf pauses every replica when priorities tie: the production values must give each pod its own."""
     production = render(tmp_path, "-f", str(PRODUCTION_VALUES))
-    (deployment,) = [doc for doc in production if doc["kind"] == "Deployment"]
+    (deployment,) = [
+        doc for doc in production if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "kubecharge"
+    ]
     assert deployment["spec"]["replicas"] == 2
     (peering,) = [doc for doc in production if doc["kind"] == "ClusterKopfPeering"]
     env = {e["name"]: e for e in _operator(production)["env"]}
@@ -140,16 +142,18 @@ def test_replicas_peer_with_distinct_priorities(tmp_path: Path, monkeypatch: pyt
 
 
 def test_pod_runs_non_root_read_only_without_privileges(rendered: list[dict[str, Any]]) -> None:
-    (deployment,) = [doc for doc in rendered if doc["kind"] == "Deployment"]
-    pod = deployment["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] != 0
-    for container in [*pod["initContainers"], *pod["containers"]]:
-        security = container["securityContext"]
-        assert security["runAsNonRoot"] is True
-        assert security["readOnlyRootFilesystem"] is True
-        assert security["allowPrivilegeEscalation"] is False
-        assert security["capabilities"]["drop"] == ["ALL"]
+    deployments = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Deployment"}
+    for deployment in deployments.values():  # the operator's, and the portal's where it is enabled
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+    pod = deployments["kubecharge"]["spec"]["template"]["spec"]
     (operator,) = pod["containers"]
     assert operator["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert operator["resources"]["requests"]
@@ -177,6 +181,9 @@ def test_database_choice(tmp_path: Path) -> None:
         (["--set", "prometheus.url=prometheus:9090"], "prometheus/url"),
         (["--set", "database.type=postgresql"], "existingSecret"),
         (["--set", "unknownKey=1"], "unknownKey"),
+        (["--set", "portal.enabled=true", "--set", "portal.replicas=2"], "portal.replicas > 1 needs"),
+        (["--set", "portal.enabled=true", "--set", "portal.ingress.enabled=true"], "portal.ingress.host"),
+        (["--set", "portal.auth=oidc"], "portal/auth"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(values: list[str], message: str, tmp_path: Path) -> None:
@@ -193,7 +200,7 @@ def test_chart_crds_are_the_repository_crds() -> None:
 
 
 def _operator(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "kubecharge"]
     return dict(deployment["spec"]["template"]["spec"]["containers"][0])
 
 
@@ -254,3 +261,46 @@ def test_the_grafana_dashboard_is_opt_in_and_lands_where_grafana_looks(tmp_path:
     panels = json.loads(dashboard["data"]["kubecharge.json"])["panels"]
     assert {"Cost per team, current period", "Budget used", "Cost anomalies", "Ingest latency",
             "Recommended saving per team"} <= {p["title"] for p in panels}  # fmt: skip
+
+
+def test_the_portal_is_opt_in_with_its_service_ingress_and_review_rights(tmp_path: Path) -> None:
+    """portal.enabled renders the portal's Deployment (serve, its auth, the ledger's URL), Service, Ingress and a
+    ServiceAccount that may only review tokens and access and read reports and mappings; the ClusterRole
+    kubecharge-costs-viewer grants every team's costs. On SQLite it runs on the operator's node, on its volume."""
+    assert not [d for d in render(tmp_path) if "portal" in d["metadata"]["name"]]
+    docs = render(tmp_path, "-f", str(PRODUCTION_VALUES))
+    lint = helm("lint", "--strict", str(CHART), "-f", str(PRODUCTION_VALUES), tmp=tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    portal = named[("Deployment", "kubecharge-portal")]
+    assert portal["spec"]["replicas"] == 2
+    pod = portal["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["serve", "--port", "8080", "--auth", "kubernetes"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["KUBECHARGE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "kubecharge-database"
+    assert env["KUBECHARGE_CLUSTER_NAME"]["value"] == "prod-eu-1"
+    assert pod["serviceAccountName"] == "kubecharge-portal"
+    service = named[("Service", "kubecharge-portal")]
+    assert service["spec"]["selector"] == portal["spec"]["selector"]["matchLabels"]
+    operator_labels = named[("Deployment", "kubecharge")]["spec"]["selector"]["matchLabels"]
+    assert operator_labels.items() - portal["spec"]["template"]["metadata"]["labels"].items()  # not the operator's
+    ingress = named[("Ingress", "kubecharge-portal")]
+    assert ingress["spec"]["rules"][0]["host"] == "costs.example.com"
+    assert ingress["spec"]["tls"][0]["secretName"] == "costs-example-com-tls"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    rules = {(g, r): set(rule["verbs"]) for rule in named[("ClusterRole", "kubecharge-portal")]["rules"]
+             for g in rule["apiGroups"] for r in rule["resources"]}  # fmt: skip
+    assert rules == {("authentication.k8s.io", "tokenreviews"): {"create"},
+                     ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
+                     ("kubecharge.io", "teammappings"): {"get", "list"},
+                     ("kubecharge.io", "usagereports"): {"get", "list"}}  # fmt: skip
+    viewer = named[("ClusterRole", "kubecharge-costs-viewer")]
+    assert viewer["rules"] == [{"apiGroups": ["kubecharge.io"], "resources": ["teammappings/costs"], "verbs": ["get"]}]
+    local = {(d["kind"], d["metadata"]["name"]): d for d in render(tmp_path, "--set", "portal.enabled=true",
+                                                                   "--set", "portal.auth=none")}  # fmt: skip
+    pod = local[("Deployment", "kubecharge-portal")]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"][-1] == "none"
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "kubecharge-data"}} in pod["volumes"]
+    (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["labelSelector"]["matchLabels"] == operator_labels

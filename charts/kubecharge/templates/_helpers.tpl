@@ -136,3 +136,25 @@ capabilities:
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{- define "kubecharge.portalSelector" -}}
+app.kubernetes.io/name: kubecharge-portal
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kubecharge.portalLabels" -}}
+{{ include "kubecharge.portalSelector" . }}
+app.kubernetes.io/component: portal
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "kubecharge.portalChecks" -}}
+{{- if and (eq .Values.database.type "sqlite") (gt (int .Values.portal.replicas) 1) -}}
+{{- fail "portal.replicas > 1 needs database.type=postgresql: on SQLite the portal shares the operator's volume" -}}
+{{- end -}}
+{{- if and .Values.portal.ingress.enabled (not .Values.portal.ingress.host) -}}
+{{- fail "portal.ingress.enabled needs portal.ingress.host (the portal's address)" -}}
+{{- end -}}
+{{- end -}}
