@@ -124,14 +124,20 @@ class PortalLedger:
     def clusters(self, spec: UsageReportSpec) -> tuple[str, ...]:
         return tuple(spec.clusters) or (self.settings.cluster_name,)
 
+    def first_hour(self, key: str | None) -> datetime | None:
+        """The earliest hour the ledger holds of the report's clusters."""
+        _, spec = self.report(key)
+        firsts = [first for cluster in self.clusters(spec) if (first := self.repository.first_hour(cluster))]
+        return min(firsts, default=None)
+
     def periods(self, key: str | None) -> list[PeriodState]:
         """The months from the first the ledger holds to this one, newest first."""
         _, spec = self.report(key)
-        firsts = [first for cluster in self.clusters(spec) if (first := self.repository.first_hour(cluster))]
-        if not firsts:
+        first = self.first_hour(key)
+        if first is None:
             return []
         now = self._clock()
-        month = periods.containing(periods.PeriodKind.MONTHLY, min(firsts))
+        month = periods.containing(periods.PeriodKind.MONTHLY, first)
         found: list[PeriodState] = []
         while month.start <= now:
             found.append(self.period_state(spec, month, now))

@@ -38,6 +38,7 @@ from kubecharge.portal.visible import visible_to
 log = logging.getLogger("kubecharge.portal")
 
 COOKIE = "kubecharge_session"
+HISTORY_PERIODS = 6  # a team page's trend: its last six periods
 SESSION_SECONDS = 3600  # as long as `kubectl create token`'s default token: sign in again with a fresh one
 DOWNLOADS: dict[str, tuple[str, Callable[[Chargeback], bytes]]] = {
     "chargeback.csv": ("text/csv", views.chargeback_csv),
@@ -183,12 +184,11 @@ def build_app(portal: Portal) -> Starlette:
         period = portal.period(request.path_params["period"])
         name, seen = portal.seen(request, period, viewer)
         history = []
-        earlier = period
-        for _ in range(6):
-            try:
-                _, found = portal.seen(request, earlier, viewer)
-            except Refused:
+        earlier, first = period, portal.ledger.first_hour(portal.report_key(request))
+        for _ in range(HISTORY_PERIODS):  # the periods the ledger holds, at most six
+            if first is None or earlier.end <= first:
                 break
+            _, found = portal.seen(request, earlier, viewer)
             history.append((earlier.name, sum(line.total_allocated for line in found.lines if line.team == team)))
             earlier = earlier.previous()
         return pages.team(request, viewer, name, seen, team, history[::-1])
