@@ -131,3 +131,18 @@ def test_scrape_job_labels_that_match_nothing_stop_the_run(
     result = _report(prometheus_url, mappings_file, out)
     _assert_clean_failure(result, out, "no kube-state-metrics scrape", "KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS")
     assert result.returncode == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--auth", "oidc"], "--auth 'oidc': give kubernetes"),
+        (["--auth", "none", "--mappings", "teams.yaml"], "give --mappings and --report together"),
+        (["--auth", "none", "--mappings", "missing.yaml", "--report", "missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_serve_refuses_bad_options_before_listening(tmp_path: Path, args: list[str], fragment: str) -> None:
+    """`kubecharge serve` with bad options says what is wrong in one line and creates no database."""
+    database = tmp_path / "ledger.db"
+    result = run_cli("serve", *args, "--db", f"sqlite:///{database}", "--port", "1")
+    _assert_clean_failure(result, database, fragment)

@@ -16,6 +16,7 @@ from tests.operator.emulator import ClusterEmulator
 @attrs.define(kw_only=True)
 class ReviewingEmulator(ClusterEmulator):
     tokens: dict[str, tuple[str, tuple[str, ...]]] = attrs.field(factory=dict, init=False)  # token → user, groups
+    expired: set[str] = attrs.field(factory=set, init=False)  # tokens once valid, now past their expiry
     rules: set[tuple[str, str | None]] = attrs.field(factory=set, init=False)  # (user or group:NAME, team or None)
     reviews: list[dict[str, Any]] = attrs.field(factory=list, init=False)  # every review asked, as sent
 
@@ -29,7 +30,10 @@ class ReviewingEmulator(ClusterEmulator):
         return await super()._handle(request)
 
     def _token(self, body: dict[str, Any]) -> dict[str, Any]:
-        found = self.tokens.get(str((body.get("spec") or {}).get("token", "")))
+        token = str((body.get("spec") or {}).get("token", ""))
+        if token in self.expired:
+            return {"authenticated": False, "error": "[invalid bearer token, service account token has expired]"}
+        found = self.tokens.get(token)
         if found is None:
             return {"authenticated": False, "error": "invalid bearer token"}
         user, groups = found

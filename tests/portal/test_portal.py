@@ -35,13 +35,14 @@ from kubecharge.synthetic.model import Cluster
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube
 from tests.portal.reviewing import ReviewingEmulator
-from tests.support.browser import chromium, layout_probe
+from tests.support.browser import chromium, layout_probe, pdf_pages
 from tests.support.reports import read_csv, run_in_process
 
 REPORT = {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
           "metadata": {"name": "monthly", "namespace": "finops"},
           "spec": {"period": "monthly", "chargeBasis": "max", "finalizeAfter": "72h"}}  # fmt: skip
 PAYMENTS, PLATFORM_WIDE, NOBODY, FORGED = "token-alice", "token-carol", "token-dave", "token-forged"
+EXPIRED = "token-expired"  # the API server answers it as it answers an expired one: not authenticated
 PERIOD = "2026-10"
 DOWNLOADS = ("chargeback.csv", "chargeback-daily.csv", "chargeback-workloads.csv", "chargeback.json", "focus.csv")
 
@@ -80,6 +81,7 @@ def portal(prometheus_url: str, mappings_file: Path, cluster: Cluster,
         reviewing.tokens.update({PAYMENTS: ("alice", ("payments-leads",)), PLATFORM_WIDE: ("carol", ("finops",)),
                                  NOBODY: ("dave", ())})  # fmt: skip
         reviewing.rules.update({("group:payments-leads", "payments"), ("group:finops", None)})
+        reviewing.expired.add(EXPIRED)
         kube = Kube(api, emulator)
         for mapping in cluster.team_mappings:
             kube.apply_mapping(mapping)
@@ -103,7 +105,7 @@ def portal(prometheus_url: str, mappings_file: Path, cluster: Cluster,
         finally:
             server.terminate()
             log = server.communicate(timeout=30)[0].decode()
-            for token in (PAYMENTS, PLATFORM_WIDE, NOBODY, FORGED):
+            for token in (PAYMENTS, PLATFORM_WIDE, NOBODY, FORGED, EXPIRED):
                 assert token not in log  # tokens never reach the log, even those given as ?token=
 
 
@@ -128,7 +130,7 @@ def test_every_route_is_walked() -> None:
                          for path in walked}  # fmt: skip
 
 
-@pytest.mark.parametrize("token", [None, FORGED])
+@pytest.mark.parametrize("token", [None, FORGED, EXPIRED])
 def test_no_token_or_a_forged_one_is_401_everywhere(portal: Portal, token: str | None) -> None:
     for path in routes("payments"):
         answer = portal.get(path, token)
@@ -299,3 +301,16 @@ def test_a_pasted_token_signs_the_browser_in(portal: Portal, tmp_path: Path) -> 
     stranger = chromium(f"--user-data-dir={tmp_path / 'other'}", "--virtual-time-budget=5000", "--dump-dom",
                         f"{portal.url}/periods/{PERIOD}/teams/payments")  # fmt: skip
     assert 'action="/sign-in"' in stranger.stdout
+
+
+def test_a_team_page_prints_without_the_navigation(portal: Portal, tmp_path: Path) -> None:
+    css = tmp_path / "portal.css"
+    css.write_text(portal.get("/static/portal.css").text)
+    page = tmp_path / "team.html"
+    html = portal.get(f"/periods/{PERIOD}/teams/payments", PAYMENTS).text
+    page.write_text(html.replace('href="/static/portal.css"', f'href="{css.as_uri()}"'))
+    flat = " ".join(" ".join(pdf_pages(page, "A4", tmp_path)).split())
+    assert f"Cost {PERIOD}" in flat  # the cards sit side by side: pdftotext interleaves their lines
+    assert f"{portal.cost({'payments'}):,.2f} USD" in flat
+    assert "Sign out" not in flat
+    assert "chargeback.csv" not in flat  # downloads are for screens
