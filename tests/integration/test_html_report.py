@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubecharge import __version__
 from tests.conftest import PERIOD
@@ -224,3 +225,23 @@ def test_each_team_shows_its_recommended_saving_beside_its_slack_and_its_top_con
     assert f"{top['workload_kind']}/{top['workload']} · {top['container']}" in flat
     assert f"{float(top['cpu_request_cores']):,.3f} → {float(top['cpu_recommended_cores']):,.3f}" in flat
     assert f"{float(top['monthly_saving']):,.2f}" in flat
+
+
+def test_every_csv_row_names_its_teams_cost_centre(report: Path, mappings_file: Path) -> None:
+    """`cost_center` (appended last) is the costCenter of the team's TeamMappings — the one that sets it, where
+    several feed one team (apps adds namespaces to platform and sets none) — and empty for unallocated lines."""
+    centres: dict[str, str] = {}
+    for mapping in yaml.safe_load_all(mappings_file.read_text()):
+        if mapping["spec"].get("costCenter"):
+            centres.setdefault(mapping["spec"]["team"], mapping["spec"]["costCenter"])
+    for name in ("chargeback.csv", "chargeback-daily.csv", "chargeback-workloads.csv"):
+        rows = read_csv(report / name)
+        assert list(rows[0])[-1] == "cost_center", name
+        for row in rows:
+            assert row["cost_center"] == centres.get(row["team"], ""), (name, row["team"], row["cost_center"])
+        assert {row["team"] for row in rows if row["cost_center"]} >= {"payments", "platform"}
+    summary = json.loads((report / "chargeback.json").read_text())
+    assert summary["bookedTotal"]["column"] == "cost_total_allocated"
+    booked = sum(float(row["cost_total_allocated"]) for row in read_csv(report / "chargeback.csv"))
+    assert summary["bookedTotal"]["amount"] == pytest.approx(booked)
+    assert summary["totals"]["storageGiBMonths"] == pytest.approx(summary["totals"]["storageGiBHours"] / 730)

@@ -14,7 +14,7 @@ from kubecharge.pipeline import views
 
 AGGREGATES = ("team", "namespace", "workload")
 _TEXT_COLUMNS = {"period_start", "period_end", "team", "namespace", "workload_kind", "workload", "currency",
-                 "cluster"}  # fmt: skip
+                 "cluster", "cost_center"}  # fmt: skip
 _TEAM_DROPS = {"namespace"}
 
 

@@ -20,6 +20,7 @@ from kubecharge.domain.forecast import Forecast
 from kubecharge.domain.ledger import Completeness
 from kubecharge.domain.outlook_model import Outlook
 from kubecharge.domain.periods import iso
+from kubecharge.domain.recommendations import HOURS_PER_MONTH
 from kubecharge.domain.resource_table import RESOURCES, Resource, Scope
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
 
@@ -33,6 +34,7 @@ CSV_COLUMNS = (
     "cluster",  # appended: readers of the first 18 columns are unaffected
     *(column for resource in _APPENDED for column in resource.csv_columns),  # appended after `cluster` in turn
     *(f"cost_{resource.key}" for resource in _APPENDED), *ALLOCATION_COLUMNS,
+    "cost_center",  # appended last: the team's TeamMapping spec.costCenter (empty where none says one)
 )  # fmt: skip
 WORKLOAD_COLUMNS = ("workload_kind", "workload")
 WORKLOAD_CSV_COLUMNS = (*CSV_COLUMNS[:4], *WORKLOAD_COLUMNS, *CSV_COLUMNS[4:])
@@ -77,7 +79,13 @@ def _row(report: Chargeback, line: ChargeLine, workload: bool = False) -> list[s
         report.currency, line.cluster or report.cluster,
         *quantities(_APPENDED), *(number(line.costs.of(r.key)) for r in _APPENDED),
         number(line.idle_share), number(line.shared_share), number(line.total_allocated),
+        _cost_center(report, line.team),
     ]  # fmt: skip
+
+
+def _cost_center(report: Chargeback, team: str) -> str:
+    info = report.teams_info.get(team)
+    return (info.cost_center if info else None) or ""
 
 
 def chargeback_csv(report: Chargeback) -> bytes:
@@ -183,6 +191,8 @@ def _quantities(source: ResourceQuantities, basis: ChargeBasis, unmeasured: Mapp
     for resource in resource_table.RESOURCES:
         if resource.scope is Scope.NAMESPACE:
             found[resource.json_name] = float(getattr(source, resource.quantity))
+            if resource.json_name.endswith("GiBHours"):  # storage as cloud bills state it: GiB-months of 730 hours
+                found[resource.json_name.replace("GiBHours", "GiBMonths")] = found[resource.json_name] / HOURS_PER_MONTH
             continue
         usage = float(getattr(source, f"{resource.quantity}_usage"))
         found[f"{resource.json_name}Usage"] = None if resource.key in unmeasured else usage
@@ -265,6 +275,13 @@ def summary(report: Chargeback) -> dict[str, Any]:
             }
             for t in report.node_types
         ],
+        "bookedTotal": {
+            "column": "cost_total_allocated",
+            "amount": report.total_allocated,
+            "why": "what the cluster costs split over the lines: the direct cost plus, under full-cost "
+            "allocation, each line's share of idle capacity and shared namespaces (equal to cost_total "
+            "under direct charges)",
+        },
         "totals": {
             **_quantities(totals, report.basis, report.unmeasured),
             "cost": _costs(

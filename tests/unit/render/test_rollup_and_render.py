@@ -80,11 +80,13 @@ def test_csv_header_and_basis() -> None:
         "period_start,period_end,team,namespace,cpu_core_hours_usage,cpu_core_hours_request,cpu_core_hours_charged,"
         "memory_gib_hours_usage,memory_gib_hours_request,memory_gib_hours_charged,storage_gib_hours,network_gib,"
         "cost_cpu,cost_memory,cost_storage,cost_network,cost_total,currency,cluster,"  # cluster appended first,
-        "gpu_hours_charged,cost_gpu,cost_idle_share,cost_shared_share,cost_total_allocated"  # then full cost
+        "gpu_hours_charged,cost_gpu,cost_idle_share,cost_shared_share,cost_total_allocated,"  # then full cost,
+        "cost_center"  # then the team's cost centre
     )
     fields = line.split(",")
     assert fields[18] == "c"  # one cluster: every line is the report's cluster
-    assert fields[19:] == ["0.000000000"] * 4 + [fields[16]]  # direct charges only: allocated is cost_total
+    assert fields[19:24] == ["0.000000000"] * 4 + [fields[16]]  # direct charges only: allocated is cost_total
+    assert fields[24] == ""  # unallocated: no TeamMapping, no cost centre
     assert fields[:4] == ["2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z", "unallocated", "shop"]
     assert fields[6] == "2.000000000"  # request basis
     assert fields[12] == "1.000000000"  # 2 core-hours x 0.5
