@@ -304,3 +304,88 @@ def test_the_portal_is_opt_in_with_its_service_ingress_and_review_rights(tmp_pat
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "kubecharge-data"}} in pod["volumes"]
     (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["labelSelector"]["matchLabels"] == operator_labels
+
+
+REAL_CLUSTER_VALUES = """
+serviceAccount:
+  annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/kubecharge-exports"}
+extraEnv:
+  - {name: KUBECHARGE_QUERY_SERIES_LABELS, value: '{"cluster": "prod-eu-1"}'}
+extraEnvFrom:
+  - configMapRef: {name: kubecharge-settings}
+podLabels: {team: platform}
+podAnnotations: {example.com/scrape: "false"}
+priorityClassName: platform-critical
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: platform, effect: NoSchedule}]
+migrate:
+  resources: {requests: {cpu: 10m, memory: 64Mi}}
+prometheus:
+  cadvisorJobLabels: {job: kubelet-cadvisor}
+  stateMetricsJobLabels: {job: ksm}
+  clusterLabel: k8s_cluster
+  timeoutSeconds: 120
+  concurrency: 3
+portal:
+  enabled: true
+"""
+
+
+def test_values_for_real_clusters_reach_every_container_and_real_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every value a real cluster needs renders, lints and validates; the IRSA annotation reaches the
+    ServiceAccount, extraEnv and extraEnvFrom every kubecharge container, and the Prometheus settings the
+    operator's real Settings."""
+    values = tmp_path / "real.yaml"
+    values.write_text(REAL_CLUSTER_VALUES)
+    lint = helm("lint", "--strict", str(CHART), "-f", str(values), tmp=tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    docs = render(tmp_path, "-f", str(values))
+    check = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.33.0", str(tmp_path / "rendered.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    account = named[("ServiceAccount", "kubecharge")]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/kubecharge-exports")
+    for name in ("kubecharge", "kubecharge-portal"):
+        pod = named[("Deployment", name)]["spec"]["template"]
+        assert pod["metadata"]["labels"]["team"] == "platform"
+        assert pod["spec"]["priorityClassName"] == "platform-critical"
+        assert pod["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
+        assert pod["spec"]["tolerations"][0]["value"] == "platform"
+        for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["KUBECHARGE_QUERY_SERIES_LABELS"] == '{"cluster": "prod-eu-1"}', container["name"]
+            assert {"configMapRef": {"name": "kubecharge-settings"}} in container["envFrom"], container["name"]
+    migrate = named[("Deployment", "kubecharge")]["spec"]["template"]["spec"]["initContainers"][0]
+    assert migrate["resources"]["requests"] == {"cpu": "10m", "memory": "64Mi"}  # merged over the defaults
+    for binding in (d for d in docs if d["kind"] in {"ClusterRoleBinding", "RoleBinding"}
+                    and d["metadata"]["name"] == "kubecharge"):  # fmt: skip
+        assert binding["subjects"][0]["name"] == "kubecharge"
+    for variable in _operator(docs)["env"]:
+        if "value" in variable:
+            monkeypatch.setenv(variable["name"], variable["value"])
+    settings = Settings()
+    assert settings.queries.cadvisor_job_labels == {"job": "kubelet-cadvisor"}
+    assert settings.queries.state_metrics_job_labels == {"job": "ksm"}
+    assert settings.queries.series_labels == {"cluster": "prod-eu-1"}
+    assert (settings.cluster_label, settings.prometheus_timeout_seconds, settings.prometheus_concurrency) == (
+        "k8s_cluster", 120.0, 3)  # fmt: skip
+
+
+def test_an_existing_service_account_is_used_and_none_created(tmp_path: Path) -> None:
+    docs = render(tmp_path, "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=platform-sa")
+    assert not [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert _operator_pod(docs)["serviceAccountName"] == "platform-sa"
+    refused = helm("template", "kubecharge", str(CHART), "--set", "serviceAccount.create=false", tmp=tmp_path)
+    assert refused.returncode != 0
+    assert "serviceAccount.create=false needs serviceAccount.name" in refused.stderr
+
+
+def _operator_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "kubecharge"]
+    pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return pod

@@ -109,6 +109,26 @@ capabilities:
 - name: KUBECHARGE_QUERY_GPU_JOB_LABELS
   value: {{ toJson .gpuJobLabels | quote }}
 {{- end }}
+{{- if .cadvisorJobLabels }}
+- name: KUBECHARGE_QUERY_CADVISOR_JOB_LABELS
+  value: {{ toJson .cadvisorJobLabels | quote }}
+{{- end }}
+{{- if .stateMetricsJobLabels }}
+- name: KUBECHARGE_QUERY_STATE_METRICS_JOB_LABELS
+  value: {{ toJson .stateMetricsJobLabels | quote }}
+{{- end }}
+{{- if .clusterLabel }}
+- name: KUBECHARGE_CLUSTER_LABEL
+  value: {{ .clusterLabel | quote }}
+{{- end }}
+{{- if .timeoutSeconds }}
+- name: KUBECHARGE_PROMETHEUS_TIMEOUT_SECONDS
+  value: {{ .timeoutSeconds | quote }}
+{{- end }}
+{{- if .concurrency }}
+- name: KUBECHARGE_PROMETHEUS_CONCURRENCY
+  value: {{ .concurrency | quote }}
+{{- end }}
 {{- if .tenant }}
 - name: KUBECHARGE_PROMETHEUS_TENANT
   value: {{ .tenant | quote }}
@@ -157,4 +177,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and .Values.portal.ingress.enabled (not .Values.portal.ingress.host) -}}
 {{- fail "portal.ingress.enabled needs portal.ingress.host (the portal's address)" -}}
 {{- end -}}
+{{- end -}}
+
+
+{{- define "kubecharge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kubecharge.name" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.create=false needs serviceAccount.name (an existing ServiceAccount)" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* What every kubecharge container takes from the values: extraEnv after its own, extraEnvFrom. */}}
+{{- define "kubecharge.extraEnv" -}}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
