@@ -35,7 +35,7 @@ from kubecharge.synthetic.model import Cluster
 from tests.operator.emulator import running_emulator
 from tests.operator.support import Kube
 from tests.portal.reviewing import ReviewingEmulator
-from tests.support.browser import chromium, layout_probe, pdf_pages
+from tests.support.browser import DevToolsBrowser, chromium, layout_probe, pdf_pages
 from tests.support.reports import read_csv, run_in_process
 
 REPORT = {"apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
@@ -314,3 +314,22 @@ def test_a_team_page_prints_without_the_navigation(portal: Portal, tmp_path: Pat
     assert f"{portal.cost({'payments'}):,.2f} USD" in flat
     assert "Sign out" not in flat
     assert "chargeback.csv" not in flat  # downloads are for screens
+
+
+def test_a_signed_in_browser_downloads_its_teams_csv(portal: Portal, tmp_path: Path) -> None:
+    """In one running Chromium: a `?token=` link signs in (the session cookie, HttpOnly and Secure), then a click on
+    a download saves the file as a person gets it — named for its period, holding the payments lines only."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with DevToolsBrowser(tmp_path / "profile", downloads) as browser:
+        browser.open(f"{portal.url}/?token={PAYMENTS}")
+        cookie = browser.cookie("kubecharge_session")
+        assert cookie["httpOnly"]
+        assert cookie["secure"]
+        assert PAYMENTS not in cookie["value"]
+        saved = browser.download(f"{portal.url}/periods/{PERIOD}/downloads/chargeback.csv")
+    assert saved.name == f"{PERIOD}-chargeback.csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert {row["team"] for row in rows} == {"payments"}
+    assert math.isclose(math.fsum(float(row["cost_total_allocated"]) for row in rows), portal.cost({"payments"}),
+                        rel_tol=1e-9)  # fmt: skip
