@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def _section() -> str:
     return text[start : text.index("\n## ", start + 10)]
 
 
+def _command(line: str) -> list[str]:
+    """A README command as a process: `kubecharge` is this interpreter's (a venv need not be on PATH)."""
+    words = shlex.split(line)
+    return [sys.executable, "-m", "kubecharge", *words[1:]] if words[0] == "kubecharge" else words
+
+
 def _blocks(section: str) -> list[list[str]]:
     return [[line for line in block.splitlines() if line and not line.startswith("#")]
             for block in re.findall(r"```sh\n(.*?)```", section, re.S)]  # fmt: skip
@@ -39,9 +46,9 @@ def test_the_local_commands_run_as_written(prometheus_url: str, tmp_path: Path) 
     port = free_port()
     env = {**os.environ, "KUBECHARGE_PROMETHEUS_URL": prometheus_url}
     report, serve, *curls = (line.replace("8080", str(port)) for line in local)
-    done = subprocess.run(shlex.split(report), cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(_command(report), cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    server = subprocess.Popen(shlex.split(serve), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+    server = subprocess.Popen(_command(serve), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)  # fmt: skip
     try:
         for _ in range(300):
@@ -51,7 +58,7 @@ def test_the_local_commands_run_as_written(prometheus_url: str, tmp_path: Path) 
                     break
             except requests.ConnectionError:
                 time.sleep(0.2)
-        periods, costs = (json.loads(subprocess.run(shlex.split(curl), capture_output=True, text=True,
+        periods, costs = (json.loads(subprocess.run(_command(curl), capture_output=True, text=True,
                                                     check=True).stdout) for curl in curls)  # fmt: skip
     finally:
         server.terminate()
