@@ -7,7 +7,12 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
+
+from kubecharge.synthetic.local_prometheus import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +66,22 @@ def test_dockerfile_install_runs_the_operator_entry_point(tmp_path: Path) -> Non
             check=True,
         ).stdout
     )
+    # The portal serves from the installed package: its templates and stylesheet are in the wheel.
+    port = free_port()
+    serve = subprocess.Popen([kubecharge, "serve", "--auth", "none", "--port", str(port), "--host", "127.0.0.1",
+                              "--mappings", str(ROOT / "examples" / "teammappings.yaml"), "--report",
+                              str(ROOT / "examples" / "usagereport.yaml"), "--db", database],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        answers: dict[str, int] = {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not answers:
+            try:
+                answers = {path: requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
+                           for path in ("/healthz", "/static/portal.css", "/", "/api/v1/periods")}  # fmt: skip
+            except requests.ConnectionError:
+                time.sleep(0.3)
+    finally:
+        serve.terminate()
+        serve.wait(30)
+    assert answers == {"/healthz": 200, "/static/portal.css": 200, "/": 200, "/api/v1/periods": 200}

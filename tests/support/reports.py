@@ -43,7 +43,7 @@ def by_team(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
     for row in rows:
         team = teams.setdefault(row["team"], {})
         for key, value in row.items():
-            if key.startswith(("cpu_", "memory_", "storage_", "network_", "cost_")):
+            if key.startswith(("cpu_", "memory_", "storage_", "network_", "cost_")) and key != "cost_center":
                 team[key] = team.get(key, 0.0) + float(value)
     return teams
 
