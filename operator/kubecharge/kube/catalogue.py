@@ -11,6 +11,7 @@ from kubecharge import manifests
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import SourceError
+from kubecharge.kube.client import api_error
 
 log = logging.getLogger("kubecharge.portal")
 GROUP, VERSION = "kubecharge.io", "v1alpha1"
@@ -24,7 +25,7 @@ def read_catalogue(api: kubernetes.client.ApiClient) -> tuple[dict[str, UsageRep
         reports: list[dict[str, Any]] = objects.list_cluster_custom_object(GROUP, VERSION, "usagereports")["items"]  # type: ignore[index]
         mappings: list[dict[str, Any]] = objects.list_cluster_custom_object(GROUP, VERSION, "teammappings")["items"]  # type: ignore[index]
     except (kubernetes.client.ApiException, OSError) as error:
-        raise SourceError(f"UsageReports and TeamMappings could not be listed: {_reason(error)}") from None
+        raise SourceError(f"UsageReports and TeamMappings could not be listed: {api_error(error)}") from None
     found: dict[str, UsageReportSpec] = {}
     for document in reports:
         if _valid("UsageReport", document):
@@ -40,9 +41,3 @@ def _valid(kind: str, document: dict[str, Any]) -> bool:
         name = (document.get("metadata") or {}).get("name", "?")
         log.warning("%s %s left out of the portal: %s", kind, name, "; ".join(problems))
     return not problems
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, kubernetes.client.ApiException):
-        return f"HTTP {error.status} {error.reason}"
-    return type(error).__name__

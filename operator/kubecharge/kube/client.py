@@ -17,3 +17,10 @@ def api_client(api_url: str | None) -> kubernetes.client.ApiClient:
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
     return kubernetes.client.ApiClient()
+
+
+def api_error(error: Exception) -> str:
+    """An API server's refusal or an unreachable one, in a few words (never its body: it may echo a token)."""
+    if isinstance(error, kubernetes.client.ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return type(error).__name__

@@ -11,10 +11,11 @@ from kubecharge.render.data_files import (
     daily_csv,
     workloads_csv,
 )
-from kubecharge.render.documents import context
+from kubecharge.render.documents import NUMBER_FILTERS, context
 from kubecharge.render.focus import focus_csv
 
 __all__ = [
+    "NUMBER_FILTERS",
     "chargeback_csv",
     "chargeback_json",
     "completeness_record",

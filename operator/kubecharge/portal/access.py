@@ -20,6 +20,7 @@ from typing import Protocol
 
 import kubernetes
 
+from kubecharge.kube.client import api_error
 from kubecharge.pipeline.remembered import Remembered
 
 log = logging.getLogger("kubecharge.portal")
@@ -89,7 +90,7 @@ class KubernetesReviewer:
         try:
             answer = self._authentication.create_token_review(review)
         except (kubernetes.client.ApiException, OSError) as error:
-            raise AccessUnavailable(f"the API server did not review a token: {_reason(error)}") from None
+            raise AccessUnavailable(f"the API server did not review a token: {api_error(error)}") from None
         status = answer.status
         if status is None or not status.authenticated or status.user is None or not status.user.username:
             log.info("a token was refused by the API server%s", f": {status.error}" if status and status.error else "")
@@ -111,7 +112,7 @@ class KubernetesReviewer:
                 kubernetes.client.V1SubjectAccessReview(spec=spec)
             )
         except (kubernetes.client.ApiException, OSError) as error:
-            raise AccessUnavailable(f"the API server did not review access: {_reason(error)}") from None
+            raise AccessUnavailable(f"the API server did not review access: {api_error(error)}") from None
         allowed = bool(answer.status is not None and answer.status.allowed)
         log.info("access review: user %s, team %s: %s", who.user, team or "(every team)",
                  "allowed" if allowed else "denied")  # fmt: skip
@@ -126,9 +127,3 @@ class OpenAccess:
 
     def may_see(self, who: Identity, team: str | None) -> bool:
         return True
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, kubernetes.client.ApiException):
-        return f"HTTP {error.status} {error.reason}"
-    return type(error).__name__

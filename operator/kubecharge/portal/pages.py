@@ -25,10 +25,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "portal")),
                       autoescape=select_autoescape(["html.j2"]), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True)  # fmt: skip
-    env.filters["money"] = lambda value: f"{round(value, 2) or 0.0:,.2f}"
-    env.filters["qty"] = lambda value: f"{value:,.1f}"
-    env.filters["precise"] = lambda value: f"{value:,.3f}"
-    env.filters["pct"] = lambda value: f"{100 * value:.1f}%"
+    env.filters.update(views.NUMBER_FILTERS)
     return env
 
 

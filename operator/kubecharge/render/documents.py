@@ -7,7 +7,7 @@ anywhere, offline, with nothing to fetch.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -26,6 +26,15 @@ from kubecharge.render.data_files import summary
 TOP_WORKLOADS_SHOWN = 10  # per namespace in each team's section (the rest: "N more", all in the workloads CSV)
 
 
+# How every human view writes numbers (the report's documents and the portal's pages alike).
+NUMBER_FILTERS: dict[str, Callable[[float], str]] = {
+    "money": lambda value: f"{round(value, 2) or 0.0:,.2f}",  # never "-0.00"
+    "qty": lambda value: f"{value:,.1f}",
+    "precise": lambda value: f"{value:,.3f}",  # requests: 0.204 cores, 0.250 GiB
+    "pct": lambda value: f"{100 * value:.1f}%",
+}
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
@@ -35,10 +44,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["money"] = lambda value: f"{round(value, 2) or 0.0:,.2f}"  # never "-0.00"
-    env.filters["qty"] = lambda value: f"{value:,.1f}"
-    env.filters["precise"] = lambda value: f"{value:,.3f}"  # requests: 0.204 cores, 0.250 GiB
-    env.filters["pct"] = lambda value: f"{100 * value:.1f}%"
+    env.filters.update(NUMBER_FILTERS)
     return env
 
 
