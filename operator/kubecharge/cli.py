@@ -25,7 +25,7 @@ from kubecharge.errors import InputError, KubechargeError
 from kubecharge.pipeline.admin import downgrade_ledger, ledger_schema, upgrade_ledger, verify_export
 from kubecharge.pipeline.job import ReportJob, open_ledger, produce_report, s3_from_settings
 from kubecharge.settings import load_settings
-from kubecharge.terminal import Grouping, chunk_progress, print_run, print_teams, stderr, stdout
+from kubecharge.terminal import Grouping, chunk_progress, print_messages, print_run, print_teams, stderr, stdout
 
 app = typer.Typer(
     name="kubecharge",
@@ -69,11 +69,18 @@ def parse_moment(text: str | None) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+# Options several commands share, declared once so they read the same everywhere.
+MappingsOption = Annotated[
+    Path, typer.Option("--mappings", metavar="PATH", help="TeamMapping YAML file (multi-document) or folder.")
+]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
+]
+
+
 @app.command()
 def report(
-    mappings: Annotated[
-        Path, typer.Option("--mappings", metavar="PATH", help="TeamMapping YAML file (multi-document) or folder.")
-    ],
+    mappings: MappingsOption,
     period: Annotated[
         str, typer.Option("--period", metavar="PERIOD", help="YYYY-MM, YYYY-Www, YYYY-MM-DD or START/END (UTC).")
     ],
@@ -305,9 +312,7 @@ def serve(
         list[Path] | None,
         typer.Option("--report", metavar="FILE", help="A UsageReport manifest, repeatable [default: the API's]."),
     ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
-    ] = None,
+    db: DatabaseOption = None,
 ) -> None:
     """Serve the portal: each team's costs from the ledger, pages and a JSON API, scoped by Kubernetes RBAC.
 
@@ -327,15 +332,68 @@ def serve(
     run(portal, host, port)
 
 
+@app.command()
+def notify(
+    mappings: MappingsOption,
+    report_file: Annotated[
+        Path, typer.Option("--report", metavar="FILE", help="The UsageReport manifest with spec.notifications.")
+    ],
+    period: Annotated[
+        str | None, typer.Option("--period", metavar="YYYY-MM", help="The period [default: the one --as-of is in].")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what each team would get; send nothing, record nothing.")
+    ] = False,
+    output: Annotated[
+        str, typer.Option("--output", metavar="text|json", help="text: as people read it; json: the exact bodies.")
+    ] = "text",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="TIME", help="ISO-8601 time to judge from [default: now].")
+    ] = None,
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster",
+            metavar="NAME",
+            help="Cluster, repeatable [default: the report's spec.clusters, else $KUBECHARGE_CLUSTER_NAME].",
+        ),
+    ] = None,
+    db: DatabaseOption = None,
+) -> None:
+    """Show what each team's showback message would say, from the ledger (what `kubecharge report` or the operator
+    stored), on each channel of the report's spec.notifications.
+
+    Sending is the operator's: it reads the channels' Secrets and records in the ledger what was sent."""
+    from kubecharge.pipeline import notifications  # only here
+    from kubecharge.pipeline.ledger_view import Catalogue, open_portal_ledger, parse_period
+
+    try:
+        if not dry_run:
+            raise InputError("sending is the operator's (it reads the channels' Secrets and records what was sent); "
+                             "add --dry-run to see what each team would get")  # fmt: skip
+        if output not in ("text", "json"):
+            raise InputError(f"--output {output!r}: give text or json")
+        settings = load_settings()
+        now = parse_moment(as_of) or datetime.now(UTC)
+        spec = manifests.load_usage_report(report_file)
+        if cluster:
+            spec = dataclasses.replace(spec, clusters=tuple(cluster))
+        catalogue = Catalogue({f"{spec.namespace}/{spec.name}": spec}, manifests.load_team_mappings(mappings))
+        ledger = open_portal_ledger(settings, db or settings.database_url, lambda: catalogue, clock=lambda: now)
+        chosen = parse_period(period) if period else periods.parse(now.strftime("%Y-%m"))
+        found = notifications.dry_run(ledger, f"{spec.namespace}/{spec.name}", chosen, now)
+    except KubechargeError as error:
+        raise fail(error) from None
+    print_messages(found, output)
+
+
 db_app = typer.Typer(help="The rollup database: schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
 def db_upgrade(
-    db: Annotated[
-        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
-    ] = None,
+    db: DatabaseOption = None,
 ) -> None:
     """Create or upgrade the database schema to this kubecharge's version (safe to run again)."""
     try:
@@ -348,9 +406,7 @@ def db_upgrade(
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="The schema revision to go back to, e.g. 0002.")],
-    db: Annotated[
-        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
-    ] = None,
+    db: DatabaseOption = None,
 ) -> None:
     """Roll the schema back to REVISION before going back to an older kubecharge (see each migration's notes)."""
     try:
@@ -363,9 +419,7 @@ def db_downgrade(
 
 @db_app.command("current")
 def db_current(
-    db: Annotated[
-        str | None, typer.Option("--db", metavar="URL", help="SQLAlchemy URL [default: $KUBECHARGE_DATABASE_URL].")
-    ] = None,
+    db: DatabaseOption = None,
 ) -> None:
     """Print the database's schema version and the one this kubecharge needs."""
     try:

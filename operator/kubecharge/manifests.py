@@ -24,6 +24,17 @@ from openapi_schema_validator import OAS30Validator
 from kubecharge.domain.anomalies import AnomalyRules
 from kubecharge.domain.mappings import Budget, LabelSelector, SelectorRequirement, TeamMapping
 from kubecharge.domain.names import dns_label_problem, metric_label_name
+from kubecharge.domain.notifications import (
+    Channel,
+    ChannelKind,
+    MessageEvent,
+    Notifications,
+    ProvisionalSchedule,
+    SecretKey,
+    Smtp,
+    TeamRouting,
+    channel_problems,
+)
 from kubecharge.domain.outlook_model import DEFAULT_THRESHOLDS
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.recommendations import RecommendationSettings
@@ -155,6 +166,12 @@ def _documents(path: Path) -> Iterable[tuple[str, int, dict[str, Any]]]:
             yield str(file), index, document
 
 
+def notification_problems(document: Mapping[str, Any]) -> list[str]:
+    """A schema-valid UsageReport's spec.notifications, checked for what its schema cannot say."""
+    settings = (document.get("spec") or {}).get("notifications")
+    return channel_problems(_notifications(settings)) if settings else []
+
+
 def _check(kind: str, where: str, document: dict[str, Any]) -> None:
     if document.get("apiVersion") != API_VERSION:
         raise ManifestError(f"{where}: apiVersion is {document.get('apiVersion')!r}, expected {API_VERSION!r}")
@@ -168,6 +185,9 @@ def _check(kind: str, where: str, document: dict[str, Any]) -> None:
         problem = report_name_problem(document)
         if problem:
             raise ManifestError(f"{where}: {problem}")
+        problems = notification_problems(document)
+        if problems:
+            raise ManifestError(f"{where} (UsageReport {name}): " + "; ".join(problems))
 
 
 def load_team_mappings(path: Path) -> list[TeamMapping]:
@@ -222,7 +242,41 @@ def team_mapping_from_object(document: Mapping[str, Any]) -> TeamMapping:
         if budget
         else None,
         clusters=frozenset(spec.get("clusters") or ()),
+        notifications=_team_routing(spec["notifications"]) if spec.get("notifications") else None,
         raw={"name": document["metadata"]["name"], "spec": dict(spec)},
+    )
+
+
+def _secret_key(ref: Mapping[str, Any] | None) -> SecretKey | None:
+    return SecretKey(ref["name"], ref["key"], ref.get("namespace")) if ref else None
+
+
+def _team_routing(routing: Mapping[str, Any]) -> TeamRouting:
+    return TeamRouting(
+        mute=bool(routing.get("mute", False)), email=tuple(routing.get("email") or ()),
+        webhooks={hook["channel"]: SecretKey(hook["urlSecretRef"]["name"], hook["urlSecretRef"]["key"],
+                                             hook["urlSecretRef"]["namespace"])
+                  for hook in routing.get("webhooks") or ()},
+    )  # fmt: skip
+
+
+def _notifications(settings: Mapping[str, Any]) -> Notifications:
+    def channel(item: Mapping[str, Any]) -> Channel:
+        smtp = item.get("smtp")
+        return Channel(
+            name=item["name"], kind=ChannelKind(item["type"]), url=_secret_key(item.get("urlSecretRef")),
+            signing=_secret_key(item.get("signingSecretRef")),
+            smtp=Smtp(host=smtp["host"], sender=smtp["from"], port=int(smtp.get("port", 587)),
+                      start_tls=bool(smtp.get("startTLS", True)), to=tuple(smtp.get("to") or ()),
+                      credentials=(smtp.get("credentialsSecretRef") or {}).get("name"),
+                      ca=_secret_key(smtp.get("caSecretRef"))) if smtp else None,
+        )  # fmt: skip
+
+    return Notifications(
+        channels=tuple(channel(item) for item in settings.get("channels") or ()),
+        provisional=ProvisionalSchedule(settings.get("provisional", "weekly")),
+        events=frozenset(MessageEvent(event) for event in settings.get("events") or list(MessageEvent)),
+        link=settings.get("link"),
     )
 
 
@@ -291,6 +345,7 @@ def usage_report_from_object(document: Mapping[str, Any]) -> UsageReportSpec:
         cost_model=_cost_model(spec["costModel"]) if spec.get("costModel") is not None else None,
         anomalies=_anomaly_rules(spec.get("anomalies") or {}),
         recommendations=_recommendation_settings(spec.get("recommendations") or {}),
+        notifications=_notifications(spec["notifications"]) if spec.get("notifications") else None,
     )
 
 

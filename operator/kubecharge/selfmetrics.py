@@ -107,6 +107,15 @@ class OperatorMetrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.messages_total = Counter(
+            "kubecharge_messages_total", "Showback messages by channel and outcome (sent, failed: tried again "
+            "later with backoff).", [*labels, "channel", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.messages_failing = Gauge(
+            "kubecharge_messages_failing", "Showback messages not delivered yet after a failure, by channel.",
+            [*labels, "channel"], registry=self.registry,
+        )  # fmt: skip
+
     def observe_query(self, question: str, seconds: float, ok: bool) -> None:
         self.prometheus_query_seconds.labels(question).observe(seconds)
         if not ok:

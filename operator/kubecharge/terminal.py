@@ -5,11 +5,13 @@ warnings go to stderr."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -268,3 +270,17 @@ def print_run(produced: JobOutcome, out: Path, grouping: Grouping = Grouping.TEA
             stdout.print(f"Published {export.location}/{export.version} ({export.reason})", soft_wrap=True)
         else:
             stdout.print(f"Nothing new to publish at {export.location}: {export.reason}", soft_wrap=True)
+
+
+def print_messages(found: list[dict[str, Any]], output: str) -> None:
+    """`kubecharge notify --dry-run`: each message as its team would read it, or every body as JSON."""
+    if output == "json":
+        stdout.print_json(json.dumps(found), highlight=False)
+        return
+    if not found:
+        stdout.print("No messages: no team has costs in this period, or every team is muted.")
+        return
+    for entry in found:
+        to = f" to {', '.join(entry['email']['to'])}" if "email" in entry else ""
+        stdout.rule(f"{entry['team']} · {entry['type']} channel {entry['channel']}{to}", align="left")
+        stdout.print(entry["text"], highlight=False, markup=False, soft_wrap=True)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import kubernetes
 
 from kubecharge.handlers.app import run_operator
 from kubecharge.settings import Settings
+from kubecharge.synthetic.local_prometheus import free_port
 from kubecharge.synthetic.model import Cluster
 
 T = TypeVar("T")
 GROUP, VERSION = "kubecharge.io", "v1alpha1"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class OperatorThread:
@@ -72,6 +79,35 @@ def wait_for(probe: Callable[[], T | None], timeout: float = WAIT_SECONDS, what:
             return last
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+class Replica:
+    """`python -m tests.operator.replica`: one operator replica in its own process, as a pod runs it (settings
+    from the KUBECHARGE_* environment), killable the way a node failure kills a pod."""
+
+    def __init__(self, name: str, environment: dict[str, str], log: Path, clock: datetime,
+                 metrics_port: int | None = None) -> None:  # fmt: skip
+        self.name = name
+        self.log = log
+        self.metrics_port = metrics_port or free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.operator.replica", clock.isoformat()],
+            env={**os.environ, **environment, "KUBECHARGE_POD_NAME": name,
+                 "KUBECHARGE_METRICS_PORT": str(self.metrics_port), "KUBECHARGE_LIVENESS_PORT": str(free_port())},
+            stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 class Kube:

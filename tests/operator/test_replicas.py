@@ -9,10 +9,6 @@ sent twice (at most one ReportFinished per finished run).
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,10 +19,9 @@ import pytest
 import sqlalchemy
 
 from kubecharge.store import schema
-from kubecharge.synthetic.local_prometheus import free_port
 from kubecharge.synthetic.model import Cluster
 from tests.operator.emulator import running_emulator
-from tests.operator.support import Kube, populate, status_of, wait_for
+from tests.operator.support import Kube, Replica, populate, status_of, wait_for
 from tests.support.postgres import fresh_database
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
@@ -35,30 +30,6 @@ LIFETIME_SECONDS = 6  # the peering lifetime: how long a silent replica still co
 LEASE_SECONDS = 8  # a killed replica's run lease expires after this
 INTERVAL_SECONDS = 2
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Replica:
-    def __init__(self, name: str, environment: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.operator.replica", NOW.isoformat()],
-            env={**os.environ, **environment, "KUBECHARGE_POD_NAME": name,
-                 "KUBECHARGE_METRICS_PORT": str(free_port()), "KUBECHARGE_LIVENESS_PORT": str(free_port())},
-            stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def peers(kube: Kube) -> dict[str, Any]:
@@ -103,11 +74,11 @@ def test_one_replica_runs_reports_and_the_other_takes_over_when_it_dies(
     setup: tuple[Kube, dict[str, str], Path],
 ) -> None:
     kube, environment, work = setup
-    first = Replica("kubecharge-a", environment, work / "a.log")
+    first = Replica("kubecharge-a", environment, work / "a.log", NOW)
     second: Replica | None = None
     try:
         wait_for(lambda: "kubecharge-a" in str(peers(kube)), what="replica a in the peering object")
-        second = Replica("kubecharge-b", environment, work / "b.log")
+        second = Replica("kubecharge-b", environment, work / "b.log", NOW)
         found = wait_for(lambda: (lambda p: p if len(p) == 2 else None)(peers(kube)), what="both replicas peered")
         priorities = {entry["priority"] for entry in found.values()}
         assert len(priorities) == 2  # distinct: tied priorities would pause both

@@ -127,6 +127,15 @@ class TeamSummary:
 
 
 @dataclass(frozen=True)
+class PreviousPeriod:
+    """The period before a chargeback's, priced at its prices: what "more or less than last time" compares with."""
+
+    name: str
+    cost: float
+    team_costs: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Chargeback:
     """A priced report: the lines plus what is needed to explain them (basis, prices, teams, coverage)."""
 
@@ -146,7 +155,7 @@ class Chargeback:
     generated_at: datetime | None = None  # when this rendering was made (shown in HTML only: numbers stay stable)
     version: str | None = None  # the export version it is rendered into (v3-final), once one is chosen
     restates: str | None = None  # the final version this one replaces, if it is a restatement
-    previous_period: tuple[str, float] | None = None  # (name, total cost) of the period before, from the ledger
+    previous_period: PreviousPeriod | None = None  # the period before, priced from the ledger
     cluster_cost: ClusterCost | None = None  # full-cost allocation only: what the lines add up to
     node_types: tuple[NodeTypeHours, ...] = ()
     idle_mode: str | None = None  # show | distribute under full-cost allocation, None for direct charges

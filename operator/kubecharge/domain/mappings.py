@@ -16,6 +16,7 @@ from enum import IntEnum
 from fnmatch import fnmatchcase
 
 from kubecharge.domain.names import metric_label_name
+from kubecharge.domain.notifications import TeamRouting
 from kubecharge.domain.outlook_model import DEFAULT_THRESHOLDS
 
 UNALLOCATED = "unallocated"
@@ -67,6 +68,7 @@ class TeamMapping:
     owners: tuple[str, ...] = ()
     budget: Budget | None = None
     clusters: frozenset[str] = frozenset()  # the clusters it applies in; empty: every cluster
+    notifications: TeamRouting | None = None  # where the team's showback messages go, if not where reports send
     raw: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from kubecharge.domain.anomalies import AnomalyRules
+from kubecharge.domain.notifications import Notifications
 from kubecharge.domain.periods import PeriodKind
 from kubecharge.domain.recommendations import RecommendationSettings
 from kubecharge.domain.usage import ChargeBasis
@@ -115,6 +116,7 @@ class UsageReportSpec:
     cost_model: CostModel | None = None
     anomalies: AnomalyRules | None = field(default_factory=AnomalyRules)  # None: not looked for
     recommendations: RecommendationSettings | None = field(default_factory=RecommendationSettings)  # None: off
+    notifications: Notifications | None = None  # showback messages; None: none sent
 
     @property
     def full_cost(self) -> CostModel | None:

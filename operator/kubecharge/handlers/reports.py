@@ -20,10 +20,11 @@ import kopf
 from kubecharge import schedule
 from kubecharge.domain import resource_table
 from kubecharge.domain.mappings import TeamMapping
+from kubecharge.domain.notices import notices_of
 from kubecharge.domain.periods import HOUR, iso
 from kubecharge.domain.reports import ObjectStorageOutput, UsageReportSpec
 from kubecharge.errors import KubechargeError, LeaseLost, NoUsageData, PeriodNotStarted
-from kubecharge.handlers.notices import notices_of
+from kubecharge.handlers.messages import send_messages
 from kubecharge.handlers.periods import PeriodOutcome, run_period
 from kubecharge.handlers.state import OperatorState
 from kubecharge.handlers.status import (
@@ -32,7 +33,13 @@ from kubecharge.handlers.status import (
     report_status,
 )
 from kubecharge.kube.annotations import annotate_workloads, annotation_values
-from kubecharge.manifests import report_name_problem, schema_errors, team_mapping_from_object, usage_report_from_object
+from kubecharge.manifests import (
+    notification_problems,
+    report_name_problem,
+    schema_errors,
+    team_mapping_from_object,
+    usage_report_from_object,
+)
 from kubecharge.settings import Settings
 
 RESTATE_ANNOTATION = "kubecharge.io/restate"
@@ -162,6 +169,9 @@ def admission_problem(body: Mapping[str, Any], settings: Settings) -> tuple[str,
     problem = report_name_problem(body)
     if problem:
         return "InvalidName", f"{problem}; recreate the report under such a name"
+    problems = notification_problems(body)
+    if problems:
+        return "InvalidSpec", "; ".join(problems)
     spec = body.get("spec") or {}
     url = str((spec.get("prometheus") or {}).get("url") or "")
     candidate = url if url.endswith("/") else url + "/"  # `http://p:9090` is under the prefix `http://p:9090/`
@@ -295,6 +305,9 @@ async def _run_periods(
     await _raise_notices(body, state, spec, outcomes, logger)
     await _annotate(body, state, spec, outcomes, logger)
     _post_events(body, outcomes)
+    told: dict[str, Any] = {}
+    await send_messages(state, spec, valid_mappings(mapping_bodies), outcomes, told, logger)
+    patch.status.update(told)
 
 
 async def _annotate(body: kopf.Body, state: OperatorState, spec: UsageReportSpec, outcomes: list[PeriodOutcome],

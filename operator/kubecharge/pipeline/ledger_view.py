@@ -184,9 +184,10 @@ class PortalLedger:
         return dataclasses.replace(chargeback, generated_at=now)
 
 
-def open_portal_ledger(settings: Settings, database_url: str, catalogue: Callable[[], Catalogue]) -> PortalLedger:
+def open_portal_ledger(settings: Settings, database_url: str, catalogue: Callable[[], Catalogue],
+                       clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PortalLedger:  # fmt: skip
     """The portal's ledger, its schema migrated as the CLI's is."""
-    return PortalLedger(settings, Repository(database_url, migrate=True), catalogue)
+    return PortalLedger(settings, Repository(database_url, migrate=True), catalogue, clock)
 
 
 def parse_period(text: str) -> Period:

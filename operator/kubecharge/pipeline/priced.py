@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from kubecharge import allocate, outlook, pricing
-from kubecharge.domain.charges import Chargeback, TeamInfo
+from kubecharge.domain.charges import Chargeback, PreviousPeriod, TeamInfo
 from kubecharge.domain.ledger import Completeness, HourCompleteness
 from kubecharge.domain.mappings import UNALLOCATED, TeamMapping
 from kubecharge.domain.nodes import NodeHour
@@ -133,7 +133,7 @@ def previous_period(period: Period) -> Period | None:
 
 
 def previous_total(request: ReportRequest, attributed: Sequence[AttributedHour],
-                   node_costs: Mapping[NodeKey, NodeHourCost]) -> tuple[str, float] | None:  # fmt: skip
+                   node_costs: Mapping[NodeKey, NodeHourCost]) -> PreviousPeriod | None:  # fmt: skip
     """The period before this one, priced at this report's prices from what the ledger holds of it (`attributed`
     and `node_costs` may hold more; None when it holds nothing of it, or the period is a custom range): a team
     lead's first question is "more or less than last time?"."""
@@ -143,4 +143,6 @@ def previous_total(request: ReportRequest, attributed: Sequence[AttributedHour],
     within = [item for item in attributed if before.start <= item.row.hour_start < before.end]
     if not within:
         return None
-    return before.name, price_span(request, within, before.start, before.end, node_costs).total_allocated
+    priced = price_span(request, within, before.start, before.end, node_costs)
+    return PreviousPeriod(before.name, priced.total_allocated,
+                          {summary.team: summary.total_allocated for summary in priced.teams()})  # fmt: skip

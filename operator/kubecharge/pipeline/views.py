@@ -3,6 +3,7 @@ a page, an API answer and a download cannot say other than `chargeback.csv` does
 
 from __future__ import annotations
 
+from kubecharge.domain.units import NUMBER_FILTERS
 from kubecharge.render.charts import nice_ticks
 from kubecharge.render.data_files import (
     chargeback_csv,
@@ -11,7 +12,7 @@ from kubecharge.render.data_files import (
     daily_csv,
     workloads_csv,
 )
-from kubecharge.render.documents import NUMBER_FILTERS, context
+from kubecharge.render.documents import context
 from kubecharge.render.focus import focus_csv
 
 __all__ = [

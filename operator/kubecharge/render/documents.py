@@ -7,7 +7,7 @@ anywhere, offline, with nothing to fetch.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -18,21 +18,13 @@ from kubecharge.domain.charges import Chargeback, ChargeLine
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.recommendations import Recommendation
 from kubecharge.domain.resource_table import Scope
+from kubecharge.domain.units import NUMBER_FILTERS
 from kubecharge.domain.usage import ResourceQuantities, used_of_requested
 from kubecharge.packaged import templates_dir
 from kubecharge.render import charts
 from kubecharge.render.data_files import summary
 
 TOP_WORKLOADS_SHOWN = 10  # per namespace in each team's section (the rest: "N more", all in the workloads CSV)
-
-
-# How every human view writes numbers (the report's documents and the portal's pages alike).
-NUMBER_FILTERS: dict[str, Callable[[float], str]] = {
-    "money": lambda value: f"{round(value, 2) or 0.0:,.2f}",  # never "-0.00"
-    "qty": lambda value: f"{value:,.1f}",
-    "precise": lambda value: f"{value:,.3f}",  # requests: 0.204 cores, 0.250 GiB
-    "pct": lambda value: f"{100 * value:.1f}%",
-}
 
 
 def _environment() -> Environment:
@@ -132,7 +124,7 @@ def _presentation(report: Chargeback, data: dict[str, Any]) -> dict[str, Any]:
         "stateClass": report.state_class,
         "version": report.version,
         "restates": report.restates,
-        "previousPeriod": {"name": report.previous_period[0], "cost": report.previous_period[1]}
+        "previousPeriod": {"name": report.previous_period.name, "cost": report.previous_period.cost}
         if report.previous_period
         else None,
         "generatedAt": report.generated_at.strftime("%Y-%m-%d %H:%M UTC") if report.generated_at else None,

@@ -34,6 +34,7 @@ from kubecharge.store.tables import (
     NamespaceHourRecord,
     NodeHourRecord,
     Notice,
+    Notification,
     PortalSession,
     ReportRun,
     RunLease,
@@ -504,6 +505,91 @@ class Repository:
             return claimed
 
         result: list[str] = self._guard(write, f"claim the notices of {report}")
+        return result
+
+    def claim_message(self, report: str, key: str, channel: str, team: str, holder: str, lease_seconds: float,
+                      message_json: str = "{}") -> bool:  # fmt: skip
+        """Whether `holder` may send message `key` on `channel` now: the first claim ever (one INSERT the primary
+        key lets only one caller win), or a failed one whose retry time has come, or one whose sender's lease ran
+        out (it died mid-send) — each one conditional UPDATE. A sent message is never claimed again."""
+
+        def write() -> bool:
+            now = datetime.now(UTC)
+            until = now + timedelta(seconds=lease_seconds)
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.add(Notification(report=report, key=key, channel=channel, team=team, state="sending",
+                                             holder=holder, claimed_until=until, updated_at=now,
+                                             message_json=message_json))  # fmt: skip
+                return True
+            except IntegrityError:
+                pass
+            with Session(self.engine) as session, session.begin():
+                retried = session.execute(
+                    update(Notification)
+                    .where(
+                        col(Notification.report) == report,
+                        col(Notification.key) == key,
+                        col(Notification.channel) == channel,
+                    )
+                    .where(
+                        or_(
+                            (col(Notification.state) == "failed") & (col(Notification.next_attempt_at) <= now),
+                            (col(Notification.state) == "sending") & (col(Notification.claimed_until) < now),
+                        )
+                    )
+                    .values(state="sending", holder=holder, claimed_until=until, updated_at=now)
+                )
+                return getattr(retried, "rowcount", 0) == 1
+
+        result: bool = self._guard(write, f"claim a message of {report}")
+        return result
+
+    def finish_message(self, report: str, key: str, channel: str, holder: str, problem: str | None,
+                       retry_after_seconds: float) -> None:  # fmt: skip
+        """Sent (problem None) or failed, to be tried again after `retry_after_seconds`."""
+
+        def write() -> None:
+            now = datetime.now(UTC)
+            with Session(self.engine) as session, session.begin():
+                session.execute(
+                    update(Notification)
+                    .where(
+                        col(Notification.report) == report,
+                        col(Notification.key) == key,
+                        col(Notification.channel) == channel,
+                        col(Notification.holder) == holder,
+                    )
+                    .values(
+                        state="sent" if problem is None else "failed",
+                        attempts=Notification.attempts + 1,
+                        problem=problem,
+                        updated_at=now,
+                        next_attempt_at=None if problem is None else now + timedelta(seconds=retry_after_seconds),
+                    )
+                )
+
+        self._guard(write, f"record a message of {report}")
+
+    def message_states(self, report: str) -> list[Notification]:
+        """Every message of `report` not sent (failed, or being sent), and how many were sent, as status shows."""
+
+        def read() -> list[Notification]:
+            with Session(self.engine) as session:
+                return list(session.exec(select(Notification).where(col(Notification.report) == report)
+                                         .where(col(Notification.state) != "sent")))  # fmt: skip
+
+        result: list[Notification] = self._guard(read, f"read the messages of {report}")
+        return result
+
+    def messages_sent(self, report: str) -> int:
+        def read() -> int:
+            with Session(self.engine) as session:
+                return int(session.exec(select(func.count()).select_from(Notification)
+                                        .where(col(Notification.report) == report)
+                                        .where(col(Notification.state) == "sent")).one())  # fmt: skip
+
+        result: int = self._guard(read, f"count the messages of {report}")
         return result
 
     def release_lease(self, name: str, holder: str) -> None:

@@ -193,6 +193,26 @@ class Notice(SQLModel, table=True):
     raised_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class Notification(SQLModel, table=True):
+    """One showback message (a key: team, period version and kind) on one channel, claimed before it is sent and
+    marked sent after: what makes a message arrive once whatever the reruns, restarts and replicas."""
+
+    __tablename__ = "notifications"
+
+    report: str = Field(primary_key=True, max_length=512)
+    key: str = Field(primary_key=True, max_length=512)
+    channel: str = Field(primary_key=True, max_length=63)
+    team: str = Field(max_length=253)
+    state: str = Field(max_length=16)  # sending | sent | failed
+    attempts: int = 0  # deliveries tried (each with its own retries)
+    holder: str = Field(default="", max_length=253)  # the replica sending it now
+    claimed_until: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    problem: str | None = Field(default=None, max_length=400)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    message_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # what to send again
+
+
 class RunLease(SQLModel, table=True):
     """Which replica runs a report now, and until when (renewed while the run progresses)."""
 

@@ -13,10 +13,10 @@ from kubecharge.domain.anomalies import MAD_TO_SIGMA, AnomalyRules, detect
 from kubecharge.domain.charges import Chargeback, ChargeLine, Costs
 from kubecharge.domain.forecast import Projection, combine, forecast, share_left
 from kubecharge.domain.ledger import HourCompleteness
+from kubecharge.domain.notices import notices_of
 from kubecharge.domain.outlook_model import Outlook, budget_uses, period_budget
 from kubecharge.domain.periods import Period, PeriodKind
 from kubecharge.domain.usage import ChargeBasis, ResourceQuantities
-from kubecharge.handlers.notices import notices_of
 from kubecharge.outlook import outlook
 
 MONDAY = date(2026, 9, 7)

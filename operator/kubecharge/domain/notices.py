@@ -14,6 +14,7 @@ class Notice:
     key: str  # unique per report, forever
     reason: str  # the Event's reason
     message: str
+    team: str  # whose cost it is about (its showback message goes to that team)
     warning: bool = True
 
 
@@ -29,13 +30,13 @@ def notices_of(chargeback: Chargeback) -> list[Notice]:
             found.append(Notice(
                 f"BudgetThresholdReached/{period}/{use.team}/{threshold}", "BudgetThresholdReached",
                 f"team {use.team} has used {100 * use.used_ratio:.1f}% of its {period} budget ({use.actual:,.2f} of "
-                f"{use.budget:,.2f} {currency}): past the {threshold}% threshold",
+                f"{use.budget:,.2f} {currency}): past the {threshold}% threshold", use.team,
             ))  # fmt: skip
         if use.forecast_exceeded and use.forecast is not None and use.forecast_ratio is not None:
             found.append(Notice(
                 f"BudgetForecastExceeded/{period}/{use.team}", "BudgetForecastExceeded",
                 f"team {use.team} is forecast to spend {use.forecast:,.2f} {currency} in {period}, "
-                f"{100 * use.forecast_ratio:.1f}% of its budget of {use.budget:,.2f}",
+                f"{100 * use.forecast_ratio:.1f}% of its budget of {use.budget:,.2f}", use.team,
             ))  # fmt: skip
     for item in outlook.anomalies:
         found.append(Notice(
@@ -43,5 +44,6 @@ def notices_of(chargeback: Chargeback) -> list[Notice]:
             "CostAnomaly",
             f"{item.day}: {item.subject} cost {item.cost:,.2f} {currency}, usually {item.expected:,.2f} "
             f"(the same weekday over the previous weeks; flagged outside {item.lower:,.2f}–{item.upper:,.2f})",
+            item.team,
         ))  # fmt: skip
     return found
