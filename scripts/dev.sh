@@ -80,9 +80,17 @@ install_python() {
     echo "==> creating $VENV"
     python3 -m venv "$VENV"
   fi
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[dev]'
-  "$VENV/bin/python" -m pip check
+  # Installed once per pyproject.toml (the package is editable: code changes need no reinstall).
+  local stamp
+  stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing kubecharge and its pinned dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    "$VENV/bin/python" -m pip check
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
 }
 
 case "${1:-}" in

@@ -187,14 +187,22 @@ def report(
             "spec.recommendations.windowDays, 14].",
         ),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files say the rest).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say each step on stderr, also in pipes and CI.")
+    ] = False,
 ) -> None:
     """Collect a period from Prometheus, attribute it to teams, price it and write the report files.
 
     The database is the ledger: complete hours it already holds are not asked for again (except the last
     KUBECHARGE_RECHECK_HOURS, for late data), so history outlives Prometheus' retention.
     """
-    with chunk_progress("Querying Prometheus") as progress:
+    with chunk_progress("Collecting from Prometheus", quiet=quiet, verbose=verbose) as progress:
         try:
+            if quiet and verbose:
+                raise InputError("--quiet and --verbose: give one of them")
             settings = load_settings()
             moment = parse_moment(as_of) or datetime.now(UTC)
             parsed, teams = periods.parse(period), manifests.load_team_mappings(mappings)
@@ -212,7 +220,8 @@ def report(
             produced = produce_report(job, lambda: closing(open_ledger(db or settings.database_url)))
         except KubechargeError as error:
             raise fail(error) from None
-    print_run(produced, out, grouping=by)
+    if not quiet:
+        print_run(produced, out, grouping=by)
 
 
 @app.command()
@@ -249,19 +258,38 @@ def demo(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the report files.")] = Path(
         "demo-report"
     ),
-    days: Annotated[int, typer.Option("--days", metavar="DAYS", min=1, max=62, help="Days of synthetic history.")] = 31,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            metavar="DAYS",
+            min=1,
+            max=62,
+            help="Days of synthetic history from 2026-10-01 "
+            "(under 31: October in progress, as of just after them; 31: the whole month).",
+        ),
+    ] = 14,
     step_seconds: Annotated[
         int, typer.Option("--step", metavar="SECONDS", help="Scrape interval of the synthetic data.")
-    ] = 300,
+    ] = 600,
     keep: Annotated[
         Path | None, typer.Option("--keep", metavar="DIR", help="Keep the generated Prometheus data here.")
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse the history an earlier run generated (kept in "
+            "$XDG_CACHE_HOME/kubecharge, else ~/.cache/kubecharge).",
+        ),
+    ] = True,
 ) -> None:
     """Run the whole pipeline on a synthetic cluster in a private local Prometheus (needs no cluster)."""
     from kubecharge.demo import run_demo  # only the demo imports the generator; keep `report` start-up light
 
     try:
-        run_demo(out=out, days=days, step_seconds=step_seconds, keep=keep, console=stdout, print_teams=print_teams)
+        run_demo(out=out, days=days, step_seconds=step_seconds, keep=keep, console=stdout, print_teams=print_teams,
+                 cache=cache)  # fmt: skip
     except KubechargeError as error:
         raise fail(error) from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -30,15 +31,26 @@ stderr = Console(stderr=True)
 
 
 @contextmanager
-def chunk_progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar over the hours collected when stderr is a terminal; silent in scripts and CI."""
-    if not stderr.is_terminal:
+def chunk_progress(label: str, *, quiet: bool = False,
+                   verbose: bool = False) -> Iterator[Callable[[int, int], None] | None]:  # fmt: skip
+    """How a long command shows it is working: a bar (hours done of total, elapsed) when stderr is a terminal;
+    nothing in scripts and CI, or with `quiet`; a line per step on stderr with `verbose`, terminal or not."""
+    began = time.perf_counter()
+    if verbose:
+
+        def say(done: int, total: int) -> None:
+            stderr.print(f"{label}: {done} of {total} hours ({time.perf_counter() - began:.1f} s)", highlight=False)
+
+        yield say
+        return
+    if quiet or not stderr.is_terminal:
         yield None
         return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("hours"),
         TimeElapsedColumn(),
         console=stderr,
         transient=True,

@@ -180,3 +180,33 @@ def test_a_typo_in_a_manifest_field_is_refused_before_any_work(
     assert_one_line_failure(run_cli(*args), 2, said)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "k.db").exists()
+
+
+def test_progress_on_a_terminal_quiet_in_pipes_and_lines_with_verbose(
+    prometheus_url: str, mappings_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a pipe: the table on stdout, nothing on stderr; --verbose says each chunk; --quiet prints nothing at all.
+    piped = run_cli(*report(prometheus_url, mappings_file, tmp_path / "piped"))
+    assert piped.returncode == 0, piped.stderr
+    assert "payments" in piped.stdout
+    assert piped.stderr == ""
+    verbose = run_cli(*report(prometheus_url, mappings_file, tmp_path / "verbose", "--verbose", "--recollect"))
+    assert verbose.returncode == 0, verbose.stderr
+    said = verbose.stderr.splitlines()
+    assert said
+    assert all(line.startswith("Collecting from Prometheus: ") and " hours (" in line for line in said), said
+    assert said[-1].startswith("Collecting from Prometheus: 24 of 24 hours")  # the period's hours, all collected
+    quiet = run_cli(*report(prometheus_url, mappings_file, tmp_path / "quiet", "--quiet"))
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert (tmp_path / "quiet" / "chargeback.csv").read_bytes() == (tmp_path / "piped" / "chargeback.csv").read_bytes()
+    assert_one_line_failure(run_cli(*report(prometheus_url, mappings_file, tmp_path / "both", "-q", "-v")), 2,
+                            "--quiet and --verbose")  # fmt: skip
+    # On a terminal: a bar of the hours collected of the period's, with the time elapsed.
+    screen = io.StringIO()
+    monkeypatch.setattr(terminal, "stderr", Console(file=screen, width=100, force_terminal=True))
+    code, _ = run_in_process(*report(prometheus_url, mappings_file, tmp_path / "terminal", "--recollect"))
+    assert code == 0
+    drawn = screen.getvalue()
+    assert "Collecting from Prometheus" in drawn
+    assert "24/24" in drawn
+    assert "hours" in drawn

@@ -108,6 +108,11 @@ def open_ledger(url: str, *, migrate: bool = True) -> Ledger:
     return Repository(url, migrate=migrate)
 
 
+def check_folder(folder: Path, *, force: bool = False) -> None:
+    """`--out` checked before any work (the demo asks before it generates a history)."""
+    check_target(folder, force=force)
+
+
 def check_prometheus_url(url: str) -> str:
     """A Prometheus URL without a scheme or host is bad input with its fix, not an unreachable server."""
     parts = urlsplit(url.strip())

@@ -7,12 +7,14 @@ would otherwise be deleted at start).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -40,39 +42,52 @@ def backfill(
     hours_per_window: int = 24,
     on_window: Callable[[int, int], None] | None = None,
     resume: bool = False,
+    workers: int | None = None,
 ) -> None:
     """Write the cluster's series into TSDB blocks under `tsdb_dir`, one window at a time. With `resume`, each
     finished window leaves a marker in `scratch_dir` and a later call skips it (a month of a large cluster takes
-    long enough to be done in parts)."""
+    long enough to be done in parts).
+
+    promtool turns one window into blocks while the next window's text is written (and, with `workers` > 1, several
+    promtools run at once): writing is Python on one core, promtool its own process, so a two-core machine does
+    both at once. At most `workers` + 1 windows' text exist on disk at a time."""
     promtool = binary("promtool")
     tsdb_dir.mkdir(parents=True, exist_ok=True)
     scratch_dir.mkdir(parents=True, exist_ok=True)
     all_windows = list(windows(cluster, hours_per_window))
-    for done, window in enumerate(all_windows, start=1):
-        marker = scratch_dir / f"done-{window[0]}"
-        if resume and marker.exists():
-            continue
-        text = scratch_dir / f"window-{window[0]}.om"
-        write_window(cluster, window, text)
+    count = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
+    done = 0
+
+    def convert(window: tuple[int, int], text: Path) -> None:
         subprocess.run(
-            [
-                promtool,
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--quiet",
-                f"--max-block-duration={max(2, hours_per_window)}h",
-                str(text),
-                str(tsdb_dir),
-            ],
-            check=True,
-            capture_output=True,
-        )
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+             f"--max-block-duration={max(2, hours_per_window)}h", str(text), str(tsdb_dir)],
+            check=True, capture_output=True,
+        )  # fmt: skip
         text.unlink()
         if resume:
-            marker.touch()
+            (scratch_dir / f"done-{window[0]}").touch()
+
+    def finished(future: Future[None]) -> None:
+        nonlocal done
+        future.result()  # a failed promtool stops the backfill here
+        done += 1
         if on_window is not None:
             on_window(done, len(all_windows))
+
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="promtool") as pool:
+        running: list[Future[None]] = []
+        for window in all_windows:
+            if resume and (scratch_dir / f"done-{window[0]}").exists():
+                done += 1
+                continue
+            text = scratch_dir / f"window-{window[0]}.om"
+            write_window(cluster, window, text)
+            running.append(pool.submit(convert, window, text))
+            while len(running) >= count:  # bound the text waiting on disk
+                finished(running.pop(0))
+        for future in running:
+            finished(future)
 
 
 def free_port() -> int:
