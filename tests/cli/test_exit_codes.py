@@ -1,6 +1,6 @@
-"""Every exit code the README documents is the code's own table (`kubecharge.errors.EXIT_CODES`), and each one is
-what a user meets in the situation it names (5, a write refused after the run, is asserted in
-`tests/integration/test_export_writes.py`, where a faulty S3 proxy refuses it)."""
+"""Every exit code the reference (docs/reference.md) documents is the code's own table
+(`kubecharge.errors.EXIT_CODES`), and each one is what a user meets in the situation it names (5, a write refused
+after the run, is asserted in `tests/integration/test_export_writes.py`, where a faulty S3 proxy refuses it)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from kubecharge.errors import EXIT_CODES
 from tests.conftest import PERIOD
 from tests.support.reports import assert_one_line_failure, closed_port, run_cli
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
 
 def test_the_readme_table_is_the_codes_table() -> None:
-    block = README.read_text().split("<!-- exit-codes -->")[1].split("<!-- /exit-codes -->")[0]
+    block = REFERENCE.read_text().split("<!-- exit-codes -->")[1].split("<!-- /exit-codes -->")[0]
     rows = dict(re.findall(r"^\| `(\d+)` \| (.+) \|$", block, flags=re.MULTILINE))
     assert {int(code): meaning for code, meaning in rows.items()} == EXIT_CODES
 

@@ -1,6 +1,6 @@
-"""README's portal section, followed: its local commands run as written (a `kubecharge report`, `kubecharge serve`,
-the two `curl`s) against the session's Prometheus, and the RBAC commands grant exactly what the portal asks the
-API server about (group, resource, subresource, verb, the team as the resource name)."""
+"""The portal's page (docs/portal.md), followed: its local commands run as written (a `kubecharge report`,
+`kubecharge serve`, the two `curl`s) against the session's Prometheus, and the RBAC commands grant exactly what
+the portal asks the API server about (group, resource, subresource, verb, the team as the resource name)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## The portal: each team's costs in front of its lead")
-    return text[start : text.index("\n## ", start + 10)]
+    return (ROOT / "docs" / "portal.md").read_text()
 
 
 def _command(line: str) -> list[str]:
-    """A README command as a process: `kubecharge` is this interpreter's (a venv need not be on PATH)."""
+    """A documented command as a process: `kubecharge` is this interpreter's (a venv need not be on PATH)."""
     words = shlex.split(line)
     return [sys.executable, "-m", "kubecharge", *words[1:]] if words[0] == "kubecharge" else words
 
