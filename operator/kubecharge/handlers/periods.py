@@ -6,7 +6,6 @@ not fit; a failure at any step raises before anything else of that period is wri
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -15,13 +14,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-import kubernetes
-
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.reports import UsageReportSpec
 from kubecharge.errors import SecretError
 from kubecharge.handlers.state import OperatorState
 from kubecharge.kube.configmaps import ensure_configmap
+from kubecharge.kube.secrets import secret_values
 from kubecharge.pipeline.job import PublishOutcome, ReportJob, S3Options, produce_report, s3_from_settings
 from kubecharge.pipeline.run import ReportResult
 from kubecharge.schedule import PlannedRun
@@ -68,18 +66,8 @@ def s3_options(state: OperatorState, spec: UsageReportSpec) -> S3Options:
     defaults = s3_from_settings(settings, spec)
     if not secret_name:
         return defaults
-    core = kubernetes.client.CoreV1Api(state.kube)
-    try:
-        secret = core.read_namespaced_secret(secret_name, spec.namespace)
-    except kubernetes.client.exceptions.ApiException as error:
-        hint = ("the operator reads Secrets only in the namespaces its chart grants (rbac.secretNamespaces)"
-                if error.status == 403 else "create it or fix spec.outputs.objectStorage.secretRef")  # fmt: skip
-        raise SecretError(
-            f"cannot read Secret {spec.namespace}/{secret_name} for object storage ({error.status} {error.reason}); "
-            f"{hint}"
-        ) from None
-    values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()
-              if key in SECRET_KEYS}  # only the keys named: nothing else of the Secret is decoded or kept  # fmt: skip
+    values = secret_values(state.kube, spec.namespace, secret_name, SECRET_KEYS,
+                           "object storage (spec.outputs.objectStorage.secretRef)")  # fmt: skip
     missing = [key for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if key not in values]
     if missing:
         raise SecretError(f"Secret {spec.namespace}/{secret_name} lacks {', '.join(missing)}")
