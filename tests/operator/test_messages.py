@@ -32,7 +32,8 @@ from tests.support.reports import truth_cost
 
 NOW = datetime(2026, 10, 2, 12, tzinfo=UTC)
 FINAL, PROVISIONAL = "2026-10-01", "2026-10-02"
-VERSIONS = {FINAL: "final", PROVISIONAL: "provisional-2026-W40"}  # NOW is in ISO week 40
+# The final is told as the export version that holds it; the provisional once in NOW's ISO week (40).
+VERSIONS = {FINAL: "v1-final", PROVISIONAL: "provisional-2026-W40"}
 REPORTS_NS = "finops"
 SIGNING_KEY = "hmac-signing-key"
 USED = 0.8  # of its daily budget share, payments spent this much on 2026-10-01
@@ -118,6 +119,7 @@ def setup(cluster: Cluster, prometheus_url: str, postgres_server: str, payments_
             "KUBECHARGE_REPORT_INTERVAL_SECONDS": "2", "KUBECHARGE_MAPPING_INTERVAL_SECONDS": "1",
             "KUBECHARGE_RETRY_DELAY_SECONDS": "1", "KUBECHARGE_RETRY_MAX_DELAY_SECONDS": "2",
             "KUBECHARGE_STANDALONE": "true", "KUBECHARGE_RUN_LEASE_SECONDS": "8",
+            "KUBECHARGE_DEFAULT_OBJECT_STORAGE_URL": f"file://{work / 'exports'}",
         }  # fmt: skip
         yield {"kube": kube, "hooks": hooks, "mail": mail, "environment": environment, "work": work}
 
@@ -260,7 +262,7 @@ def test_each_team_gets_each_message_once_with_its_truth_through_reruns_a_restar
         if period == PROVISIONAL and key.startswith("published/"):
             assert body["previousPeriod"]["name"] == FINAL
             assert within(body["previousPeriod"]["cost"], cost_band(team_band[FINAL][body["team"]]))
-    payments_final = bodies[f"published/{FINAL}/final/payments"]
+    payments_final = bodies[f"published/{FINAL}/v1-final/payments"]
     assert payments_final["budgetUsedRatio"] == pytest.approx(USED, rel=0.02)
     assert payments_final["state"] == "final"
     threshold = bodies[f"BudgetThresholdReached/{FINAL}/payments/75"]

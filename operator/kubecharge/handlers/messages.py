@@ -6,9 +6,11 @@ run tries again."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from kubecharge.domain.charges import Chargeback
 from kubecharge.domain.mappings import TeamMapping
 from kubecharge.domain.notifications import Channel, ChannelKind, SecretKey
 from kubecharge.domain.periods import iso
@@ -62,6 +64,15 @@ def _outbox(state: OperatorState, spec: UsageReportSpec, mappings: Sequence[Team
     return Outbox(channels, routes, team_urls)
 
 
+def _stamped(outcome: PeriodOutcome) -> Chargeback:
+    """A final period's chargeback with the export version that holds it (`v2-final`): a restatement is a new
+    version, so its teams are told again; without an export, `final` once."""
+    assert outcome.result is not None
+    chargeback = outcome.result.chargeback
+    latest = outcome.export.latest if outcome.export is not None else None
+    return dataclasses.replace(chargeback, version=latest) if latest and chargeback.state == "final" else chargeback
+
+
 def _links(outcomes: Sequence[PeriodOutcome]) -> dict[str, str]:
     """Where each period was published, for messages without a portal link: the export, else the ConfigMap."""
     found = {}
@@ -81,7 +92,7 @@ async def send_messages(state: OperatorState, spec: UsageReportSpec, mappings: S
     now = state.clock()
     report = f"{spec.namespace}/{spec.name}"
     labels = (spec.namespace, spec.name)
-    chargebacks = [outcome.result.chargeback for outcome in outcomes if outcome.result is not None]
+    chargebacks = [_stamped(outcome) for outcome in outcomes if outcome.result is not None]
     messages = notifications.messages_for(chargebacks, settings, now, _links(outcomes))
     try:
         outbox = await asyncio.to_thread(_outbox, state, spec, mappings)
