@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
+from kubecharge import manifests
+from kubecharge.notify import formats
+from kubecharge.notify.messages import messages_of
+from kubecharge.pipeline.ledger_view import Catalogue, open_portal_ledger, parse_period
+from kubecharge.settings import Settings
 from kubecharge.synthetic.model import Cluster, Truth
+from tests.support.browser import chromium, layout_probe
 from tests.support.reports import assert_one_line_failure, run_cli, run_in_process, truth_cost
 
 START, END = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, 23, tzinfo=UTC)  # the last complete hour
@@ -102,3 +109,31 @@ def test_without_dry_run_or_with_bad_channels_it_says_what_to_do_in_one_line(
     (tmp_path / "silent.yaml").write_text(yaml.safe_dump(silent))
     args[args.index(str(tmp_path / "report.yaml"))] = str(tmp_path / "silent.yaml")
     assert_one_line_failure(run_cli(*args), 2, "has no spec.notifications")
+
+
+@pytest.mark.parametrize("width", [360, 1400])
+def test_the_email_reads_on_a_phone_and_a_desktop_in_chromium(
+    ledger: dict[str, Path], width: int, tmp_path: Path
+) -> None:
+    """Every team's email as a mail client shows its HTML part: nothing wider than the screen, every figure there."""
+    spec = manifests.load_usage_report(ledger["report"])
+    catalogue = Catalogue({"finops/monthly": spec}, manifests.load_team_mappings(ledger["teams"]))
+    moment = datetime(2026, 10, 3, 0, 10, tzinfo=UTC)
+    view = open_portal_ledger(Settings(cluster_name="synthetic"), f"sqlite:///{ledger['db']}", lambda: catalogue,
+                              clock=lambda: moment)  # fmt: skip
+    assert spec.notifications is not None
+    messages = messages_of(view.priced("finops/monthly", parse_period("2026-10")), spec.notifications, moment)
+    assert len(messages) >= 6
+    for message in messages:
+        html = formats.email_message(message, "costs@example.com", ("lead@example.com",)).get_body(("html",))
+        assert html is not None
+        page = tmp_path / f"{message.team}.html"
+        page.write_text(str(html.get_content()).replace("</body>", layout_probe(width) + "\n</body>"))
+        dumped = chromium(f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+        found = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout)
+        assert found, dumped.stderr[-2000:]
+        probe = json.loads(found[1].replace("&quot;", '"'))
+        assert probe["wide"] == [], (message.team, probe["wide"][:10])
+        assert f"{message.cost:,.2f} {message.currency}" in dumped.stdout
+        for namespace, _ in message.top_namespaces:
+            assert namespace in dumped.stdout
