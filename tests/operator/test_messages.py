@@ -113,6 +113,12 @@ def setup(cluster: Cluster, prometheus_url: str, postgres_server: str, payments_
             "spec": {"period": "daily", "finalizeAfter": "1h",
                      "notifications": {"link": "https://costs.example.com", "channels": channels}},
         })  # fmt: skip
+        kube.apply_report(REPORTS_NS, {  # its channel's Secret does not exist: said in status, the report stands
+            "apiVersion": "kubecharge.io/v1alpha1", "kind": "UsageReport",
+            "metadata": {"name": "unsent", "namespace": REPORTS_NS},
+            "spec": {"period": "daily", "finalizeAfter": "1h", "notifications": {"channels": [
+                {"name": "slack", "type": "slack", "urlSecretRef": {"name": "missing", "key": "url"}}]}},
+        })  # fmt: skip
         environment = {
             "KUBECHARGE_KUBE_API_URL": url, "KUBECHARGE_PROMETHEUS_URL": prometheus_url,
             "KUBECHARGE_DATABASE_URL": database_url, "KUBECHARGE_CLUSTER_NAME": "synthetic",
@@ -279,6 +285,9 @@ def test_each_team_gets_each_message_once_with_its_truth_through_reruns_a_restar
     assert all(f["problem"] == "127.0.0.1 answered 503 after 3 attempt(s)" for f in told_status["failures"])
     assert all(f["team"] == "search" for f in told_status["failures"])
     assert len(hooks.on("/broken")) >= 3 * told_status["failing"]  # each tried three times with backoff
+    unsent = kube.report(REPORTS_NS, "unsent")["status"]
+    assert unsent["phase"] == "Provisional"
+    assert "cannot read Secret finops/missing for notification channel slack (404" in unsent["notifications"]["problem"]
     assert SIGNING_KEY not in json.dumps(status)
     assert mail.password not in json.dumps(status)
     for log in ("a.log", "a2.log", "b.log"):

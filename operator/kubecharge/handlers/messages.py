@@ -109,10 +109,14 @@ async def send_messages(state: OperatorState, spec: UsageReportSpec, mappings: S
             logger.info(f"{sum(sent.sent.values())} showback message(s) sent")
         failing = await asyncio.to_thread(state.repository.message_states, report)
         total_sent = await asyncio.to_thread(state.repository.messages_sent, report)
-    except KubechargeError as error:  # a Secret, or the database: nothing was sent that is not recorded
-        problem = str(error)
+    except Exception as error:  # a Secret, the database, or a bug: the report stands, the next run tries again
+        if isinstance(error, KubechargeError):
+            problem = str(error)
+        else:
+            logger.exception(f"showback messages failed unexpectedly ({type(error).__name__})")
+            problem = f"internal error ({type(error).__name__}); the operator's log has the details"
         logger.warning(f"showback messages wait for the next run: {problem}")
-        status["notifications"] = {**(status.get("notifications") or {}), "problem": problem, "time": iso(now)}
+        status["notifications"] = {"problem": problem, "time": iso(now)}  # merged into status: the counts stay
         return
     failed = [row for row in failing if row.state == "failed"]
     for name in {channel.name for channel in settings.channels}:
@@ -124,6 +128,7 @@ async def send_messages(state: OperatorState, spec: UsageReportSpec, mappings: S
                       "problem": row.problem, "nextAttempt": iso(row.next_attempt_at) if row.next_attempt_at else None}
                      for row in sorted(failed, key=lambda r: (r.channel, r.team, r.key))[:FAILING_SHOWN]],
         "time": iso(now),
+        "problem": None,  # cleared: this run could read its Secrets and the ledger
     }  # fmt: skip
 
 

@@ -286,6 +286,7 @@ async def _run_periods(
         delay = _backoff(state, meta["uid"])
         _fail(body, patch, state, failure, _facts(body, state, now, time.perf_counter() - began), outcomes)
         logger.error(f"report run failed ({failure[0]}), retrying in {delay:.0f}s: {failure[1]}")
+        await _tell(patch, state, spec, mapping_bodies, outcomes, logger)  # the periods published before it failed
         raise kopf.TemporaryError(failure[1], delay=delay) from None
     elapsed = time.perf_counter() - began
     state.failures.pop(meta["uid"], None)
@@ -305,6 +306,14 @@ async def _run_periods(
     await _raise_notices(body, state, spec, outcomes, logger)
     await _annotate(body, state, spec, outcomes, logger)
     _post_events(body, outcomes)
+    await _tell(patch, state, spec, mapping_bodies, outcomes, logger)
+
+
+async def _tell(patch: kopf.Patch, state: OperatorState, spec: UsageReportSpec,
+                mapping_bodies: list[Mapping[str, Any]], outcomes: list[PeriodOutcome],
+                logger: Any) -> None:  # fmt: skip
+    """Showback messages of the periods this run published, also when a later period failed: a final is
+    published once, so its messages must go with the run that published it."""
     told: dict[str, Any] = {}
     await send_messages(state, spec, valid_mappings(mapping_bodies), outcomes, told, logger)
     patch.status.update(told)

@@ -7,6 +7,7 @@ hour either as it was or as newly collected, never a mix; an emptier answer neve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, delete, event, func, insert, or_, update
+from sqlalchemy import Table, delete, event, func, insert, or_, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
@@ -114,6 +115,16 @@ class Repository:
         else:
             schema.require_current(url)
 
+    def _lock_cluster(self, session: Session, cluster: str) -> None:
+        """One writer of a cluster's hours at a time, until the transaction ends: two reports (or replicas) storing
+        the same hours at once would otherwise both find them absent and both insert them. SQLite serialises
+        writers itself; PostgreSQL is told with a transaction-scoped advisory lock."""
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(
+                hashlib.sha256(f"kubecharge-hours/{cluster}".encode()).digest()[:8], "big", signed=True
+            )
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     def _guard(self, action: Any, what: str) -> Any:
         try:
             return action()
@@ -150,6 +161,7 @@ class Repository:
 
         def write() -> int:
             with Session(self.engine) as session, session.begin():
+                self._lock_cluster(session, cluster)
                 stored = self._completeness(session, cluster, hours[0], hours[-1] + HOUR)
                 accepted = [h for h in hours if h not in stored or not by_hour[h].emptier_than(stored[h])]
                 if not accepted:
