@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from kubecharge.domain import resource_table
-from kubecharge.domain.charges import Chargeback
+from kubecharge.domain.charges import Chargeback, TeamSummary
 from kubecharge.domain.mappings import UNALLOCATED
 from kubecharge.domain.notices import notices_of
 from kubecharge.domain.notifications import MessageEvent, Notifications, ProvisionalSchedule
@@ -93,22 +93,18 @@ def team_link(settings: Notifications, chargeback: Chargeback, team: str, fallba
 def messages_of(chargeback: Chargeback, settings: Notifications, now: datetime,
                 fallback_link: str | None = None) -> list[TeamMessage]:  # fmt: skip
     """Every message this chargeback calls for under `settings`, one per team and event (unallocated cost and the
-    cluster's idle capacity are nobody's message)."""
-    teams = sorted(team for team in chargeback.teams_info if team != UNALLOCATED)
-    found: list[TeamMessage] = []
+    cluster's idle capacity are nobody's message). Each team's figures are worked out once; its notices reuse them."""
     version = published_version(chargeback, settings.provisional, now)
-    if MessageEvent.PUBLISHED in settings.events and version is not None:
-        for team in teams:
-            message = _team_message(chargeback, settings, team, version, fallback_link)
-            if message is not None:
-                found.append(message)
+    summaries = {summary.team: summary for summary in chargeback.teams()}
+    savings = chargeback.recommended_savings()
+    teams = {team: message for team in sorted(set(chargeback.teams_info) & set(summaries) - {UNALLOCATED})
+             if (message := _team_message(chargeback, settings, summaries[team], savings, version or chargeback.state,
+                                          fallback_link)) is not None}  # fmt: skip
+    found = list(teams.values()) if MessageEvent.PUBLISHED in settings.events and version is not None else []
     for notice in notices_of(chargeback):
         event = _NOTICE_EVENTS.get(notice.reason)
-        if event is None or event not in settings.events or notice.team not in chargeback.teams_info:
-            continue
-        message = _team_message(chargeback, settings, notice.team, version or chargeback.state, fallback_link)
-        if message is not None:
-            found.append(_as_notice(message, event, notice.key, notice.message))
+        if event is not None and event in settings.events and notice.team in teams:
+            found.append(_as_notice(teams[notice.team], event, notice.key, notice.message))
     return found
 
 
@@ -118,8 +114,9 @@ def _as_notice(message: TeamMessage, event: MessageEvent, key: str, notice: str)
                    title=f"{kind}: {message.display_name}, {message.period}")  # fmt: skip
 
 
-def _team_message(chargeback: Chargeback, settings: Notifications, team: str, version: str,
-                  fallback_link: str | None) -> TeamMessage | None:  # fmt: skip
+def _team_message(chargeback: Chargeback, settings: Notifications, summary: TeamSummary, savings: dict[str, float],
+                  version: str, fallback_link: str | None) -> TeamMessage | None:  # fmt: skip
+    team = summary.team
     lines = [line for line in chargeback.lines if line.team == team]
     if not lines:
         return None
@@ -132,7 +129,6 @@ def _team_message(chargeback: Chargeback, settings: Notifications, team: str, ve
         for workload in line.workloads:
             workloads[f"{workload.workload_kind} {line.namespace}/{workload.workload}"] += workload.total_allocated
     cost = sum(by_namespace.values())
-    summary = next(s for s in chargeback.teams() if s.team == team)
     priced = [r for r in resource_table.RESOURCES if r.key not in chargeback.unmeasured]
     by_resource = tuple((r.label, summary.costs.of(r.key)) for r in priced if summary.costs.of(r.key))
     previous = chargeback.previous_period
@@ -151,7 +147,7 @@ def _team_message(chargeback: Chargeback, settings: Notifications, team: str, ve
         forecast=forecast.cost if forecast else None,
         forecast_budget_ratio=use.forecast_ratio if use else None,
         top_namespaces=_top(by_namespace), top_workloads=_top(workloads),
-        monthly_saving=chargeback.recommended_savings().get(team, 0.0), notice=None,
+        monthly_saving=savings.get(team, 0.0), notice=None,
         link=team_link(settings, chargeback, team, fallback_link), cost_center=info.cost_center,
         hours=(done.hours_collected, done.hours_in_period) if done else None,
         through=iso(done.last_hour + HOUR) if done and done.last_hour else None,

@@ -23,6 +23,7 @@ from kubecharge.notify.delivery import DeliveryFailed, SmtpTarget, post_json, se
 from kubecharge.notify.messages import TeamMessage, messages_of
 from kubecharge.pipeline.ledger_view import PortalLedger
 from kubecharge.store.repository import Repository
+from kubecharge.store.tables import Notification
 
 __all__ = [
     "Outbox",
@@ -118,13 +119,13 @@ def _deliver(report: str, message: TeamMessage, channel: ResolvedChannel, url: s
     return post_json(url, body, message.key, signing).attempts
 
 
-def _work(repository: Repository, report: str, messages: Sequence[TeamMessage],
+def _work(unsent: Sequence[Notification], messages: Sequence[TeamMessage],
           outbox: Outbox) -> list[tuple[TeamMessage, ResolvedChannel, str | None]]:  # fmt: skip
     """This run's messages on each of their channels, then the failed ones of earlier runs (kept in the ledger)
     whose time to try again has come — a final period is not computed again, its message is."""
     work = [(message, channel, url) for message in messages for channel, url in _deliveries(message, outbox)]
     planned = {(message.key, channel.name) for message, channel, _ in work}
-    for row in repository.message_states(report):
+    for row in unsent:
         if (row.key, row.channel) in planned or row.message_json == "{}":
             continue
         message = TeamMessage.from_json(row.message_json)
@@ -141,8 +142,9 @@ def send(repository: Repository, report: str, messages: Sequence[TeamMessage], o
     seconds, n counting its failures. Database errors end the round (nothing is sent that cannot be recorded)."""
     outcome = SendOutcome()
     began = time.monotonic()
-    failures = {(row.key, row.channel): row.attempts for row in repository.message_states(report)}
-    for message, channel, url in _work(repository, report, messages, outbox):
+    unsent = repository.message_states(report)  # read once: the retries due, and how often each failed
+    failures = {(row.key, row.channel): row.attempts for row in unsent}
+    for message, channel, url in _work(unsent, messages, outbox):
         if time.monotonic() - began > deadline_seconds:
             break
         if not repository.claim_message(report, message.key, channel.name, message.team, holder, lease_seconds,
