@@ -124,7 +124,7 @@ def month_arguments(doc: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-LEDGER_TABLES = ("hourly_usage", "namespace_hours", "node_hours", "ledger_hours", "workload_days")
+LEDGER_TABLES = ("hourly_usage", "usage_keys", "namespace_hours", "node_hours", "ledger_hours", "workload_days")
 
 
 def ledger_size(database: Path) -> dict[str, Any]:

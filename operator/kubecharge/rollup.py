@@ -24,12 +24,12 @@ from kubecharge.domain.collected import (
     WORKLOAD_COLUMNS,
     ChunkUsage,
 )
+from kubecharge.domain.hour_table import KEY_COLUMNS, QUANTITY_COLUMNS, HourTable
 from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.resource_table import RESOURCES, Scope
 from kubecharge.domain.units import BYTES_PER_GIB
-from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.domain.workloads import attach_workloads, claim_parts
 
 _ROW = ["namespace", "node", *WORKLOAD_COLUMNS, POD_LABELS, HOUR]
@@ -150,33 +150,29 @@ def _resource_parts(chunk: ChunkUsage) -> list[pd.DataFrame]:
     return [part for part in parts if not part.empty]
 
 
-def namespace_hours(chunk: ChunkUsage) -> list[NamespaceHour]:
-    """One row per namespace, node, workload and hour that used anything; labels are those in force that hour.
+def hour_table(chunk: ChunkUsage) -> HourTable:
+    """One row per namespace, node, workload, pod label set and hour that used anything, as columns; labels are
+    those in force that hour.
 
     A chunk may hold nothing at all (hours before the first sample, beyond retention, an outage): no rows.
     """
     parts = _resource_parts(chunk)
     if not parts:
-        return []
+        return HourTable.empty()
     codes, count = row_codes(parts, _ROW)  # each part has one row per namespace, node and hour
     keys = pd.concat([part[_ROW] for part in parts], ignore_index=True)
     table = keys.iloc[first_of(np.concatenate(codes), count)].reset_index(drop=True)
-    columns = list(ResourceQuantities.names())
-    for column in columns:
-        table[column] = 0.0
+    amounts = np.zeros((count, len(QUANTITY_COLUMNS)), dtype=np.float64)
     for part, part_codes in zip(parts, codes, strict=True):
         for column in part.columns.difference(_ROW):
-            table.loc[part_codes, column] = part[column].to_numpy(dtype=np.float64)
+            amounts[part_codes, QUANTITY_COLUMNS.index(column)] = part[column].to_numpy(dtype=np.float64)
     table = table.sort_values(_ROW, kind="stable")
-    hours = {stamp: stamp.to_pydatetime() for stamp in table[HOUR].unique()}  # each hour converted once
-    namespace_hours = list(zip(table["namespace"].tolist(), map(hours.__getitem__, table[HOUR]), strict=True))
-    labels = _labels_by_hour(chunk.namespace_labels, set(namespace_hours))
-    amounts = zip(*(table[column].to_numpy(dtype=np.float64).tolist() for column in columns), strict=True)
-    return [NamespaceHour(namespace, hour, ResourceQuantities(*quantities), labels.get((namespace, hour), {}),
-                          node=node, workload_kind=kind, workload=workload, pod_labels=pod_labels)
-            for (namespace, hour), node, kind, workload, pod_labels, quantities in zip(
-                namespace_hours, table["node"].tolist(), table["workload_kind"].tolist(), table["workload"].tolist(),
-                table[POD_LABELS].tolist(), amounts, strict=True)]  # fmt: skip
+    order = table.index.to_numpy()
+    table = table.reset_index(drop=True)
+    present = table[["namespace", HOUR]].drop_duplicates()
+    wanted = {(str(namespace), pd.Timestamp(hour).to_pydatetime())
+              for namespace, hour in zip(present["namespace"], present[HOUR], strict=True)}  # fmt: skip
+    return HourTable(table[[*KEY_COLUMNS, HOUR]], amounts[order], _labels_by_hour(chunk.namespace_labels, wanted))
 
 
 def node_hours(chunk: ChunkUsage) -> list[NodeHour]:

@@ -22,6 +22,7 @@ from kubecharge.domain.reports import Pricing
 from kubecharge.synthetic.model import Cluster, Node, Truth
 from tests.conftest import PERIOD, START
 from tests.support.focus_validation import validate
+from tests.support.ledger_rows import HOURLY_ROWS, hour_of
 from tests.support.reports import read_csv, run_in_process
 
 END = START + timedelta(days=2)
@@ -396,13 +397,11 @@ def test_a_node_joining_mid_hour_counts_its_pods_only_for_the_part_of_the_hour(
     engine = sqlalchemy.create_engine(f"sqlite:///{work / 'ledger.db'}")
     with engine.connect() as connection:
         stored = connection.execute(sqlalchemy.text(
-            "SELECT hour_start, memory_gib_hours_usage FROM hourly_usage WHERE namespace = 'search-crawler' "
+            f"SELECT hour_start, memory_gib_hours_usage FROM {HOURLY_ROWS} WHERE namespace = 'search-crawler' "
             "AND node = :node"), {"node": burst.name}).all()  # fmt: skip
     engine.dispose()
     (got,) = [
-        value
-        for start, value in stored
-        if pd.Timestamp(start).tz_localize(None) == pd.Timestamp(hour).tz_localize(None)
+        value for start, value in stored if hour_of(start).tz_localize(None) == pd.Timestamp(hour).tz_localize(None)
     ]
     assert got == pytest.approx(want, rel=0.01)
     cadvisor = 'job="kubelet", metrics_path="/metrics/cadvisor"'

@@ -15,6 +15,7 @@ from kubecharge.collect import answers, chunks, prometheus
 from kubecharge.collect.source import UsageSource
 from kubecharge.domain.collected import ChunkUsage
 from tests.conftest import PERIOD
+from tests.support.ledger_rows import HOURLY_ROWS
 from tests.support.reports import run_in_process
 
 
@@ -28,7 +29,7 @@ def _query(database_url: str, sql: str) -> list[tuple[object, ...]]:
 
 
 def _rollups(database_url: str) -> list[tuple[object, ...]]:
-    return _query(database_url, "SELECT * FROM hourly_usage ORDER BY cluster, namespace, hour_start")
+    return _query(database_url, f"SELECT * FROM {HOURLY_ROWS} ORDER BY cluster, namespace, hour_start, node, workload")
 
 
 def _run(prometheus_url: str, mappings: Path, out: Path, database_url: str, period: str = PERIOD) -> None:

@@ -18,6 +18,7 @@ from kubecharge.store.repository import Repository
 from tests.support.reports import assert_one_line_failure, closed_port, run_cli, run_in_process
 
 HOUR = "2026-10-01 05:00:00+00:00"
+STORED_HOUR = {"sqlite": "2026-10-01 05:00:00.000000"}  # SQLAlchemy's text of a time on SQLite
 
 
 def test_an_old_schema_with_data_upgrades_without_loss(database_url: str) -> None:
@@ -69,9 +70,11 @@ QUANTITIES = ("cpu_core_hours_usage, cpu_core_hours_request, cpu_core_hours_max,
               "storage_gib_hours, network_gib")  # fmt: skip
 OLD_DUMP = f"SELECT cluster, namespace, {QUANTITIES}, namespace_labels_json FROM hourly_usage ORDER BY namespace"
 USAGE = ", ".join(f"usage.{name}" for name in QUANTITIES.split(", "))
-DUMP = (f"SELECT usage.cluster, usage.namespace, {USAGE}, labels.labels_json FROM hourly_usage AS usage "
-        "JOIN namespace_hours AS labels ON labels.cluster = usage.cluster AND labels.hour_start = usage.hour_start "
-        "AND labels.namespace = usage.namespace ORDER BY usage.namespace")  # fmt: skip
+DUMP = (
+    f"SELECT usage.cluster, keys.namespace, {USAGE}, labels.labels_json FROM hourly_usage AS usage "
+    "JOIN usage_keys AS keys ON keys.id = usage.key_id JOIN namespace_hours AS labels ON labels.cluster = "
+    "usage.cluster AND labels.namespace = keys.namespace ORDER BY keys.namespace"
+)  # one hour: labels per namespace
 
 
 def _dump(engine: sqlalchemy.Engine, query: str = DUMP) -> list[tuple[object, ...]]:
@@ -108,15 +111,16 @@ def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgrad
     namespace's rows on several nodes back into one."""
     schema.upgrade(database_url, "0004")
     engine = sqlalchemy.create_engine(database_url)
+    hour = STORED_HOUR.get(engine.dialect.name, HOUR)  # as the application writes it (0014 downgrades to it)
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text(
             "INSERT INTO hourly_usage VALUES ('prod', 'p', 'shop', :h, 1.5, 1.0, 1.5, 2.0, 3.0, 3.0, 10.0, 0.5, '{}')"),
-            {"h": HOUR})  # fmt: skip
+            {"h": hour})  # fmt: skip
     schema.upgrade(database_url, "0006")
     with engine.begin() as connection:  # the hour's record, as 0003-0006 stored one for every hour with rollups
         connection.execute(
             sqlalchemy.text("INSERT INTO ledger_hours VALUES ('prod', 'p', :h, :h, 1, 1, 1, 60, 60, 1, 1, 60, 60)"),
-            {"h": HOUR},
+            {"h": hour},
         )
     schema.upgrade(database_url)
     (row,) = Repository(database_url, migrate=False).load_hours("prod", *_bounds())
@@ -128,7 +132,7 @@ def test_the_node_migration_keeps_old_rollups_and_folds_nodes_back_when_downgrad
             "cpu_core_hours_request, cpu_core_hours_max, memory_gib_hours_usage, memory_gib_hours_request, "
             "memory_gib_hours_max, gpu_hours_usage, gpu_hours_request, gpu_hours_max, storage_gib_hours, network_gib, "
             "namespace_labels_json) VALUES ('prod', 'p', 'shop', 'node-1', :h, 2.0, 0, 2.0, 0, 0, 0, 0, 1.0, 1.0, 0, "
-            "0, '{}')"), {"h": HOUR})  # fmt: skip
+            "0, '{}')"), {"h": hour})  # fmt: skip
     code, output = run_in_process("db", "downgrade", "0004", "--db", database_url)
     assert code == 0, output
     with engine.connect() as connection:
@@ -192,16 +196,17 @@ def test_the_compact_ledger_keeps_every_rollup_and_its_labels_and_provenance(dat
     downgrade puts source and labels back on every row."""
     schema.upgrade(database_url, "0007")
     engine = sqlalchemy.create_engine(database_url)
+    hour = STORED_HOUR.get(engine.dialect.name, HOUR)  # as the application writes it (0014 downgrades to it)
     labels = '{"label_team": "shop"}'
     with engine.begin() as connection:
         for node, cpu in (("node-1", 0.1 + 0.2), ("node-2", 1 / 3), ("", 0.0)):
             connection.execute(sqlalchemy.text(
                 "INSERT INTO hourly_usage VALUES ('prod', 'http://thanos:9090', 'shop', :node, :h, :cpu, 0.5, 0.5, "
                 "0, 0, 0, 0, 0, 0, :storage, 0, :labels)"),
-                {"node": node, "h": HOUR, "cpu": cpu, "storage": 0.0 if node else 2.5, "labels": labels})  # fmt: skip
+                {"node": node, "h": hour, "cpu": cpu, "storage": 0.0 if node else 2.5, "labels": labels})  # fmt: skip
         connection.execute(sqlalchemy.text(
             "INSERT INTO ledger_hours VALUES ('prod', 'http://thanos:9090', :h, :h, 1, 1, 1, 60, 60, 1, 1, 60, 60, 0)"),
-            {"h": HOUR})  # fmt: skip
+            {"h": hour})  # fmt: skip
     before = _dump(engine, OLD_DUMP.replace("ORDER BY namespace", "ORDER BY node"))
     schema.upgrade(database_url)
     repository = Repository(database_url, migrate=False)
@@ -252,23 +257,71 @@ def test_the_workload_migration_keeps_old_hours_as_no_workload_and_folds_workloa
     finally:
         repository.close()
     labelled = '{"label_team":"web"}'
-    with engine.begin() as connection:
+    later = datetime(2026, 10, 1, 6, tzinfo=UTC)
+    with engine.begin() as connection:  # rows as the application stores them now: by usage key
         for kind, name, labels, cpu in (("Deployment", "api", labelled, 1.0), ("Deployment", "api", "", 2.0),
                                         ("StatefulSet", "db", "", 4.0)):  # fmt: skip
+            key = connection.execute(sqlalchemy.text(
+                "INSERT INTO usage_keys (namespace, node, workload_kind, workload, pod_labels) VALUES ('shop', "
+                "'node-1', :kind, :name, :labels) RETURNING id"), {"kind": kind, "name": name, "labels": labels},
+            ).scalar_one()  # fmt: skip
             connection.execute(
                 sqlalchemy.text(
-                    "INSERT INTO hourly_usage (cluster, hour_start, namespace, node, workload_kind, workload, "
-                    f"pod_labels, {', '.join(ResourceQuantities.names())}) VALUES ('prod', "
-                    "'2026-10-01 06:00:00+00:00', 'shop', 'node-1', :kind, :name, :labels, :cpu, 0, :cpu, "
-                    f"{zeros}, 0)"
+                    f"INSERT INTO hourly_usage (cluster, hour_start, key_id, {', '.join(ResourceQuantities.names())}) "
+                    f"VALUES ('prod', :h, :key, :cpu, 0, :cpu, {zeros}, 0)"
                 ),
-                {"kind": kind, "name": name, "labels": labels, "cpu": cpu},
+                {"h": int(later.timestamp()) if engine.dialect.name == "sqlite" else later, "key": key, "cpu": cpu},
             )
     schema.downgrade(database_url, "0008")
     with engine.connect() as connection:
         found = connection.execute(sqlalchemy.text(
             "SELECT hour_start, cpu_core_hours_usage FROM hourly_usage ORDER BY hour_start")).all()  # fmt: skip
     assert [usage for _, usage in found] == [0.25, 7.0]  # the three rows of 06:00 folded into one
+    schema.upgrade(database_url)
+    engine.dispose()
+
+
+def test_the_usage_key_migration_keeps_every_row_to_the_bit_and_writes_names_back_when_downgraded(
+    database_url: str,
+) -> None:
+    """0014: what a row is of moves to `usage_keys` (one row per key however many hours use it) and SQLite keeps the
+    hour as seconds; every row reads back with its names, hour and quantities to the bit, and a downgrade writes
+    the names and times back into every row as they were."""
+    schema.upgrade(database_url, "0013")
+    engine = sqlalchemy.create_engine(database_url)
+    hours = ["2026-10-01 05:00:00.000000", "2026-10-01 06:00:00.000000"]
+    if engine.dialect.name != "sqlite":
+        hours = [hour.replace(".000000", "+00:00") for hour in hours]
+    rows = [{"h": hour, "node": node, "kind": kind, "name": name, "labels": labels, "cpu": cpu}
+            for index, hour in enumerate(hours)
+            for node, kind, name, labels, cpu in (("node-1", "Deployment", "api", '{"label_team":"web"}', 0.1 + 0.2),
+                                                  ("node-2", "Deployment", "api", "", 1 / 3 + index),
+                                                  ("", "PersistentVolumeClaim", "data", "", 0.0))]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO hourly_usage (cluster, hour_start, namespace, node, workload_kind, workload, pod_labels, "
+            f"{', '.join(ResourceQuantities.names())}) VALUES ('prod', :h, 'shop', :node, :kind, :name, :labels, "
+            f":cpu, 0.5, 0.5, {', '.join(['0'] * 6)}, 2.5, 0)"), rows)  # fmt: skip
+    dump = ("SELECT cluster, hour_start, namespace, node, workload_kind, workload, pod_labels, cpu_core_hours_usage, "
+            "storage_gib_hours FROM hourly_usage ORDER BY hour_start, node")  # fmt: skip
+    before = _dump(engine, dump)
+    schema.upgrade(database_url)
+    with engine.connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM usage_keys")).scalar_one() == 3
+    repository = Repository(database_url, migrate=False)
+    try:
+        loaded = repository.load_hours("prod", *_bounds())
+    finally:
+        repository.close()
+    assert sorted((row.hour_start, row.node, row.workload_kind, row.workload, row.pod_labels,
+                   row.quantities.cpu_core_hours_usage, row.quantities.storage_gib_hours) for row in loaded) == [
+        (datetime(2026, 10, 1, hour, tzinfo=UTC), node, kind, name, labels, cpu, 2.5)
+        for hour, rows_of_hour in ((5, rows[:3]), (6, rows[3:]))
+        for node, kind, name, labels, cpu in sorted((r["node"], r["kind"], r["name"], r["labels"], r["cpu"])
+                                                    for r in rows_of_hour)]  # fmt: skip
+    code, output = run_in_process("db", "downgrade", "0013", "--db", database_url)
+    assert code == 0, output
+    assert _dump(engine, dump) == before  # on SQLite, times as the text SQLAlchemy writes (as stored before)
     schema.upgrade(database_url)
     engine.dispose()
 

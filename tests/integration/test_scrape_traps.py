@@ -24,6 +24,7 @@ from kubecharge.synthetic.local_prometheus import LocalPrometheus, backfill
 from kubecharge.synthetic.model import Cluster, Size, Truth, build_cluster, truth
 from tests.conftest import PERIOD, START
 from tests.integration.test_accuracy import COLUMNS
+from tests.support.ledger_rows import hour_of
 from tests.support.reports import assert_teams_match_truth, read_csv, run_in_process
 
 END = START + timedelta(days=2)
@@ -165,7 +166,7 @@ def test_a_second_prometheus_replica_breaks_nothing_and_doubles_nothing(
     with ledger.connect() as connection:
         rows = connection.execute(sqlalchemy.text(
             "SELECT hour_start, cpu_core_hours_usage, memory_gib_hours_usage FROM hourly_usage")).all()  # fmt: skip
-    within = [row for row in rows if start <= pd.Timestamp(row[0]).tz_localize("UTC") < end] if rows else []
+    within = [row for row in rows if start <= hour_of(row[0]) < end] if rows else []
     assert within
     assert sum(r[1] for r in within) == pytest.approx(
         truth_between(cluster_truth, start, end, "cpu_core_hours_usage"), rel=0.01
@@ -235,7 +236,7 @@ def test_a_pod_moving_between_state_metrics_shards_mid_hour_is_charged_the_whole
     ledger = sqlalchemy.create_engine(report[1])
     with ledger.connect() as connection:
         rows = connection.execute(sqlalchemy.text("SELECT hour_start, cpu_core_hours_request FROM hourly_usage")).all()
-    measured = sum(r[1] for r in rows if pd.Timestamp(r[0]).tz_localize("UTC") == hour)
+    measured = sum(r[1] for r in rows if hour_of(r[0]) == hour)
     assert measured == pytest.approx(truth_between(cluster_truth, hour, after, "cpu_core_hours_request"), rel=0.01)
 
 

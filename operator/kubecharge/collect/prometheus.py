@@ -66,7 +66,7 @@ FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 CHUNK_SAMPLES = 500_000  # samples of all a chunk's answers together (its frames are ~20 bytes a sample)
 FEWEST_CHUNK_HOURS = 6  # below this, each request's fixed cost in Prometheus outweighs the memory saved
-DECODED_SAMPLES = 10_000  # samples of an answer decoded at once (≈ 2 MB) before they are reduced to arrays
+DECODED_SAMPLES = 2_500  # samples of an answer decoded at once (≈ 0.6 MB a question) before they are reduced
 _TAGGED_KEYS = (*CONTAINER_KEYS, KIND, RESTART_POLICY)  # request rows: which kind of request each is
 POD_HOUR_KEYS = [*POD_KEYS, HOUR]
 # What a namespace resource's amounts are kept by: a PVC's (its workloads come from the pods that mount it), a pod's.
@@ -205,29 +205,43 @@ class PrometheusSource:
     def pod_labels(self, start: datetime, end: datetime) -> pd.DataFrame:
         """Each pod's label sets per hour (`label_*` as canonical JSON) with the share of the pod-hour each held (its
         scrapes over all the pod's scrapes in the hour, the most of any copy of a set), for the pod-hours that had any
-        label: the rest have none, and need no row."""
-        keys: list[tuple[str, str, str, str]] = []
-        codes: list[npt.NDArray[np.int64]] = []
-        answer = self._range("pod_labels", start, end)
-        for series in answer:
-            metric = series["metric"]
-            labels = {key: value for key, value in metric.items() if key.startswith("label_")}
-            text = json.dumps(labels, sort_keys=True, separators=(",", ":")) if labels else ""
-            keys.append((metric.get("namespace", ""), metric.get("pod", ""), metric.get("uid", ""), text))
-            codes.append(np.full(len(series["values"]), len(keys) - 1, dtype=np.int64))
-        stamps, values, _ = _samples(answer)
-        if not len(values):
+        label: the rest have none, and need no row.
+
+        Reduced on integer codes as the answer is read: a pandas group-by over the label texts of every sample
+        was the largest allocation of a month's collection."""
+        keys: dict[tuple[str, str, str, str], int] = {}
+
+        def reduce(answer: list[Series]) -> _Samples:
+            series_codes = np.fromiter((keys.setdefault(_labelled_pod(s["metric"]), len(keys)) for s in answer),
+                                       dtype=np.int64, count=len(answer))  # fmt: skip
+            return _Samples.of(answer, series_codes)
+
+        with _collector_paused():
+            found = _Samples.joined(self._query_range("pod_labels", self.queries.pod_labels, start, end, reduce))
+        if not len(found.values):
             return empty_frame((*POD_KEYS, POD_LABELS))
-        found = pd.DataFrame(keys, columns=[*POD_KEYS, POD_LABELS]).iloc[np.concatenate(codes)].reset_index(drop=True)
-        found[HOUR] = pd.to_datetime(stamps - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
-        found[VALUE] = values
+        table = np.empty((len(keys), 4), dtype=object)
+        table[:] = list(keys)
+        pods: dict[tuple[str, ...], int] = {}
+        pod_of_key = np.fromiter((pods.setdefault(key[:3], len(pods)) for key in keys), dtype=np.int64,
+                                 count=len(keys))  # fmt: skip
+        labelled_key = table[:, 3] != ""
         # copies of one label set (another kube-state-metrics or Prometheus replica) are one: the most scrapes of any
-        summed: pd.DataFrame = found.groupby([*POD_KEYS, HOUR, POD_LABELS], as_index=False, sort=True)[[VALUE]].max()
-        pod_hours = summed.groupby([*POD_KEYS, HOUR])
-        summed[VALUE] = summed[VALUE] / pod_hours[VALUE].transform("sum")
-        labelled = summed[POD_LABELS].ne("").groupby([summed[c] for c in (*POD_KEYS, HOUR)]).transform("any")
-        kept: pd.DataFrame = summed.loc[labelled.to_numpy()].reset_index(drop=True)
-        return kept[[*POD_KEYS, POD_LABELS, HOUR, VALUE]]
+        span = int(found.stamps.max()) + 1
+        cells, cell_of = pd.factorize(found.series * span + found.stamps)
+        cells = np.asarray(cells, dtype=np.int64)
+        scrapes = np.full(len(cell_of), -np.inf)
+        np.maximum.at(scrapes, cells, found.values)
+        cell_key, cell_stamp = np.asarray(cell_of, dtype=np.int64) // span, np.asarray(cell_of, dtype=np.int64) % span
+        pod_hours, pod_hour_of = pd.factorize(pod_of_key[cell_key] * span + cell_stamp)
+        pod_hours = np.asarray(pod_hours, dtype=np.int64)
+        share = scrapes / exact_sums(pod_hours, scrapes, len(pod_hour_of))[pod_hours]
+        labelled = np.bincount(pod_hours, weights=labelled_key[cell_key], minlength=len(pod_hour_of)) > 0
+        kept = labelled[pod_hours]
+        rows = pd.DataFrame(table[cell_key[kept]], columns=[*POD_KEYS, POD_LABELS])
+        rows[HOUR] = pd.to_datetime(cell_stamp[kept] - SECONDS_PER_HOUR, unit="s", utc=True).as_unit("ns")
+        rows[VALUE] = share[kept]
+        return rows.sort_values([*POD_KEYS, HOUR, POD_LABELS], kind="stable", ignore_index=True)
 
     def nodes(self, start: datetime, end: datetime) -> NodeFacts:
         """Node labels (`label_*`, from `kube_node_labels`) and `provider_id` (from `kube_node_info`) per hour,
@@ -628,6 +642,14 @@ def _collector_paused() -> Iterator[None]:
             _decoding -= 1
             if _decoding == 0:
                 gc.enable()
+
+
+def _labelled_pod(metric: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """A pod-labels series' pod (namespace, pod, uid) and its `label_*` as canonical JSON ("" for none)."""
+    labels = {key: value for key, value in metric.items() if key.startswith("label_")}
+    text = json.dumps(labels, sort_keys=True, separators=(",", ":")) if labels else ""
+    return (sys.intern(metric.get("namespace", "")), sys.intern(metric.get("pod", "")), metric.get("uid", ""),
+            sys.intern(text))  # fmt: skip
 
 
 def _kept(batch: list[Series]) -> list[Series]:

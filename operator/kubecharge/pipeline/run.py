@@ -268,7 +268,7 @@ def run_report(
             for chunk in collect_chunks(sources[cluster], chunks, request.concurrency):
                 hours_queried += len(chunk.completeness)
                 hours_replaced += repository.store_chunk(cluster, request.source, chunk.completeness,
-                                                         rollup.namespace_hours(chunk), collected_at,
+                                                         rollup.hour_table(chunk), collected_at,
                                                          rollup.node_hours(chunk))  # fmt: skip
                 done += len(chunk.completeness)
                 if progress is not None:

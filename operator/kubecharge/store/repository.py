@@ -10,24 +10,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, delete, event, func, insert, or_, text, update
+from sqlalchemy import delete, event, func, insert, or_, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from kubecharge.domain.hour_table import KEY_COLUMNS, HourTable
 from kubecharge.domain.ledger import HourCompleteness, ranges
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.periods import HOUR
 from kubecharge.domain.usage import NamespaceHour, ResourceQuantities
 from kubecharge.errors import InputError, StorageError
-from kubecharge.store import schema, workload_days
+from kubecharge.store import hour_rows, schema, workload_days
 from kubecharge.store.tables import (
     ContainerDay,
     HourlyUsage,
@@ -39,6 +40,7 @@ from kubecharge.store.tables import (
     PortalSession,
     ReportRun,
     RunLease,
+    UsageKey,
 )
 
 log = logging.getLogger(__name__)
@@ -62,32 +64,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 _QUANTITIES = ResourceQuantities.names()
-_USAGE_COLUMNS = ("cluster", "hour_start", "namespace", "node", "workload_kind", "workload", "pod_labels",
-                  *_QUANTITIES)  # fmt: skip
-
-
-def _insert_tuples(connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """One executemany of plain tuples through the driver: at a chunk's tens of thousands of rows, SQLAlchemy's
-    per-row statement handling costs more than the database's own work. A column's bind processing (how the
-    dialect stores a time) is applied as SQLAlchemy would, once per distinct value."""
-    if not rows:
-        return
-    dialect = connection.dialect
-    types = [table.c[name].type.dialect_impl(dialect) for name in columns]
-    processors = {index: processor for index, kind in enumerate(types)
-                  if (processor := kind.bind_processor(dialect)) is not None}  # fmt: skip
-    if processors:
-        seen: dict[tuple[int, Any], Any] = {}
-
-        def bound(index: int, value: Any) -> Any:
-            if (index, value) not in seen:
-                seen[(index, value)] = processors[index](value)
-            return seen[(index, value)]
-
-        rows = [tuple(bound(i, v) if i in processors else v for i, v in enumerate(row)) for row in rows]
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    connection.exec_driver_sql(statement, rows)
+_KEYS_AT_ONCE = 500  # usage keys added (and read back) per statement
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -101,6 +78,7 @@ class Repository:
     def __init__(self, url: str, migrate: bool = True) -> None:
         """`migrate`: bring the schema up to date first (the CLI's own database); otherwise require it current."""
         self.url = url
+        self._keys: dict[tuple[str, ...], int] = {}  # usage key → its id (`_key_ids`)
         try:
             self.engine: Engine = create_engine(url)
         except Exception as error:  # a URL SQLAlchemy cannot even read is the user's input, not a database fault
@@ -136,7 +114,7 @@ class Repository:
         cluster: str,
         source: str,
         completeness: Mapping[datetime, HourCompleteness],
-        rows: Iterable[NamespaceHour],
+        rows: HourTable | Iterable[NamespaceHour],
         collected_at: datetime,
         nodes: Iterable[NodeHour] = (),
     ) -> int:
@@ -151,10 +129,8 @@ class Repository:
         hours = sorted(_utc(hour) for hour in completeness)
         if not hours:
             return 0
+        table = rows if isinstance(rows, HourTable) else HourTable.of(rows)
         by_hour = {_utc(hour): seen for hour, seen in completeness.items()}
-        grouped: dict[datetime, list[NamespaceHour]] = {}
-        for row in rows:
-            grouped.setdefault(_utc(row.hour_start), []).append(row)
         node_rows: dict[datetime, list[NodeHour]] = {}
         for node in nodes:
             node_rows.setdefault(_utc(node.hour_start), []).append(node)
@@ -167,35 +143,18 @@ class Repository:
                 if not accepted:
                     return 0
                 for first, end in ranges(accepted, len(accepted)):
-                    for table in (HourlyUsage, NamespaceHourRecord, NodeHourRecord, LedgerHour):
+                    for kind in (HourlyUsage, NamespaceHourRecord, NodeHourRecord, LedgerHour):
                         session.execute(
-                            delete(table).where(
-                                col(table.cluster) == cluster,
-                                col(table.hour_start) >= first,
-                                col(table.hour_start) < end,
+                            delete(kind).where(
+                                col(kind.cluster) == cluster,
+                                col(kind.hour_start) >= first,
+                                col(kind.hour_start) < end,
                             )
                         )
-                # Plain multi-row INSERTs, not ORM objects: a chunk is thousands of rows per table.
-                amounts = attrgetter(*_QUANTITIES)
-                usage = [(cluster, hour, row.namespace, row.node, row.workload_kind, row.workload, row.pod_labels,
-                          *amounts(row.quantities))
-                         for hour in accepted for row in grouped.get(hour, ())]  # fmt: skip
-                _insert_tuples(session.connection(), SQLModel.metadata.tables["hourly_usage"], _USAGE_COLUMNS, usage)
-                # Per namespace, hour and pod label set: the namespace's labels once (not once per node and
-                # workload) and its quantities summed exactly — what teams are attributed by, nodes aside.
-                namespaces: dict[tuple[datetime, str, str], tuple[Mapping[str, str], list[tuple[float, ...]]]] = {}
-                for hour in accepted:
-                    for row in grouped.get(hour, ()):
-                        key = (hour, row.namespace, row.pod_labels)
-                        found = namespaces.setdefault(key, (row.namespace_labels, []))
-                        found[1].append(amounts(row.quantities))
-                totals = [
-                    {"cluster": cluster, "hour_start": hour, "namespace": namespace, "pod_labels": pod_labels,
-                     "labels_json": json.dumps(dict(labels), sort_keys=True),
-                     **{name: math.fsum(column) for name, column in zip(_QUANTITIES, zip(*parts, strict=True),
-                                                                         strict=True)}}
-                    for (hour, namespace, pod_labels), (labels, parts) in namespaces.items()
-                ]  # fmt: skip
+                kept = hour_rows.accepted(table, accepted)
+                connection = session.connection()
+                hour_rows.insert_usage(connection, cluster, kept, self._key_ids(connection, kept))
+                totals = hour_rows.namespace_totals(cluster, kept)
                 machines = [
                     {
                         "cluster": cluster,
@@ -213,23 +172,48 @@ class Repository:
                     for hour in accepted
                     for node in node_rows.get(hour, ())
                 ]
+                namespaces = hour_rows.namespaces_per_hour(kept)
                 known = [
                     {
                         "cluster": cluster,
                         "source": source,
                         "hour_start": hour,
                         "collected_at": collected_at,
-                        "namespaces": len({row.namespace for row in grouped.get(hour, ())}),
+                        "namespaces": namespaces.get(hour, 0),
                         **{name: getattr(by_hour[hour], name) for name in HourCompleteness.names()},
                     }
                     for hour in accepted
                 ]
-                for table, values in ((NamespaceHourRecord, totals), (NodeHourRecord, machines), (LedgerHour, known)):
+                for kind, values in ((NamespaceHourRecord, totals), (NodeHourRecord, machines), (LedgerHour, known)):
                     if values:
-                        session.execute(insert(table), values)
+                        session.execute(insert(kind), values)
                 return len(accepted)
 
-        return int(self._guard(write, "store hourly rollups"))
+        try:
+            return int(self._guard(write, "store hourly rollups"))
+        except StorageError:
+            self._keys.clear()  # ids taken in a transaction that did not commit
+            raise
+
+    def _key_ids(self, connection: Connection, table: HourTable) -> dict[tuple[str, ...], int]:
+        """The `usage_keys` id of each key of `table`, adding those the ledger does not hold yet. Ids never change:
+        they are remembered for the repository's life (a chunk asks only for its new ones)."""
+        wanted = hour_rows.distinct_keys(table)
+        missing = [key for key in wanted if key not in self._keys]
+        if missing:
+            keys = SQLModel.metadata.tables["usage_keys"]
+            dialect = connection.dialect.name
+            adding = sqlite_insert(keys) if dialect == "sqlite" else postgresql_insert(keys)
+            names = list(KEY_COLUMNS)
+            for part in range(0, len(missing), _KEYS_AT_ONCE):
+                batch = missing[part : part + _KEYS_AT_ONCE]
+                connection.execute(adding.on_conflict_do_nothing(),
+                                   [dict(zip(names, key, strict=True)) for key in batch])  # fmt: skip
+                namespaces = sorted({key[0] for key in batch})
+                found = connection.execute(select(keys.c.id, *(keys.c[name] for name in names))
+                                           .where(keys.c.namespace.in_(namespaces)))  # fmt: skip
+                self._keys.update({tuple(record[1:]): int(record[0]) for record in found})
+        return {key: self._keys[key] for key in wanted}
 
     @staticmethod
     def _completeness(
@@ -301,13 +285,15 @@ class Repository:
                         )
                 if not by_node:
                     return rows
-                keys = ("namespace", "hour_start", "node", "workload_kind", "workload", "pod_labels")
-                columns = [getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)]
+                keys: list[Any] = [UsageKey.namespace, HourlyUsage.hour_start, UsageKey.node, UsageKey.workload_kind,
+                                   UsageKey.workload, UsageKey.pod_labels]  # fmt: skip
+                columns = [*keys, *(getattr(HourlyUsage, name) for name in _QUANTITIES)]
                 by_nodes = (
                     select(*columns)
+                    .join(UsageKey, col(UsageKey.id) == col(HourlyUsage.key_id))
                     .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
                            col(HourlyUsage.hour_start) < end)
-                    .order_by(*(col(getattr(HourlyUsage, name)) for name in keys))
+                    .order_by(*(col(key) for key in keys))
                 )  # fmt: skip
                 for found in connection.execute(by_nodes):
                     stored: tuple[Any, ...] = tuple(found)

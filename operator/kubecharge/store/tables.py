@@ -1,16 +1,18 @@
 """Tables: the ledger (hourly rollups and how completely each hour was observed) and the audit trail of runs.
 
-Rollups are keyed by (cluster, hour_start, namespace, node, workload_kind, workload), nodes by (cluster, hour_start,
-node) and hours by (cluster, hour_start): an hour is a fact about a cluster, and `source` (the Prometheus or URL that
-observed it) is its provenance, kept once per hour in `ledger_hours`. Collecting an hour again replaces it unless
-the new answer is emptier, whichever source gives it.
+Rollups are keyed by (cluster, hour_start, usage key: the namespace, node, workload and pod label set it is of),
+nodes by (cluster, hour_start, node) and hours by (cluster, hour_start): an hour is a fact about a cluster, and
+`source` (the Prometheus or URL that observed it) is its provenance, kept once per hour in `ledger_hours`.
+Collecting an hour again replaces it unless the new answer is emptier, whichever source gives it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Column, DateTime, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Field, SQLModel
 
 
@@ -30,24 +32,57 @@ class Quantities(SQLModel):
     network_gib: float
 
 
+class HourStart(TypeDecorator[datetime]):
+    """An hour's start in `hourly_usage`: seconds since the epoch on SQLite (an integer of 4 bytes, not a text of 26
+    in each of a month's million rows), a timestamp with time zone elsewhere. Read back as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return int(moment.timestamp())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None or dialect.name != "sqlite":
+            return cast(datetime | None, value)
+        return datetime.fromtimestamp(int(value), UTC)
+
+
+class UsageKey(SQLModel, table=True):
+    """What an hourly row is of — a workload of a namespace on a node, with a pod label set — stored once and
+    referred to by its id: these five names are most of a row's bytes, and a month repeats each a thousand times."""
+
+    __tablename__ = "usage_keys"
+    __table_args__ = (UniqueConstraint("namespace", "node", "workload_kind", "workload", "pod_labels"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str = Field(max_length=253)
+    node: str = Field(max_length=253)  # "" for what ran on no known node (PVCs, network)
+    # Deployment, CronJob, … (`domain.workloads`); ("", "") for hours stored before the ledger kept workloads
+    workload_kind: str = Field(max_length=253)
+    workload: str = Field(max_length=253)
+    # its pods' `label_*` in the hour (canonical JSON, "" for none): what TeamMapping podSelector matches
+    pod_labels: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class HourlyUsage(Quantities, table=True):
-    """One workload of a namespace on one node in one hour: what it used and requested. Keyed hour first, so a
-    report's read of a cluster's period is one range of the key; clustered on that key (SQLite: WITHOUT ROWID), so
-    the key is stored once. Which source observed the hour is in `ledger_hours`, the namespace's labels in
-    `namespace_hours`: once per hour, not once per row."""
+    """One workload of a namespace on one node in one hour (its `UsageKey`): what it used and requested. Keyed
+    hour first, so a report's read of a cluster's period is one range of the key; clustered on that key (SQLite:
+    WITHOUT ROWID), so the key is stored once. Which source observed the hour is in `ledger_hours`, the
+    namespace's labels in `namespace_hours`: once per hour, not once per row."""
 
     __tablename__ = "hourly_usage"
     __table_args__ = {"sqlite_with_rowid": False}
 
     cluster: str = Field(primary_key=True, max_length=253)
-    hour_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
-    namespace: str = Field(primary_key=True, max_length=253)
-    node: str = Field(primary_key=True, max_length=253)  # "" for what ran on no known node (PVCs, network)
-    # Deployment, CronJob, … (`domain.workloads`); ("", "") for hours stored before the ledger kept workloads
-    workload_kind: str = Field(primary_key=True, max_length=253)
-    workload: str = Field(primary_key=True, max_length=253)
-    # its pods' `label_*` in the hour (canonical JSON, "" for none): what TeamMapping podSelector matches
-    pod_labels: str = Field(sa_column=Column(Text, primary_key=True))
+    hour_start: datetime = Field(sa_column=Column(HourStart(), primary_key=True))
+    key_id: int = Field(primary_key=True, foreign_key="usage_keys.id")
 
 
 class NamespaceHourRecord(Quantities, table=True):

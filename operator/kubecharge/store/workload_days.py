@@ -11,6 +11,7 @@ day is never newer-looking than its hours. Partial days at a range's ends are su
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
@@ -28,6 +30,7 @@ from kubecharge.store.tables import (
     HourlyUsage,
     LedgerHour,
     NamespaceHourRecord,
+    UsageKey,
     WorkloadDayRecord,
     WorkloadDaySource,
 )
@@ -35,6 +38,7 @@ from kubecharge.store.tables import (
 DAY = timedelta(days=1)
 _QUANTITIES = ResourceQuantities.names()
 _KEY = ("namespace", "labels_json", "workload_kind", "workload", "pod_labels")
+_ROWS_AT_ONCE = 2_000  # hourly rows read (and held as Python objects) at a time: a SQLAlchemy row is ~1 KB
 
 
 @dataclass(frozen=True)
@@ -130,48 +134,77 @@ def kept(connection: Connection, cluster: str, days: Sequence[datetime]) -> list
 
 def summed(connection: Connection, cluster: str, start: datetime, end: datetime) -> list[WorkloadDay]:
     """The rows of [start, end) per UTC day, namespace (with its labels of the hour), workload and pod label set,
-    summed exactly over the day's hours and nodes; a day's row is dated at its start, or `start` within the first."""
+    summed exactly over the day's hours and nodes; a day's row is dated at its start, or `start` within the first.
+
+    Read a batch of rows at a time and kept as arrays (a code per row, its quantities) until its day is summed:
+    nothing holds a Python object per row for a whole day."""
+    in_range = (col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
+                col(HourlyUsage.hour_start) < end)  # fmt: skip
     labels_of = select(NamespaceHourRecord.namespace, NamespaceHourRecord.hour_start,
                        NamespaceHourRecord.labels_json).where(
         col(NamespaceHourRecord.cluster) == cluster, col(NamespaceHourRecord.hour_start) >= start,
         col(NamespaceHourRecord.hour_start) < end)  # fmt: skip
-    keys = ("namespace", "hour_start", "workload_kind", "workload", "pod_labels")
-    usage = (select(*(getattr(HourlyUsage, name) for name in (*keys, *_QUANTITIES)))
-             .where(col(HourlyUsage.cluster) == cluster, col(HourlyUsage.hour_start) >= start,
-                    col(HourlyUsage.hour_start) < end)
-             .order_by(col(HourlyUsage.hour_start)))  # fmt: skip
-    rows: list[WorkloadDay] = []
+    used = select(HourlyUsage.key_id).where(*in_range).distinct()
+    key_columns: list[Any] = [UsageKey.id, UsageKey.namespace, UsageKey.workload_kind, UsageKey.workload,
+                              UsageKey.pod_labels]  # fmt: skip
+    names_of = select(*key_columns).where(col(UsageKey.id).in_(used))
+    columns: list[Any] = [HourlyUsage.hour_start, HourlyUsage.key_id,
+                          *(getattr(HourlyUsage, name) for name in _QUANTITIES)]  # fmt: skip
+    usage = select(*columns).where(*in_range).order_by(col(HourlyUsage.hour_start))
     hours: dict[Any, datetime] = {}
-    shared: dict[str, str] = {}
-    day: datetime | None = None
-    found: list[tuple[Any, ...]] = []
-
-    def flush() -> None:
-        if day is None or not found:
-            return
-        index: dict[tuple[str, ...], int] = {}
-        codes = np.fromiter((index.setdefault(row[:5], len(index)) for row in found), dtype=np.int64,
-                            count=len(found))  # fmt: skip
-        amounts = np.array([row[5:] for row in found], dtype=np.float64)
-        sums = [exact_sums(codes, amounts[:, column], len(index)) for column in range(len(_QUANTITIES))]
-        dated = max(day, _utc(start))
-        rows.extend(WorkloadDay(dated, key[0], key[1], key[2], key[3], key[4],
-                                tuple(float(column[code]) for column in sums))
-                    for key, code in index.items())  # fmt: skip
-        found.clear()
-
     labels = {(name, hours.setdefault(hour, _utc(hour))): text
               for name, hour, text in connection.execute(labels_of)}  # fmt: skip
-    for record in connection.execution_options(yield_per=20_000).execute(usage):
-        hour = hours.get(record[1]) or hours.setdefault(record[1], _utc(record[1]))
-        if day is None or hour - day >= DAY:
-            flush()
-            day = hour.replace(hour=0)
-        namespace = shared.setdefault(record[0], record[0])
-        found.append((namespace, labels.get((namespace, hour), ""),
-                      *(shared.setdefault(value, value) for value in record[2:5]), *record[5:]))  # fmt: skip
-    flush()
-    return rows
+    names: dict[int, tuple[str, str, str, str]] = {
+        int(key): (namespace, kind, workload, pod_labels)
+        for key, namespace, kind, workload, pod_labels in connection.execute(names_of)
+    }
+    day = _Day(_utc(start))
+    for part in connection.execution_options(yield_per=_ROWS_AT_ONCE).execute(usage).partitions():
+        moments = [hours.get(record[0]) or hours.setdefault(record[0], _utc(record[0])) for record in part]
+        amounts = np.array([record[2:] for record in part], dtype=np.float64).reshape(len(part), len(_QUANTITIES))
+        keys = [(names[record[1]], labels.get((names[record[1]][0], moment), ""))
+                for record, moment in zip(part, moments, strict=True)]  # fmt: skip
+        starts = [moment.replace(hour=0) for moment in moments]
+        edges = [0, *(i for i in range(1, len(starts)) if starts[i] != starts[i - 1]), len(starts)]
+        for first, last in itertools.pairwise(edges):
+            day.add(starts[first], keys[first:last], amounts[first:last])
+    return day.finished()
+
+
+class _Day:
+    """The rows of one day being summed: per row a code of its (workload key, namespace labels), and quantities."""
+
+    def __init__(self, earliest: datetime) -> None:
+        self.earliest = earliest  # a range's first day is dated at the range's start
+        self.start: datetime | None = None
+        self.index: dict[tuple[tuple[str, str, str, str], str], int] = {}
+        self.codes: list[npt.NDArray[np.int64]] = []
+        self.amounts: list[npt.NDArray[np.float64]] = []
+        self.rows: list[WorkloadDay] = []
+
+    def add(self, start: datetime, keys: list[tuple[tuple[str, str, str, str], str]],
+            amounts: npt.NDArray[np.float64]) -> None:  # fmt: skip
+        if start != self.start:
+            self._flush()
+            self.start = start
+        index = self.index
+        self.codes.append(np.fromiter((index.setdefault(key, len(index)) for key in keys), dtype=np.int64,
+                                      count=len(keys)))  # fmt: skip
+        self.amounts.append(amounts)
+
+    def _flush(self) -> None:
+        if self.start is None or not self.index:
+            return
+        codes, amounts = np.concatenate(self.codes), np.concatenate(self.amounts)
+        sums = [exact_sums(codes, amounts[:, column], len(self.index)).tolist() for column in range(len(_QUANTITIES))]
+        dated = max(self.start, self.earliest)
+        self.rows.extend(WorkloadDay(dated, key[0], labels_json, *key[1:], tuple(column[code] for column in sums))
+                         for (key, labels_json), code in self.index.items())  # fmt: skip
+        self.index, self.codes, self.amounts = {}, [], []
+
+    def finished(self) -> list[WorkloadDay]:
+        self._flush()
+        return self.rows
 
 
 def keep(connection: Connection, cluster: str, rows: Iterable[WorkloadDay], digest_of: dict[datetime, str]) -> None:

@@ -14,7 +14,7 @@ from kubecharge.domain.ledger import (
     ranges,
 )
 from kubecharge.domain.periods import HOUR
-from kubecharge.rollup import namespace_hours
+from kubecharge.rollup import hour_table
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 SEEN = HourCompleteness(cadvisor_targets_expected=4, cadvisor_targets_seen=4, cadvisor_scrapes_expected=240,
@@ -104,4 +104,4 @@ def test_a_chunk_without_any_data_rolls_up_to_nothing() -> None:
     nothing, nowhere = empty_frame(CONTAINER_KEYS), empty_frame(NAMESPACE_KEYS)
     frames = {"cpu_usage_core_hours": nothing, "memory_request_gib_hours": nothing, "network_gib": nowhere}
     empty = ChunkUsage(START, START + HOUR, frames, {}, {START: NOTHING_OBSERVED})
-    assert namespace_hours(empty) == []
+    assert len(hour_table(empty)) == 0

@@ -21,7 +21,7 @@ from kubecharge.pipeline.request import ReportRequest
 from kubecharge.render.data_files import CSV_COLUMNS, chargeback_csv
 from kubecharge.render.documents import report_markdown
 from kubecharge.render.focus import focus_rows
-from kubecharge.rollup import namespace_hours
+from kubecharge.rollup import hour_table
 
 HOUR = datetime(2026, 10, 1, 5, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def chunk() -> ChunkUsage:
 
 
 def test_max_is_per_container_not_per_namespace() -> None:
-    rows = namespace_hours(chunk())
+    rows = hour_table(chunk()).rows()
     q = sum((row.quantities for row in rows), ResourceQuantities())
     assert q.cpu_core_hours_usage == 2.4
     assert q.cpu_core_hours_request == 2.0
@@ -70,7 +70,7 @@ def test_max_is_per_container_not_per_namespace() -> None:
 
 
 def test_csv_header_and_basis() -> None:
-    rows = namespace_hours(chunk())
+    rows = hour_table(chunk()).rows()
     spec = UsageReportSpec(charge_basis=ChargeBasis.REQUEST, pricing=Pricing(cpu_core_hour=Decimal("0.5")))
     request = ReportRequest(periods.parse("2026-10-01"), [], spec, "c", "prometheus", CollectionPolicy(HOUR))
     report = priced_period(request, attribute(rows, request.mappings), {})
@@ -93,7 +93,7 @@ def test_csv_header_and_basis() -> None:
 
 
 def test_two_clusters_make_two_lines_and_focus_rows_name_their_own_cluster() -> None:
-    rows = [replace(row, cluster=cluster) for cluster in ("east", "west") for row in namespace_hours(chunk())]
+    rows = [replace(row, cluster=cluster) for cluster in ("east", "west") for row in hour_table(chunk()).rows()]
     mapping = TeamMapping("shop", "shop", namespaces=frozenset({"shop"}), clusters=frozenset({"east"}))
     request = ReportRequest(periods.parse("2026-10-01"), [mapping], UsageReportSpec(), "east+west", "prometheus",
                             CollectionPolicy(HOUR), clusters=("east", "west"))  # fmt: skip
