@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,12 +45,19 @@ class Coder:
         return _split(combined, self.frames), count
 
     def _column(self, name: str) -> tuple[Codes, int, npt.NDArray[np.object_]]:
+        """Each frame's column factorized on its own (pandas encodes a pyarrow string column without making a
+        Python string per row), then the frames' few distinct values put in one numbering."""
         if name not in self._columns:
-            values = np.concatenate([_values(frame[name]) for frame in self.frames])
-            codes, uniques = pd.factorize(values)
-            codes = np.where(codes < 0, len(uniques), codes)  # a missing value is a value of its own
+            parts = [pd.factorize(_values(frame[name])) for frame in self.frames]
+            distinct = [np.asarray(uniques, dtype=object) for _, uniques in parts]
+            joint, uniques = pd.factorize(np.concatenate(distinct) if distinct else np.zeros(0, dtype=object))
+            joint = np.asarray(joint, dtype=np.int64)
+            missing = len(uniques)  # a missing value is a value of its own
+            offsets = np.cumsum([0, *(len(values) for values in distinct)])
+            codes = [np.append(joint[offsets[i]:offsets[i + 1]], missing)[np.asarray(part_codes, dtype=np.int64)]
+                     for i, (part_codes, _) in enumerate(parts)]  # a code of -1 (missing) takes the last  # fmt: skip
             self._columns[name] = (
-                np.asarray(codes, dtype=np.int64),
+                np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64),
                 len(uniques) + 1,
                 np.asarray(uniques, dtype=object),
             )
@@ -107,11 +115,12 @@ def unique_per(keys: Codes, values: Codes, count: int) -> Codes:
     return found
 
 
-def _values(column: pd.Series) -> npt.NDArray[np.generic]:
-    """A column as a numpy array factorize can mix with other frames' (hours as int64 nanoseconds)."""
+def _values(column: pd.Series) -> Any:
+    """A column as factorize takes it: hours as int64 nanoseconds (whatever their unit and zone), anything else
+    as it is."""
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
         return np.asarray(column.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64))
-    return np.asarray(column.to_numpy(dtype=object), dtype=object)
+    return column.array
 
 
 def _split(codes: Codes, frames: Sequence[pd.DataFrame]) -> list[Codes]:
