@@ -25,7 +25,7 @@ from kubecharge.domain.collected import (
     ChunkUsage,
 )
 from kubecharge.domain.hour_table import KEY_COLUMNS, QUANTITY_COLUMNS, HourTable
-from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, unique_per
+from kubecharge.domain.keys import Coder, column_codes, exact_sums, first_of, row_codes, texts, unique_per
 from kubecharge.domain.nodes import NodeHour
 from kubecharge.domain.pod_labels import split_by_labels
 from kubecharge.domain.resource_table import RESOURCES, Scope
@@ -106,7 +106,7 @@ def _container_max(usage: pd.DataFrame, request: pd.DataFrame, name: str, chunk:
     node = np.where(node >= 0, node, node_of_name[np.concatenate([usage_names, request_names])[representative]])
     both = pd.concat([usage[[*POD_KEYS, HOUR]], request[[*POD_KEYS, HOUR]]], ignore_index=True)
     rows = both.iloc[representative].reset_index(drop=True)
-    rows.insert(1, "node", np.append(node_names, "").astype(object)[node])  # -1 (nowhere): ""
+    rows.insert(1, "node", texts(np.append(node_names, "").astype(object)[node], rows.index))  # -1 (nowhere): ""
     columns = {
         f"{name}_{column}": values
         for column, values in (("usage", used), ("request", requested), ("max", np.maximum(used, requested)))

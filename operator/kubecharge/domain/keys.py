@@ -64,6 +64,14 @@ class Coder:
         return self._columns[name]
 
 
+def texts(values: npt.NDArray[np.object_] | str, index: pd.Index) -> pd.Series:
+    """Names as a column of Python strings (numpy object dtype): pandas would otherwise convert an array of names
+    into a pyarrow string column, copying every name, only for `Coder` to encode it again."""
+    if isinstance(values, str):
+        return pd.Series(np.full(len(index), values, dtype=object), index=index, dtype=object)
+    return pd.Series(values, index=index, dtype=object)
+
+
 def column_codes(frames: Sequence[pd.DataFrame], column: str) -> tuple[list[Codes], npt.NDArray[np.object_]]:
     """`column` of every frame in one numbering, and the values (uniques) the codes stand for."""
     return Coder(frames).column(column)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kubecharge.domain.collected import HOUR, POD_KEYS, VALUE
-from kubecharge.domain.keys import Coder
+from kubecharge.domain.keys import Coder, texts
 
 
 def split_pod_hours(rows: pd.DataFrame, columns: Sequence[str], parts: pd.DataFrame,
@@ -38,5 +38,5 @@ def split_pod_hours(rows: pd.DataFrame, columns: Sequence[str], parts: pd.DataFr
     for column in columns:
         split[column] = split[column].to_numpy(dtype=np.float64) * shares
     for column in part_columns:
-        split[column] = parts[column].to_numpy(dtype=object)[picked]
+        split[column] = texts(parts[column].to_numpy(dtype=object)[picked], split.index)
     return pd.concat([kept, split], ignore_index=True)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kubecharge.domain.collected import POD_LABELS
+from kubecharge.domain.keys import texts
 from kubecharge.domain.pod_hours import split_pod_hours
 
 
@@ -15,4 +16,4 @@ def split_by_labels(rows: pd.DataFrame, columns: Sequence[str], labels: pd.DataF
     """`rows` (keyed by namespace, pod, uid, hour_start) with a `pod_labels` column: a row of a pod-hour `labels`
     holds is repeated once per label set, its `columns` multiplied by that set's share of the hour; any other row
     is kept whole with no labels ("")."""
-    return split_pod_hours(rows.assign(**{POD_LABELS: ""}), columns, labels, [POD_LABELS])
+    return split_pod_hours(rows.assign(**{POD_LABELS: texts("", rows.index)}), columns, labels, [POD_LABELS])

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from kubecharge.domain.collected import CLAIM_KEYS, HOUR, POD_KEYS, VALUE, WORKLOAD_COLUMNS, empty_workloads
-from kubecharge.domain.keys import Coder, exact_sums, first_of, unique_per
+from kubecharge.domain.keys import Coder, exact_sums, first_of, texts, unique_per
 from kubecharge.domain.pod_hours import split_pod_hours
 
 NONE = "<none>"  # kube-state-metrics' owner labels of an object without owner references
@@ -135,7 +135,7 @@ def attach_workloads(rows: pd.DataFrame, columns: Sequence[str], workloads: pd.D
     changed within the hour) becomes one row per workload, its `columns` multiplied by that workload's share."""
     rows = with_known_uids(rows, workloads)
     kinds, names = workloads_of(rows, workloads)
-    rows = rows.assign(workload_kind=kinds, workload=names)
+    rows = rows.assign(workload_kind=texts(kinds, rows.index), workload=texts(names, rows.index))
     several = workloads.loc[workloads[VALUE].to_numpy(dtype=np.float64) < 1.0] if len(workloads) else workloads
     return split_pod_hours(rows, columns, several, WORKLOAD_COLUMNS)
 
