@@ -25,18 +25,24 @@ def split_pod_hours(rows: pd.DataFrame, columns: Sequence[str], parts: pd.DataFr
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     repeats = counts[row_pods]
     whole = repeats == 0
-    kept: pd.DataFrame = rows.loc[whole]
     splitting = np.flatnonzero(~whole)
     if not len(splitting):
-        return kept.reset_index(drop=True)
+        return rows.reset_index(drop=True)  # copy-on-write: no rows copied
     times = repeats[splitting]
     source = np.repeat(splitting, times)
     offsets = np.arange(len(source)) - np.repeat(np.cumsum(times) - times, times)
     picked = order[first[row_pods[source]] + offsets]  # the part rows of each repeated row's pod-hour
-    split = rows.iloc[source].reset_index(drop=True)
+    # One copy of the rows: those kept whole, then the repeated ones, whose columns are then set.
+    kept = np.flatnonzero(whole)
+    result = rows.iloc[np.concatenate([kept, source])].reset_index(drop=True)
+    tail = np.arange(len(kept), len(result))
     shares = parts[VALUE].to_numpy(dtype=np.float64)[picked]
     for column in columns:
-        split[column] = split[column].to_numpy(dtype=np.float64) * shares
+        values = result[column].to_numpy(dtype=np.float64, copy=True)
+        values[tail] *= shares
+        result[column] = values
     for column in part_columns:
-        split[column] = texts(parts[column].to_numpy(dtype=object)[picked], split.index)
-    return pd.concat([kept, split], ignore_index=True)
+        names = result[column].to_numpy(dtype=object, copy=True)
+        names[tail] = parts[column].to_numpy(dtype=object)[picked]
+        result[column] = texts(names, result.index)
+    return result
