@@ -332,7 +332,7 @@ class PrometheusSource:
         it held) and `SERIES_SAMPLES` for each of its series — at one sample per series and hour, a chunk holds
         about an hour's worth of series. A day at 1,000 pods, 9 hours at 2,000: a chunk's memory stays flat.
 
-        Measured at 2,000 pods: chunks of 500,000 samples (12 hours) peaked 12 % above 1,000 pods' day (more series
+        Measured at 2,000 pods: chunks of 500,000 samples (12 hours) peaked 11 % above 1,000 pods' day (more series
         of fewer hours each, and each series costs its keys, labels and groups), 400,000 at 2 %, in the same time.
         Never fewer than `FEWEST_CHUNK_HOURS` (from about 4,600 pods on, where memory grows again): every request
         makes Prometheus look up each series and decode its chunks anew, measured at 10,000 pods as +33 % of

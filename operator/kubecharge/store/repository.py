@@ -199,7 +199,8 @@ class Repository:
         """The `usage_keys` id of each key of `table`, adding those the ledger does not hold yet. Ids never change:
         they are remembered for the repository's life (a chunk asks only for its new ones)."""
         wanted = hour_rows.distinct_keys(table)
-        missing = [key for key in wanted if key not in self._keys]
+        ids = {key: known for key in wanted if (known := self._keys.get(key)) is not None}  # another thread may clear
+        missing = [key for key in wanted if key not in ids]
         if missing:
             keys = SQLModel.metadata.tables["usage_keys"]
             dialect = connection.dialect.name
@@ -212,8 +213,10 @@ class Repository:
                 namespaces = sorted({key[0] for key in batch})
                 found = connection.execute(select(keys.c.id, *(keys.c[name] for name in names))
                                            .where(keys.c.namespace.in_(namespaces)))  # fmt: skip
-                self._keys.update({tuple(record[1:]): int(record[0]) for record in found})
-        return {key: self._keys[key] for key in wanted}
+                added = {tuple(record[1:]): int(record[0]) for record in found}
+                ids.update({key: added[key] for key in batch})
+                self._keys.update(added)
+        return ids
 
     @staticmethod
     def _completeness(
